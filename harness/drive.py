@@ -1,0 +1,143 @@
+"""The harness-owned loop for client-side workloads (HTTP fetches, database queries).
+
+A twin supplies `open`, `op(item)` and `close` (plain or async); the harness drives the same
+work list sequentially (`sync`), on a thread pool of C workers (`threads`) or as C worker tasks
+on one event loop (`async`), and folds each result into an order-independent checksum. The I/O
+call is then the only difference between twins, which is exactly what is being measured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol
+
+from harness.aio import close_loop, new_loop
+from harness.checksum import combine, digest
+from harness.registry import BenchContext, Kind, Twin
+
+
+class SyncClient(Protocol):
+    def open(self, ctx: BenchContext) -> None: ...
+    def op(self, item: Any) -> Any: ...
+    def close(self) -> None: ...
+
+
+class AsyncClient(Protocol):
+    async def open(self, ctx: BenchContext) -> None: ...
+    async def op(self, item: Any) -> Any: ...
+    async def close(self) -> None: ...
+
+
+Items = Callable[[BenchContext], Sequence[Any]]
+Reset = Callable[[BenchContext], None]
+
+
+class _ClientBench:
+    """Shared state of the three drivers: the work list, its size and the untimed reset."""
+
+    def __init__(self, ctx: BenchContext, items: Items, reset: Reset | None, ops_per_item: int):
+        self.ctx = ctx
+        self.items = list(items(ctx))
+        self.ops = len(self.items) * ops_per_item
+        self._reset = reset
+
+    def reset(self) -> None:
+        if self._reset is not None:
+            self._reset(self.ctx)
+
+    def extra_info(self) -> dict[str, Any]:
+        return {}
+
+
+class SequentialBench(_ClientBench):
+    def __init__(self, client: SyncClient, ctx: BenchContext, items: Items, reset: Reset | None,
+                 ops_per_item: int):
+        super().__init__(ctx, items, reset, ops_per_item)
+        self.client = client
+
+    def setup(self) -> None:
+        self.client.open(self.ctx)
+
+    def round(self) -> int:
+        op = self.client.op
+        return combine(digest(op(item)) for item in self.items)
+
+    def teardown(self) -> None:
+        self.client.close()
+
+
+class ThreadPoolBench(SequentialBench):
+    """The same sync client shared by C worker threads (its pools sized C by the twin)."""
+
+    def setup(self) -> None:
+        super().setup()
+        self.pool = ThreadPoolExecutor(max_workers=self.ctx.params["concurrency"])
+
+    def _op_digest(self, item: Any) -> int:
+        return digest(self.client.op(item))
+
+    def round(self) -> int:
+        return combine(self.pool.map(self._op_digest, self.items))
+
+    def teardown(self) -> None:
+        self.pool.shutdown(wait=True)
+        super().teardown()
+
+
+class AsyncTasksBench(_ClientBench):
+    """C worker tasks on one event loop, pulling from the work list like a thread pool would."""
+
+    def __init__(self, client: AsyncClient, ctx: BenchContext, items: Items, reset: Reset | None,
+                 ops_per_item: int):
+        super().__init__(ctx, items, reset, ops_per_item)
+        self.client = client
+
+    def setup(self) -> None:
+        self.loop = new_loop(self.ctx.loop)
+        self.loop.run_until_complete(self.client.open(self.ctx))
+
+    async def _round(self) -> int:
+        work = iter(self.items)
+        op = self.client.op
+
+        async def worker() -> int:
+            total = 0
+            for item in work:  # shared iterator: each item is taken by exactly one worker
+                total += digest(await op(item))
+            return total
+
+        workers = min(self.ctx.params["concurrency"], len(self.items)) or 1
+        return combine(await asyncio.gather(*(worker() for _ in range(workers))))
+
+    def round(self) -> int:
+        return self.loop.run_until_complete(self._round())
+
+    def teardown(self) -> None:
+        try:
+            self.loop.run_until_complete(self.client.close())
+        finally:
+            close_loop(self.loop)
+
+
+def client_twin(
+    name: str,
+    kind: Kind,
+    label: str,
+    client: Callable[[], SyncClient | AsyncClient],
+    items: Items,
+    *,
+    reset: Reset | None = None,
+    ops_per_item: int = 1,
+) -> Twin:
+    """Declare a client-side twin: `client()` builds a fresh client for each benchmark."""
+    drivers: dict[str, type[Any]] = {
+        "sync": SequentialBench, "threads": ThreadPoolBench, "async": AsyncTasksBench,
+    }
+    driver = drivers[kind]
+
+    def bind(ctx: BenchContext) -> Any:
+        return driver(client(), ctx, items, reset, ops_per_item)
+
+    return Twin(name=name, kind=kind, label=label, bind=bind)

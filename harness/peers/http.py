@@ -1,0 +1,74 @@
+"""The mock HTTP peer as a context manager: start, health-check, measure capacity, stop."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+import urllib.request
+from typing import Any
+
+from harness.peers import PeerFailed, ServerProcess, python_cmd
+
+
+class HttpPeer:
+    """An aiohttp server in its own process on 127.0.0.1 and an OS-assigned port.
+
+    `capacity_seconds` > 0 measures requests/s at zero latency once started, from a load
+    generator in a third process, so the report can show the peer had headroom.
+    """
+
+    def __init__(self, options: dict[str, Any] | None = None):
+        options = options or {}
+        self.capacity_seconds: float = options.get("http_capacity_seconds", 1.0)
+        self.process = ServerProcess(python_cmd("harness.peers.http_server"))
+        self.url = ""
+        self.capacity_rps: float | None = None
+
+    def start(self) -> HttpPeer:
+        info = self.process.start()
+        self.url = f"http://127.0.0.1:{info['port']}"
+        self._wait_healthy()
+        if self.capacity_seconds > 0:
+            self.capacity_rps = self.measure_capacity(self.capacity_seconds)
+        return self
+
+    def _wait_healthy(self, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise PeerFailed(f"HTTP peer at {self.url} did not become healthy")
+            time.sleep(0.05)
+
+    def measure_capacity(self, seconds: float, concurrency: int = 32) -> float:
+        """Requests/s the peer served at zero latency to one load process (a lower bound)."""
+        out = subprocess.run(
+            python_cmd("harness.peers.http_load", f"{self.url}/item/1", "--seconds",
+                       str(seconds), "--concurrency", str(concurrency)),
+            capture_output=True, check=True, timeout=seconds + 30, stdin=subprocess.DEVNULL,
+        )
+        result = json.loads(out.stdout)
+        return result["requests"] / result["seconds"]
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "aiohttp mock server", "capacity_rps": self.capacity_rps}
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid
+
+    def stop(self) -> None:
+        self.process.stop()
+
+    def __enter__(self) -> HttpPeer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

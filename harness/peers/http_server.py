@@ -1,0 +1,80 @@
+"""Mock HTTP peer (run as `python -m harness.peers.http_server`), an aiohttp app in its own process.
+
+GET /item/{i}?delay_ms=L&size=S&status=C answers after L ms with a deterministic body of S bytes
+for item i and status C. `fault=reset` drops the connection instead of answering, to exercise
+error paths. The process prints {"port": N} once it listens on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+
+from aiohttp import web
+
+DEFAULT_SIZE = 1024
+
+
+def body(item: int, size: int = DEFAULT_SIZE) -> bytes:
+    """The body served for `item`: unique per item, cheap to build, reproducible by tests."""
+    unit = b"%08d" % item
+    return (unit * (size // len(unit) + 1))[:size]
+
+
+async def item(request: web.Request) -> web.StreamResponse:
+    query = request.rel_url.query
+    try:
+        index = int(request.match_info["i"])
+        delay_ms = float(query.get("delay_ms", 0))
+        size = int(query.get("size", DEFAULT_SIZE))
+        status = int(query.get("status", 200))
+    except ValueError:
+        return web.Response(status=400, text="bad query parameter")
+    if delay_ms > 0:
+        await asyncio.sleep(delay_ms / 1000)
+    if query.get("fault") == "reset":
+        assert request.transport is not None
+        request.transport.close()
+        return web.Response(status=500)
+    return web.Response(body=body(index, size), status=status,
+                        content_type="application/octet-stream")
+
+
+async def health(_: web.Request) -> web.Response:
+    return web.Response(text="ok")
+
+
+async def serve() -> None:
+    app = web.Application()
+    app.router.add_get("/item/{i}", item)
+    app.router.add_get("/health", health)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, backlog=4096)
+    await site.start()
+    server = site._server
+    assert server is not None and server.sockets
+    port = server.sockets[0].getsockname()[1]
+    sys.stdout.write(json.dumps({"port": port}) + "\n")
+    sys.stdout.flush()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await runner.cleanup()
+
+
+def main() -> None:
+    try:
+        import uvloop
+
+        uvloop.run(serve())
+    except ImportError:
+        asyncio.run(serve())
+
+
+if __name__ == "__main__":
+    main()

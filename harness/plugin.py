@@ -1,0 +1,209 @@
+"""The pytest plugin: one pytest-benchmark benchmark per workload x twin x scenario.
+
+`bench run` hands this plugin the selected cases; it parametrises `harness/bench_cases.py`
+with them, starts the peers a case needs on first use, times each twin in pedantic mode with
+the profile's rounds, and records what the report needs in `extra_info`. The twinbench block of
+the run file is added through pytest-benchmark's own JSON hook, so an interrupted session still
+writes what it measured.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from harness.peers import PeerFailed, PeerPool, PeerUnavailable
+from harness.registry import BenchContext, Case, Params
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How hard to measure: rounds per benchmark and how much of each scenario's size to run."""
+
+    name: str
+    rounds: int
+    warmup_rounds: int
+    scale: float
+    capacity_seconds: float
+    description: str
+
+
+PROFILES: dict[str, Profile] = {
+    p.name: p
+    for p in (
+        Profile("quick", rounds=3, warmup_rounds=1, scale=0.1, capacity_seconds=0.5,
+                description="smoke run: 10% of each scenario, 3 rounds (under a minute)"),
+        Profile("default", rounds=10, warmup_rounds=1, scale=1.0, capacity_seconds=1.0,
+                description="full-size scenarios, 10 rounds: numbers worth reading"),
+        Profile("full", rounds=20, warmup_rounds=2, scale=1.0, capacity_seconds=2.0,
+                description="20 rounds and the large scenarios (e.g. 10k connections)"),
+    )
+}
+
+
+def ideal_seconds(params: Params, kind: str) -> float | None:
+    """The physics yardstick: ceil(N/C)·L with the scenario's concurrency C.
+
+    A sequential twin is held to the same yardstick, so its efficiency shows how much of the
+    available concurrency it leaves on the table. None when the scenario injects no latency.
+    """
+    latency_ms = params.get("latency_ms") or 0
+    n = params.get("n")
+    if not latency_ms or not n:
+        return None
+    concurrency = params.get("concurrency") or 1
+    per_op = params.get("latency_ops_per_item", 1)
+    return math.ceil(n / concurrency) * per_op * latency_ms / 1000
+
+
+class Listener:
+    """Progress callbacks; the CLI passes a rich implementation, tests a silent one."""
+
+    def session_start(self, total: int) -> None: ...
+
+    def case_start(self, case: Case, rounds: int) -> None: ...
+
+    def round_done(self, case: Case) -> None: ...
+
+    def case_end(self, case: Case, outcome: str, detail: str) -> None: ...
+
+
+@dataclass
+class Outcome:
+    case_id: str
+    outcome: str  # passed | failed | skipped
+    detail: str = ""
+
+
+@dataclass
+class TwinbenchPlugin:
+    cases: list[Case]
+    profile: Profile
+    peers: PeerPool
+    loop: str = "asyncio"
+    listener: Listener = field(default_factory=Listener)
+    metadata: Callable[[], dict[str, Any]] = dict
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    _by_nodeid: dict[str, Case] = field(default_factory=dict)
+
+    # -- collection ----------------------------------------------------------------------------
+
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        if "twin_case" in metafunc.fixturenames:
+            metafunc.parametrize("twin_case", self.cases, ids=[c.id for c in self.cases])
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            callspec = getattr(item, "callspec", None)
+            if callspec is not None:
+                self._by_nodeid[item.nodeid] = callspec.params["twin_case"]
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.listener.session_start(len(session.items))
+
+    @pytest.fixture
+    def twinbench(self) -> TwinbenchPlugin:
+        return self
+
+    # -- progress and outcomes -----------------------------------------------------------------
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        case = self._by_nodeid.get(report.nodeid)
+        if case is None:
+            return
+        if report.when == "call" or report.outcome != "passed":
+            if report.skipped:
+                detail = _skip_reason(report)
+            elif report.failed:
+                detail = _failure_line(report)
+            else:
+                detail = ""
+            if case.id in self.outcomes and self.outcomes[case.id].outcome != "passed":
+                return  # keep the first failure (e.g. call) over a later teardown report
+            self.outcomes[case.id] = Outcome(case.id, report.outcome, detail)
+            self.listener.case_end(case, report.outcome, detail)
+
+    def pytest_benchmark_update_json(self, output_json: dict[str, Any]) -> None:
+        block = self.metadata()
+        block["peers"] = self.peers.describe()
+        block["outcomes"] = {k: {"outcome": o.outcome, "detail": o.detail}
+                             for k, o in self.outcomes.items()}
+        output_json["twinbench"] = block
+
+    # -- the benchmark itself ------------------------------------------------------------------
+
+    def measure(self, case: Case, benchmark: Any) -> None:
+        workload = case.workload
+        try:
+            peers = {name: self.peers.get(name) for name in workload.peers}
+        except PeerUnavailable as exc:
+            pytest.skip(str(exc))
+        except PeerFailed as exc:
+            pytest.fail(f"peer failed: {exc}", pytrace=False)
+        params = workload.params_for(case.scenario, self.profile.scale)
+        bench = case.twin.bind(BenchContext(params=params, peers=peers, loop=self.loop))
+        checksums: list[int] = []
+        self.listener.case_start(case, self.profile.rounds + self.profile.warmup_rounds)
+
+        def reset() -> None:  # untimed, before every round
+            if checksums:
+                self.listener.round_done(case)
+            bench.reset()
+
+        def timed_round() -> None:
+            checksums.append(bench.round())
+
+        benchmark.group = case.group
+        bench.setup()
+        try:
+            benchmark.pedantic(timed_round, setup=reset, rounds=self.profile.rounds,
+                               warmup_rounds=self.profile.warmup_rounds, iterations=1)
+            extra = bench.extra_info()
+        finally:
+            bench.teardown()
+
+        median = benchmark.stats.stats.median
+        ideal = ideal_seconds(params, case.twin.kind)
+        benchmark.extra_info.update(
+            workload=workload.name,
+            twin=case.twin.name,
+            kind=case.twin.kind,
+            label=case.twin.describe(params),
+            scenario=case.scenario.name,
+            params=dict(params),
+            ops=bench.ops,
+            checksum=f"{checksums[-1]:016x}",
+            ideal_s=ideal,
+            efficiency=(ideal / median) if ideal and median else None,
+            loop=self.loop if case.twin.kind == "async" else None,
+            **extra,
+        )
+        if len(set(checksums)) != 1:
+            pytest.fail(f"{case.twin.name} returned different checksums across rounds",
+                        pytrace=False)
+        if workload.expected is not None:
+            want = workload.expected(params)
+            if checksums[-1] != want:
+                pytest.fail(f"{case.twin.name} checksum {checksums[-1]:016x} != expected "
+                            f"{want:016x}: the twin did not do the scenario's work",
+                            pytrace=False)
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return str(longrepr)
+
+
+def _failure_line(report: pytest.TestReport) -> str:
+    """The last meaningful line of a failure: the exception, not the traceback."""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is not None:
+        return str(crash.message).splitlines()[0] if crash.message else "failed"
+    text = report.longreprtext.strip().splitlines()
+    return text[-1] if text else "failed"

@@ -1,0 +1,177 @@
+"""Turns a run into verdicts: per-scenario arithmetic (pure, tested) and its rich rendering.
+
+Speedups are ratios of medians. "vs seq" compares with the sequential sync twin, "vs best sync"
+with the fastest of the sync and thread-pool twins: async has to beat the best sync code, not
+only the naive one. Efficiency is ideal time ceil(N/C)·L over the measured median.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from harness.registry import SYNC_KINDS
+from harness.results import BenchRecord, Run
+
+PARAM_NAMES = {"n": "N", "concurrency": "C", "latency_ms": "L", "size": "size"}
+
+
+@dataclass(frozen=True)
+class Row:
+    record: BenchRecord
+    vs_sequential: float | None
+    vs_best_sync: float | None
+
+
+@dataclass(frozen=True)
+class ScenarioSummary:
+    workload: str
+    scenario: str
+    params: dict[str, Any]
+    rows: tuple[Row, ...]
+    best_sync: BenchRecord | None
+    best_async: BenchRecord | None
+
+    @property
+    def async_speedup(self) -> float | None:
+        """Best async twin over best sync twin (> 1: async is faster)."""
+        if self.best_sync is None or self.best_async is None or self.best_async.median <= 0:
+            return None
+        return self.best_sync.median / self.best_async.median
+
+    def verdict(self) -> str:
+        speedup = self.async_speedup
+        if speedup is None or self.best_sync is None or self.best_async is None:
+            return "no verdict: this scenario needs both a sync and an async twin"
+        where = describe_params(self.params)
+        how = f"{speedup:.2f}x faster" if speedup >= 1 else f"{1 / speedup:.2f}x slower"
+        return (f"{self.best_async.label} is {how} than the best sync twin "
+                f"({self.best_sync.label}) at {where}")
+
+
+def describe_params(params: dict[str, Any]) -> str:
+    parts = []
+    for key, value in params.items():
+        name = PARAM_NAMES.get(key, key)
+        unit = " ms" if key.endswith("_ms") else ""
+        parts.append(f"{name}={value}{unit}")
+    return ", ".join(parts)
+
+
+def summarize(run: Run) -> list[ScenarioSummary]:
+    """Group a run's benchmarks by workload and scenario, in the order they ran."""
+    groups: dict[tuple[str, str], list[BenchRecord]] = {}
+    for record in run.benchmarks:
+        groups.setdefault((record.workload, record.scenario), []).append(record)
+    return [_summarize_group(records) for records in groups.values()]
+
+
+def _fastest(records: list[BenchRecord]) -> BenchRecord | None:
+    return min(records, key=lambda r: r.median) if records else None
+
+
+def _summarize_group(records: list[BenchRecord]) -> ScenarioSummary:
+    sequential = next((r for r in records if r.kind == "sync"), None)
+    best_sync = _fastest([r for r in records if r.kind in SYNC_KINDS])
+    best_async = _fastest([r for r in records if r.kind not in SYNC_KINDS])
+
+    def ratio(base: BenchRecord | None, record: BenchRecord) -> float | None:
+        return base.median / record.median if base and record.median > 0 else None
+
+    rows = tuple(Row(r, ratio(sequential, r), ratio(best_sync, r)) for r in records)
+    first = records[0]
+    return ScenarioSummary(first.workload, first.scenario, first.params, rows, best_sync,
+                           best_async)
+
+
+# -- rendering ----------------------------------------------------------------------------------
+
+def fmt_seconds(seconds: float) -> str:
+    if seconds >= 1:
+        return f"{seconds:.2f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.1f} ms"
+    return f"{seconds * 1e6:.0f} µs"
+
+
+def fmt_ratio(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}x"
+
+
+def fmt_rate(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def _fmt_percent(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0%}"
+
+
+def scenario_table(summary: ScenarioSummary) -> Table:
+    table = Table(title=f"{summary.workload} · {summary.scenario} — "
+                        f"{describe_params(summary.params)}", title_justify="left")
+    for header in ("twin", "kind", "median", "IQR", "ops/s", "vs seq", "vs best sync",
+                   "eff. vs ideal"):
+        table.add_column(header, justify="left" if header in ("twin", "kind") else "right")
+    for row in summary.rows:
+        r = row.record
+        style = "bold green" if r is summary.best_async or r is summary.best_sync else None
+        table.add_row(r.label, r.kind, fmt_seconds(r.median), fmt_seconds(r.iqr),
+                      fmt_rate(r.ops_per_s), fmt_ratio(row.vs_sequential),
+                      fmt_ratio(row.vs_best_sync), _fmt_percent(r.efficiency), style=style)
+    return table
+
+
+def peer_lines(run: Run) -> list[str]:
+    """Each peer's measured capacity and how close the fastest twin came to it."""
+    lines = []
+    http = run.meta.get("peers", {}).get("http")
+    if http and http.get("capacity_rps"):
+        capacity = http["capacity_rps"]
+        users = [r for r in run.benchmarks if "http" in r.workload]
+        peak = max((r.ops_per_s for r in users), default=0.0)
+        share = peak / capacity if capacity else 0.0
+        warn = "  [bold red]peer may be the bottleneck[/]" if share > 0.7 else ""
+        lines.append(f"HTTP peer capacity: {fmt_rate(capacity)} req/s at L=0 (one load "
+                     f"process); the fastest twin used {share:.0%} of it{warn}")
+    for name, info in sorted(run.meta.get("peers", {}).items()):
+        if name != "http" and isinstance(info, dict) and info.get("summary"):
+            lines.append(f"{name}: {info['summary']}")
+    return lines
+
+
+def render_run(run: Run, console: Console) -> None:
+    meta = run.meta
+    git = meta.get("git") or {}
+    machine = meta.get("machine") or {}
+    console.print(
+        f"[bold]twinbench[/] profile [cyan]{meta.get('profile')}[/], loop {meta.get('loop')}, "
+        f"commit {str(git.get('commit') or '?')[:10]}{' (dirty)' if git.get('dirty') else ''}, "
+        f"{machine.get('cores')} cores · {machine.get('cpu')}"
+    )
+    if not meta.get("complete", True):
+        console.print("[bold yellow]incomplete run: interrupted before every benchmark ran[/]")
+    for summary in summarize(run):
+        console.print()
+        console.print(scenario_table(summary))
+        console.print(Text("→ " + summary.verdict(), style="bold"))
+    lines = peer_lines(run)
+    if lines:
+        console.print()
+        for line in lines:
+            console.print(line)
+    render_outcomes(run.outcomes, console)
+
+
+def render_outcomes(outcomes: dict[str, dict[str, str]], console: Console) -> None:
+    problems = {k: o for k, o in outcomes.items() if o.get("outcome") != "passed"}
+    if not problems:
+        return
+    console.print()
+    for case_id, o in problems.items():
+        colour = "red" if o["outcome"] == "failed" else "yellow"
+        console.print(f"[{colour}]{o['outcome']}[/] {case_id}: {o.get('detail', '')}",
+                      highlight=False)

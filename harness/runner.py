@@ -1,0 +1,136 @@
+"""Builds and runs the pytest invocation behind `bench run` / `bench all`.
+
+pytest runs in this process with our plugin object, an empty ini (the user's pytest settings
+must not leak into measurements) and pytest's own terminal output off: progress comes from the
+listener. Peers live in a `PeerPool` owned here, outside pytest, so they are stopped however the
+session ends: normally, on a failed benchmark, or on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness import bench_cases
+from harness.aio import LOOPS
+from harness.errors import BadInput
+from harness.peers import PeerPool
+from harness.plugin import PROFILES, Listener, Outcome, Profile, TwinbenchPlugin
+from harness.registry import Selection, Workload, discover, select
+from harness.results import Run, metadata_block, parse_run
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    selection: Selection = field(default_factory=Selection)
+    profile: str = "default"
+    loop: str = "asyncio"
+    pg_dsn: str | None = None
+
+
+@dataclass
+class RunResult:
+    run: Run | None
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    interrupted: bool = False
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes.values() if o.outcome == "failed"]
+
+    @property
+    def exit_code(self) -> int:
+        if self.interrupted:
+            return 130
+        return 1 if self.failed else 0
+
+
+def profile_named(name: str) -> Profile:
+    if name not in PROFILES:
+        raise BadInput(f"unknown profile {name!r}; choose from: {', '.join(PROFILES)}")
+    return PROFILES[name]
+
+
+def check_loop(loop: str) -> None:
+    if loop not in LOOPS:
+        raise BadInput(f"unknown event loop {loop!r}; choose from: {', '.join(LOOPS)}")
+    if loop == "uvloop":
+        try:
+            import uvloop  # noqa: F401
+        except ImportError:
+            raise BadInput("--loop uvloop needs the uvloop package (pip install uvloop)") from None
+
+
+def execute(request: RunRequest, listener: Listener | None = None,
+            registry: dict[str, Workload] | None = None) -> RunResult:
+    """Run the selected benchmarks; bad input raises BadInput before anything starts."""
+    profile = profile_named(request.profile)
+    check_loop(request.loop)
+    registry = registry if registry is not None else discover()
+    cases = select(registry, request.selection, profile.name)
+    if not cases:
+        raise BadInput("nothing to run: the selection matches no scenario in profile "
+                       f"{profile.name!r}")
+    selection = {"workloads": list(request.selection.workloads),
+                 "twins": list(request.selection.twins),
+                 "scenarios": list(request.selection.scenarios)}
+    options: dict[str, Any] = {"http_capacity_seconds": profile.capacity_seconds,
+                               "pg_dsn": request.pg_dsn}
+    with tempfile.TemporaryDirectory(prefix="twinbench-") as tmp, PeerPool(options) as peers:
+        plugin = TwinbenchPlugin(
+            cases=cases, profile=profile, peers=peers, loop=request.loop,
+            listener=listener or Listener(),
+            metadata=lambda: metadata_block(profile=profile.name, loop=request.loop,
+                                            selection=selection),
+        )
+        json_path = Path(tmp) / "run.json"
+        ini = Path(tmp) / "pytest.ini"
+        ini.write_text("[pytest]\n")
+        args = [
+            str(Path(bench_cases.__file__)),
+            "-c", str(ini), "--rootdir", tmp,
+            "-p", "no:cacheprovider", "-p", "no:terminal", "-p", "no:randomly",
+            "--benchmark-json", str(json_path), "--benchmark-quiet",
+            "--benchmark-sort", "name",
+        ]
+        code = pytest.main(args, plugins=[plugin])
+        doc = json.loads(json_path.read_text()) if json_path.exists() else None
+        outcomes = dict(plugin.outcomes)
+    interrupted = code == pytest.ExitCode.INTERRUPTED
+    if code == pytest.ExitCode.INTERNAL_ERROR or code == pytest.ExitCode.USAGE_ERROR:
+        raise RuntimeError(f"pytest could not run the benchmarks (exit code {int(code)})")
+    run = None
+    if doc is not None:
+        _check_twins_agree(doc, outcomes)
+        doc["twinbench"]["outcomes"] = {k: {"outcome": o.outcome, "detail": o.detail}
+                                        for k, o in outcomes.items()}
+        doc["twinbench"]["complete"] = not interrupted
+        run = parse_run(doc)
+    return RunResult(run=run, outcomes=outcomes, interrupted=interrupted)
+
+
+def _check_twins_agree(doc: dict[str, Any], outcomes: dict[str, Outcome]) -> None:
+    """All twins of one scenario must return the same checksum; a dissenter fails."""
+    by_group: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for bench in doc["benchmarks"]:
+        by_group[bench["group"]].append(bench["extra_info"])
+    for infos in by_group.values():
+        counts: dict[str, int] = defaultdict(int)
+        for info in infos:
+            counts[info["checksum"]] += 1
+        if len(counts) < 2:
+            continue
+        majority = max(counts, key=lambda c: counts[c])
+        for info in infos:
+            if info["checksum"] != majority:
+                case_id = f"{info['workload']}-{info['scenario']}-{info['twin']}"
+                outcomes[case_id] = Outcome(
+                    case_id, "failed",
+                    f"checksum {info['checksum']} differs from the other twins' {majority}",
+                )

@@ -1,0 +1,1 @@
+"""One module per workload, each defining `WORKLOAD` with both twins (see harness.registry)."""
