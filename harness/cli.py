@@ -29,8 +29,9 @@ app = typer.Typer(
          "sync and an async twin, run against local peers and timed by pytest-benchmark.",
     no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
 )
-console = Console()
-err = Console(stderr=True)
+# Tables are wide; when output goes to a file or CI log, do not wrap them at 80 columns.
+console = Console(width=None if sys.stdout.isatty() else 140)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 140)
 
 
 @contextmanager

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from harness.aio import close_loop, new_loop
 from harness.checksum import combine, digest
-from harness.registry import BenchContext, Kind, Twin
+from harness.registry import BenchContext, Kind, Params, Twin
 
 
 class SyncClient(Protocol):
@@ -32,15 +32,18 @@ class AsyncClient(Protocol):
 
 Items = Callable[[BenchContext], Sequence[Any]]
 Reset = Callable[[BenchContext], None]
+OpsPerItem = int | Callable[[Params], int]
 
 
 class _ClientBench:
     """Shared state of the three drivers: the work list, its size and the untimed reset."""
 
-    def __init__(self, ctx: BenchContext, items: Items, reset: Reset | None, ops_per_item: int):
+    def __init__(self, ctx: BenchContext, items: Items, reset: Reset | None,
+                 ops_per_item: OpsPerItem):
         self.ctx = ctx
         self.items = list(items(ctx))
-        self.ops = len(self.items) * ops_per_item
+        per_item = ops_per_item(ctx.params) if callable(ops_per_item) else ops_per_item
+        self.ops = len(self.items) * per_item
         self._reset = reset
 
     def reset(self) -> None:
@@ -53,7 +56,7 @@ class _ClientBench:
 
 class SequentialBench(_ClientBench):
     def __init__(self, client: SyncClient, ctx: BenchContext, items: Items, reset: Reset | None,
-                 ops_per_item: int):
+                 ops_per_item: OpsPerItem):
         super().__init__(ctx, items, reset, ops_per_item)
         self.client = client
 
@@ -90,7 +93,7 @@ class AsyncTasksBench(_ClientBench):
     """C worker tasks on one event loop, pulling from the work list like a thread pool would."""
 
     def __init__(self, client: AsyncClient, ctx: BenchContext, items: Items, reset: Reset | None,
-                 ops_per_item: int):
+                 ops_per_item: OpsPerItem):
         super().__init__(ctx, items, reset, ops_per_item)
         self.client = client
 
@@ -129,9 +132,13 @@ def client_twin(
     items: Items,
     *,
     reset: Reset | None = None,
-    ops_per_item: int = 1,
+    ops_per_item: OpsPerItem = 1,
 ) -> Twin:
-    """Declare a client-side twin: `client()` builds a fresh client for each benchmark."""
+    """Declare a client-side twin: `client()` builds a fresh client for each benchmark.
+
+    `reset` runs untimed before every round (give every twin of a workload the same one);
+    `ops_per_item` counts operations when one item is several (e.g. 20 queries per request).
+    """
     drivers: dict[str, type[Any]] = {
         "sync": SequentialBench, "threads": ThreadPoolBench, "async": AsyncTasksBench,
     }

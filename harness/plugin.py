@@ -10,6 +10,7 @@ writes what it measured.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -160,11 +161,18 @@ class TwinbenchPlugin:
         benchmark.group = case.group
         bench.setup()
         try:
+            cpu_before, wall_before = self.peers.cpu_seconds(), time.perf_counter()
             benchmark.pedantic(timed_round, setup=reset, rounds=self.profile.rounds,
                                warmup_rounds=self.profile.warmup_rounds, iterations=1)
+            wall = time.perf_counter() - wall_before
+            cpu_after = self.peers.cpu_seconds()
             extra = bench.extra_info()
         finally:
             bench.teardown()
+        # How busy each peer was while this twin ran: near 100% means the peer, not the twin,
+        # set the pace, and the comparison is void.
+        peer_busy = {name: (cpu_after[name] - cpu_before.get(name, 0.0)) / wall
+                     for name in cpu_after if wall > 0}
 
         median = benchmark.stats.stats.median
         ideal = ideal_seconds(params, case.twin.kind)
@@ -180,6 +188,7 @@ class TwinbenchPlugin:
             ideal_s=ideal,
             efficiency=(ideal / median) if ideal and median else None,
             loop=self.loop if case.twin.kind == "async" else None,
+            peer_busy=peer_busy,
             **extra,
         )
         if len(set(checksums)) != 1:

@@ -88,13 +88,27 @@ class Scenario:
 
 
 @dataclass(frozen=True)
+class Metric:
+    """An `extra_info` measurement the report shows as a column (e.g. p99 latency).
+
+    `unit` picks the formatting: "s" (a duration in seconds), "rate" (per second), "bytes",
+    "count" or "fraction".
+    """
+
+    key: str
+    header: str
+    unit: str = "count"
+
+
+@dataclass(frozen=True)
 class Workload:
     """A workload: its twins, scenarios and the peers it needs.
 
     `size_param` names the parameter a profile scales (quick runs fewer operations);
     `tiny` overrides parameters for the test suite's integration runs;
     `expected` optionally gives the checksum every twin must return, computed independently
-    of any twin (the strongest check that twins did the work, not merely the same work).
+    of any twin (the strongest check that twins did the work, not merely the same work);
+    `metrics` are extra_info keys the report shows as columns after the timing ones.
     """
 
     name: str
@@ -106,6 +120,7 @@ class Workload:
     min_size: int = 1
     tiny: Params = field(default_factory=dict)
     expected: Callable[[Params], int] | None = None
+    metrics: tuple[Metric, ...] = ()
 
     def twin(self, name: str) -> Twin:
         for twin in self.twins:

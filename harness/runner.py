@@ -83,6 +83,7 @@ def execute(request: RunRequest, listener: Listener | None = None,
     options: dict[str, Any] = {"http_capacity_seconds": profile.capacity_seconds,
                                "pg_dsn": request.pg_dsn}
     with tempfile.TemporaryDirectory(prefix="twinbench-") as tmp, PeerPool(options) as peers:
+        peers.preflight({name for case in cases for name in case.workload.peers})
         plugin = TwinbenchPlugin(
             cases=cases, profile=profile, peers=peers, loop=request.loop,
             listener=listener or Listener(),

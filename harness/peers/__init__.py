@@ -73,6 +73,22 @@ class ServerProcess:
     def pid(self) -> int | None:
         return self.proc.pid if self.proc else None
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the process and its children so far."""
+        import psutil
+
+        if self.proc is None:
+            return 0.0
+        try:
+            root = psutil.Process(self.proc.pid)
+            total = 0.0
+            for proc in (root, *root.children(recursive=True)):
+                times = proc.cpu_times()
+                total += times.user + times.system
+            return total
+        except psutil.Error:
+            return 0.0
+
     def _read_ready_line(self) -> dict[str, Any]:
         assert self.proc is not None and self.proc.stdout is not None
         deadline = time.monotonic() + self.ready_timeout
@@ -178,8 +194,21 @@ class PeerPool:
                 raise
         return self._peers[name]
 
-    def started(self) -> dict[str, Any]:
-        return dict(self._peers)
+    def preflight(self, names: set[str]) -> None:
+        """Let peers reject bad user input (e.g. an unreachable DSN) before anything runs.
+
+        A peer factory may define `preflight(options)` raising BadInput.
+        """
+        factories = _factories()
+        for name in sorted(names):
+            check = getattr(factories.get(name), "preflight", None)
+            if check is not None:
+                check(self.options)
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time each started peer has used so far (peers that can tell)."""
+        return {name: peer.cpu_seconds() for name, peer in self._peers.items()
+                if hasattr(peer, "cpu_seconds")}
 
     def describe(self) -> dict[str, Any]:
         """What the results file records about each peer (never secrets)."""

@@ -24,6 +24,7 @@ class HttpPeer:
         self.process = ServerProcess(python_cmd("harness.peers.http_server"))
         self.url = ""
         self.capacity_rps: float | None = None
+        self.capacity_per_cpu_s: float | None = None
 
     def start(self) -> HttpPeer:
         info = self.process.start()
@@ -48,17 +49,30 @@ class HttpPeer:
             time.sleep(0.05)
 
     def measure_capacity(self, seconds: float, concurrency: int = 32) -> float:
-        """Requests/s the peer served at zero latency to one load process (a lower bound)."""
+        """Requests/s the peer served at zero latency to one load process.
+
+        One load process may saturate before the peer does, so this is a lower bound; the
+        peer's own CPU time gives the other view: requests per CPU-second, i.e. what it serves
+        with a whole core to itself.
+        """
+        cpu_before = self.process.cpu_seconds()
         out = subprocess.run(
             python_cmd("harness.peers.http_load", f"{self.url}/item/1", "--seconds",
                        str(seconds), "--concurrency", str(concurrency)),
             capture_output=True, check=True, timeout=seconds + 30, stdin=subprocess.DEVNULL,
         )
         result = json.loads(out.stdout)
+        cpu = self.process.cpu_seconds() - cpu_before
+        if cpu > 0:
+            self.capacity_per_cpu_s = result["requests"] / cpu
         return result["requests"] / result["seconds"]
 
+    def cpu_seconds(self) -> float:
+        return self.process.cpu_seconds()
+
     def describe(self) -> dict[str, Any]:
-        return {"kind": "aiohttp mock server", "capacity_rps": self.capacity_rps}
+        return {"kind": "aiohttp mock server", "capacity_rps": self.capacity_rps,
+                "capacity_per_cpu_s": self.capacity_per_cpu_s}
 
     @property
     def pid(self) -> int | None:
