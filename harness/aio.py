@@ -21,14 +21,19 @@ def new_loop(kind: str = "asyncio") -> asyncio.AbstractEventLoop:
     return loop
 
 
+def cancel_pending(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel tasks left by an interrupted round before anything else runs on the loop."""
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+
+
 def close_loop(loop: asyncio.AbstractEventLoop) -> None:
     """Cancel stragglers and close, so no task outlives its benchmark."""
     try:
-        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
-        for task in pending:
-            task.cancel()
-        if pending:
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        cancel_pending(loop)
         loop.run_until_complete(loop.shutdown_asyncgens())
     finally:
         asyncio.set_event_loop(None)

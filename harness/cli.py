@@ -6,6 +6,7 @@ Exit codes: 0 ok, 1 a benchmark failed (or, for `check`, a real regression), 2 b
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -159,7 +160,15 @@ def show(path: Annotated[str, typer.Argument(help="A run file, or a label under 
     render_run(run_file, console)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    # A parent shell may start us with SIGINT ignored (background jobs); Ctrl-C must still stop
+    # a run cleanly, and so must a SIGTERM from a CI runner: both unwind and stop the peers.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         app()
     except KeyboardInterrupt:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
-from harness.aio import close_loop, new_loop
+from harness.aio import cancel_pending, close_loop, new_loop
 from harness.checksum import combine, digest
 from harness.registry import BenchContext, Kind, Params, Twin
 
@@ -115,10 +115,21 @@ class AsyncTasksBench(_ClientBench):
         return combine(await asyncio.gather(*(worker() for _ in range(workers))))
 
     def round(self) -> int:
-        return self.loop.run_until_complete(self._round())
+        task = self.loop.create_task(self._round())
+        try:
+            return self.loop.run_until_complete(task)
+        except BaseException:
+            # Ctrl-C lands inside the task; mark its exception retrieved so asyncio does not
+            # print a second traceback for an interruption the user asked for.
+            if not task.done():
+                task.cancel()
+            elif not task.cancelled():
+                task.exception()
+            raise
 
     def teardown(self) -> None:
         try:
+            cancel_pending(self.loop)
             self.loop.run_until_complete(self.client.close())
         finally:
             close_loop(self.loop)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import pytest
@@ -128,9 +128,30 @@ class TwinbenchPlugin:
             self.outcomes[case.id] = Outcome(case.id, report.outcome, detail)
             self.listener.case_end(case, report.outcome, detail)
 
+    def pytest_configure(self, config: pytest.Config) -> None:
+        self._config = config
+
+    def pytest_keyboard_interrupt(self) -> None:
+        """Drop the benchmark cut short by Ctrl-C, so the benchmarks that finished are saved.
+
+        pytest-benchmark registers a benchmark before its first round; one cut short has too
+        few rounds (maybe none) and none of our extra_info.
+        """
+        session = getattr(self._config, "_benchmarksession", None)
+        if session is not None:
+            session.benchmarks[:] = [b for b in session.benchmarks
+                                     if b.stats is not None and b.stats.data
+                                     and "workload" in b.extra_info]
+
     def pytest_benchmark_update_json(self, output_json: dict[str, Any]) -> None:
         block = self.metadata()
         block["peers"] = self.peers.describe()
+        # The run file describes its own extra columns, so `bench show` needs no registry.
+        block["workloads"] = {
+            c.workload.name: {"description": c.workload.description,
+                              "metrics": [asdict(m) for m in c.workload.metrics]}
+            for c in self.cases
+        }
         block["outcomes"] = {k: {"outcome": o.outcome, "detail": o.detail}
                              for k, o in self.outcomes.items()}
         output_json["twinbench"] = block

@@ -7,6 +7,7 @@ only the naive one. Efficiency is ideal time ceil(N/C)·L over the measured medi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,36 +111,72 @@ def _fmt_percent(value: float | None) -> str:
     return "—" if value is None else f"{value:.0%}"
 
 
-def scenario_table(summary: ScenarioSummary) -> Table:
+def fmt_metric(value: Any, unit: str) -> str:
+    if value is None or isinstance(value, str):
+        return "—" if value is None else value
+    if unit == "s":
+        return fmt_seconds(value)
+    if unit == "rate":
+        return fmt_rate(value)
+    if unit == "bytes":
+        return f"{value / 2**20:,.1f} MiB" if abs(value) >= 2**20 else f"{value / 1024:,.1f} KiB"
+    if unit == "fraction":
+        return _fmt_percent(value)
+    return f"{value:,}" if isinstance(value, int) else f"{value:,.2f}"
+
+
+def scenario_table(summary: ScenarioSummary, metrics: Sequence[dict[str, str]] = ()) -> Table:
+    """One row per twin; best sync and best async in bold; workload metrics after timings."""
     table = Table(title=f"{summary.workload} · {summary.scenario} — "
                         f"{describe_params(summary.params)}", title_justify="left")
-    for header in ("twin", "kind", "median", "IQR", "ops/s", "vs seq", "vs best sync",
-                   "eff. vs ideal"):
+    headers = ["twin", "kind", "median", "IQR", "ops/s", "vs seq", "vs best sync",
+               "eff. vs ideal", *(m["header"] for m in metrics)]
+    for header in headers:
         table.add_column(header, justify="left" if header in ("twin", "kind") else "right")
     for row in summary.rows:
         r = row.record
         style = "bold green" if r is summary.best_async or r is summary.best_sync else None
+        extra = [fmt_metric(r.extra.get(m["key"]), m.get("unit", "count")) for m in metrics]
         table.add_row(r.label, r.kind, fmt_seconds(r.median), fmt_seconds(r.iqr),
                       fmt_rate(r.ops_per_s), fmt_ratio(row.vs_sequential),
-                      fmt_ratio(row.vs_best_sync), _fmt_percent(r.efficiency), style=style)
+                      fmt_ratio(row.vs_best_sync), _fmt_percent(r.efficiency), *extra,
+                      style=style)
     return table
 
 
+BUSY_WARNING = 0.8
+
+
+def busiest(run: Run, peer: str) -> tuple[float, BenchRecord | None]:
+    """The highest CPU share a peer used during any one benchmark, and which one."""
+    best: tuple[float, BenchRecord | None] = (0.0, None)
+    for record in run.benchmarks:
+        busy = (record.extra.get("peer_busy") or {}).get(peer)
+        if busy is not None and busy > best[0]:
+            best = (busy, record)
+    return best
+
+
 def peer_lines(run: Run) -> list[str]:
-    """Each peer's measured capacity and how close the fastest twin came to it."""
+    """Each peer's capacity and how busy it was: evidence it did not set the pace."""
     lines = []
-    http = run.meta.get("peers", {}).get("http")
-    if http and http.get("capacity_rps"):
-        capacity = http["capacity_rps"]
-        users = [r for r in run.benchmarks if "http" in r.workload]
-        peak = max((r.ops_per_s for r in users), default=0.0)
-        share = peak / capacity if capacity else 0.0
-        warn = "  [bold red]peer may be the bottleneck[/]" if share > 0.7 else ""
-        lines.append(f"HTTP peer capacity: {fmt_rate(capacity)} req/s at L=0 (one load "
-                     f"process); the fastest twin used {share:.0%} of it{warn}")
     for name, info in sorted(run.meta.get("peers", {}).items()):
-        if name != "http" and isinstance(info, dict) and info.get("summary"):
+        if not isinstance(info, dict):
+            continue
+        if name == "http" and info.get("capacity_rps"):
+            per_cpu = info.get("capacity_per_cpu_s")
+            lines.append(f"HTTP peer capacity at L=0: {fmt_rate(info['capacity_rps'])} req/s to "
+                         "one load process"
+                         + (f", {fmt_rate(per_cpu)} req per CPU-second of the peer" if per_cpu
+                            else ""))
+        elif info.get("summary"):
             lines.append(f"{name}: {info['summary']}")
+        busy, record = busiest(run, name)
+        if record is not None:
+            warn = ("  [bold red]near saturation: the peer may have set the pace[/]"
+                    if busy > BUSY_WARNING else "")
+            lines.append(f"  {name} peer was at most {busy:.0%} busy (one core = 100%), "
+                         f"during {record.key}{warn}")
     return lines
 
 
@@ -154,9 +191,11 @@ def render_run(run: Run, console: Console) -> None:
     )
     if not meta.get("complete", True):
         console.print("[bold yellow]incomplete run: interrupted before every benchmark ran[/]")
+    workloads = meta.get("workloads", {})
     for summary in summarize(run):
         console.print()
-        console.print(scenario_table(summary))
+        metrics = workloads.get(summary.workload, {}).get("metrics", [])
+        console.print(scenario_table(summary, metrics))
         console.print(Text("→ " + summary.verdict(), style="bold"))
     lines = peer_lines(run)
     if lines:

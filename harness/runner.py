@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,21 +117,36 @@ def execute(request: RunRequest, listener: Listener | None = None,
 
 
 def _check_twins_agree(doc: dict[str, Any], outcomes: dict[str, Outcome]) -> None:
-    """All twins of one scenario must return the same checksum; a dissenter fails."""
+    """All twins of one scenario must return the same checksum; dissenters fail.
+
+    Failed twins are dropped from the run first: their timings measured something other than
+    the scenario's work and must not reach a table or a verdict. When no checksum has a strict
+    majority there is no telling which twin is right, so all of them fail.
+    """
+    def case_id(info: dict[str, Any]) -> str:
+        return f"{info['workload']}-{info['scenario']}-{info['twin']}"
+
+    def failed(info: dict[str, Any]) -> bool:
+        outcome = outcomes.get(case_id(info))
+        return outcome is not None and outcome.outcome == "failed"
+
+    doc["benchmarks"] = [b for b in doc["benchmarks"] if not failed(b["extra_info"])]
     by_group: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for bench in doc["benchmarks"]:
         by_group[bench["group"]].append(bench["extra_info"])
+    dissenters: set[str] = set()
     for infos in by_group.values():
-        counts: dict[str, int] = defaultdict(int)
-        for info in infos:
-            counts[info["checksum"]] += 1
+        counts = Counter(info["checksum"] for info in infos)
         if len(counts) < 2:
             continue
-        majority = max(counts, key=lambda c: counts[c])
+        (top, top_count), (_, runner_up) = counts.most_common(2)
         for info in infos:
-            if info["checksum"] != majority:
-                case_id = f"{info['workload']}-{info['scenario']}-{info['twin']}"
-                outcomes[case_id] = Outcome(
-                    case_id, "failed",
-                    f"checksum {info['checksum']} differs from the other twins' {majority}",
+            if info["checksum"] != top or top_count == runner_up:
+                dissenters.add(case_id(info))
+                outcomes[case_id(info)] = Outcome(
+                    case_id(info), "failed",
+                    f"checksum {info['checksum']} disagrees with the other twins' "
+                    f"({', '.join(sorted(counts))})",
                 )
+    doc["benchmarks"] = [b for b in doc["benchmarks"]
+                         if case_id(b["extra_info"]) not in dissenters]
