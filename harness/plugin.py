@@ -9,7 +9,6 @@ writes what it measured.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -19,6 +18,7 @@ import pytest
 
 from harness.peers import PeerFailed, PeerPool, PeerUnavailable
 from harness.registry import BenchContext, Case, Params
+from harness.stats import ideal_time
 
 
 @dataclass(frozen=True)
@@ -46,8 +46,8 @@ PROFILES: dict[str, Profile] = {
 }
 
 
-def ideal_seconds(params: Params, kind: str) -> float | None:
-    """The physics yardstick: ceil(N/C)·L with the scenario's concurrency C.
+def ideal_seconds(params: Params) -> float | None:
+    """The physics yardstick ceil(N/C)·L, with the scenario's concurrency C.
 
     A sequential twin is held to the same yardstick, so its efficiency shows how much of the
     available concurrency it leaves on the table. None when the scenario injects no latency.
@@ -56,9 +56,7 @@ def ideal_seconds(params: Params, kind: str) -> float | None:
     n = params.get("n")
     if not latency_ms or not n:
         return None
-    concurrency = params.get("concurrency") or 1
-    per_op = params.get("latency_ops_per_item", 1)
-    return math.ceil(n / concurrency) * per_op * latency_ms / 1000
+    return ideal_time(n, params.get("concurrency") or 1, latency_ms / 1000)
 
 
 class Listener:
@@ -196,7 +194,7 @@ class TwinbenchPlugin:
                      for name in cpu_after if wall > 0}
 
         median = benchmark.stats.stats.median
-        ideal = ideal_seconds(params, case.twin.kind)
+        ideal = ideal_seconds(params)
         benchmark.extra_info.update(
             workload=workload.name,
             twin=case.twin.name,
