@@ -8,21 +8,20 @@ from __future__ import annotations
 
 import signal
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from harness.cli_compare import check, compare
+from harness.console import bad_input_exits, console, err, resolve_run_path
 from harness.errors import BadInput
 from harness.plugin import PROFILES
 from harness.progress import RichProgress
 from harness.registry import Selection, discover
 from harness.report import describe_params, render_run
-from harness.results import RESULTS_DIR, label_path, load_run, save_run
+from harness.results import label_path, load_run, save_run
 from harness.runner import RunRequest, RunResult, check_loop, execute, profile_named
 
 app = typer.Typer(
@@ -30,20 +29,6 @@ app = typer.Typer(
          "sync and an async twin, run against local peers and timed by pytest-benchmark.",
     no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
 )
-# Tables are wide; when output goes to a file or CI log, do not wrap them at 80 columns.
-console = Console(width=None if sys.stdout.isatty() else 140)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 140)
-
-
-@contextmanager
-def bad_input_exits() -> Iterator[None]:
-    try:
-        yield
-    except BadInput as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
-
-
 ProfileOpt = Annotated[str, typer.Option(
     "--profile", "-p", help="quick (smoke, <1 min) | default (10 rounds) | full (20 rounds, "
                             "large scenarios).")]
@@ -143,14 +128,6 @@ def run_all(
     _run(selection, profile, save, force, json, loop, pg_dsn)
 
 
-def resolve_run_path(ref: str) -> Path:
-    """A path, or a bare label meaning results/LABEL.json."""
-    path = Path(ref)
-    if not path.exists() and "/" not in ref and not ref.endswith(".json"):
-        return RESULTS_DIR / f"{ref}.json"
-    return path
-
-
 @app.command()
 def show(path: Annotated[str, typer.Argument(help="A run file, or a label under results/.")]
          ) -> None:
@@ -158,6 +135,10 @@ def show(path: Annotated[str, typer.Argument(help="A run file, or a label under 
     with bad_input_exits():
         run_file = load_run(resolve_run_path(path))
     render_run(run_file, console)
+
+
+app.command()(compare)
+app.command()(check)
 
 
 def _interrupt(signum: int, frame: object) -> None:

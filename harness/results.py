@@ -219,6 +219,14 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"non-finite number {name}")
 
 
+def _finite_float(text: str) -> float:
+    # 1e999 parses to inf without ever reaching parse_constant.
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"non-finite number {text}")
+    return value
+
+
 def load_run(path: Path | str) -> Run:
     path = Path(path)
     try:
@@ -232,7 +240,7 @@ def load_run(path: Path | str) -> Run:
     if not text.strip():
         raise RunFileError(f"{path}: empty file, not a run file")
     try:
-        doc = json.loads(text, parse_constant=_reject_constant)
+        doc = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
         raise RunFileError(f"{path}: not valid JSON (truncated?): {exc.msg} at line "
                            f"{exc.lineno}") from None

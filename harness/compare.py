@@ -1,0 +1,478 @@
+"""Run vs run: per-benchmark deltas, verdicts and the async-over-sync speedup of each run.
+
+Benchmarks are matched by `BenchRecord.key` (workload:scenario:twin). Two views are computed:
+
+* absolute — each benchmark's raw rounds in BASE against its rounds in CURRENT
+  (`stats.compare_samples`: Mann-Whitney on the rounds + bootstrap CI of the median ratio +
+  a minimum effect, the per-benchmark threshold). Only meaningful on the same machine.
+* in-run ratio — each twin divided by its scenario's *reference* twin measured in the same run,
+  then that ratio compared between runs. Whatever the two twins share (CPU speed, kernel,
+  Python build) largely cancels, so this stays comparable across machines.
+
+The reference is the scenario's sequential sync twin (kind "sync"), chosen by name from BASE
+and looked up by the same name in CURRENT. Not the best sync twin: which twin is fastest can
+flip between two near-equal thread-pool twins from run to run, and the ratio would then jump
+for no reason in the code. (Without a sequential twin, BASE's fastest sync twin is used, still
+by name.)
+
+Ratio statistics. Per run, Q = median(twin) / median(reference); the change is Q_cur / Q_base.
+Rounds of two twins are not paired (pytest-benchmark runs all rounds of one twin, then the
+next), so per-round ratios a_i / s_i would pair arbitrary rounds. Instead:
+* CI: percentile bootstrap of Q_cur / Q_base, resampling the four samples independently, so the
+  reference's own noise is in the interval;
+* p: the larger of (a) Mann-Whitney on the twin's rounds divided by its run's reference
+  median — a test on the raw rounds, but one that treats the reference median as exact, so it
+  is optimistic when the reference itself moved — and (b) the bootstrap p of the double ratio,
+  which carries the reference's noise. Significant means both agree; the verdict then follows
+  the same three-part rule as `stats.compare_samples` (effect beyond threshold, p < alpha,
+  CI excluding 1).
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from fnmatch import fnmatchcase
+from typing import Any
+
+from harness.registry import SYNC_KINDS
+from harness.report import summarize
+from harness.results import BenchRecord, Run
+from harness.stats import (
+    Comparison,
+    Verdict,
+    compare_samples,
+    mann_whitney_p,
+    median,
+    min_detectable_p,
+)
+
+DEFAULT_THRESHOLD = 0.10
+DEFAULT_ALPHA = 0.01
+MACHINE_FIELDS = ("cpu", "cores", "memory_bytes", "os", "arch")
+# Usable RAM reported by the kernel wobbles slightly between boots of the same machine.
+MEMORY_TOLERANCE = 0.05
+
+
+class Mode(enum.StrEnum):
+    """What the verdicts gate on."""
+
+    ABSOLUTE = "absolute"
+    RATIO = "ratio"
+
+
+class Status(enum.StrEnum):
+    COMPARED = "compared"
+    ADDED = "added"
+    REMOVED = "removed"
+    FAILED = "failed"
+    PARAMS_DIFFER = "params differ"
+    REFERENCE = "reference"
+    NO_REFERENCE = "no reference"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Largest tolerated slowdown (fraction of the median), per benchmark.
+
+    An exact key wins; otherwise the first glob pattern (in file order) matching the key;
+    otherwise the default.
+    """
+
+    default: float = DEFAULT_THRESHOLD
+    per_benchmark: tuple[tuple[str, float], ...] = ()
+
+    def for_key(self, key: str) -> float:
+        for pattern, value in self.per_benchmark:
+            if pattern == key:
+                return value
+        for pattern, value in self.per_benchmark:
+            if fnmatchcase(key, pattern):
+                return value
+        return self.default
+
+
+@dataclass(frozen=True)
+class Delta:
+    """One benchmark across the two runs, in one view (seconds, or in-run ratio)."""
+
+    key: str
+    workload: str
+    scenario: str
+    twin: str
+    kind: str
+    label: str
+    status: Status
+    threshold: float
+    comparison: Comparison | None = None
+    base_value: float | None = None
+    current_value: float | None = None
+    n_base: int = 0
+    n_current: int = 0
+    underpowered: bool = False
+    reference: str | None = None
+    detail: str = ""
+
+    @property
+    def verdict(self) -> str:
+        if self.status is Status.COMPARED and self.comparison is not None:
+            return self.comparison.verdict.value
+        return self.status.value
+
+    @property
+    def regression(self) -> bool:
+        return (self.status is Status.COMPARED and self.comparison is not None
+                and self.comparison.verdict is Verdict.SLOWER)
+
+
+@dataclass(frozen=True)
+class SpeedupDelta:
+    """Best async twin over best sync twin in each run, for one scenario."""
+
+    workload: str
+    scenario: str
+    base: float | None
+    current: float | None
+    base_pair: tuple[str, str] | None  # (best async twin, best sync twin)
+    current_pair: tuple[str, str] | None
+    params_differ: bool = False
+
+    @property
+    def change(self) -> float | None:
+        if self.base is None or self.current is None or self.params_differ:
+            return None
+        return self.current / self.base - 1
+
+
+@dataclass(frozen=True)
+class CompareResult:
+    base: Run
+    current: Run
+    base_name: str
+    current_name: str
+    mode: Mode
+    same_machine: bool
+    machine_differences: tuple[str, ...]
+    absolute: tuple[Delta, ...]
+    ratios: tuple[Delta, ...]
+    speedups: tuple[SpeedupDelta, ...]
+    failures: tuple[str, ...]  # "case-id: detail" of twins that failed in CURRENT
+    warnings: tuple[str, ...]
+    notes: tuple[str, ...]
+    alpha: float
+    confidence: float
+
+    @property
+    def gated(self) -> tuple[Delta, ...]:
+        return self.absolute if self.mode is Mode.ABSOLUTE else self.ratios
+
+    @property
+    def regressions(self) -> list[Delta]:
+        return [d for d in self.gated if d.regression]
+
+    @property
+    def compared(self) -> list[Delta]:
+        return [d for d in self.gated if d.status is Status.COMPARED]
+
+
+# -- machines -----------------------------------------------------------------------------------
+
+def machine_differences(base: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """Human-readable differences between two `twinbench.machine` blocks (empty: same)."""
+    diffs = []
+    for name in MACHINE_FIELDS:
+        a, b = base.get(name), current.get(name)
+        if name == "memory_bytes" and isinstance(a, int) and isinstance(b, int) and a and b:
+            if abs(a - b) / max(a, b) <= MEMORY_TOLERANCE:
+                continue
+            diffs.append(f"memory {a / 2**30:.1f} GiB vs {b / 2**30:.1f} GiB")
+        elif a != b:
+            diffs.append(f"{name} {a!r} vs {b!r}")
+    return diffs
+
+
+# -- statistics of in-run ratios ----------------------------------------------------------------
+
+def _percentile(sorted_xs: Sequence[float], q: float) -> float:
+    pos = q * (len(sorted_xs) - 1)
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(sorted_xs) - 1)
+    return sorted_xs[lo] + (sorted_xs[hi] - sorted_xs[lo]) * (pos - lo)
+
+
+def _classify(ratio: float, p: float, ci_low: float, ci_high: float, threshold: float,
+              alpha: float) -> Verdict:
+    # The rule of stats.compare_samples: effect beyond threshold, significant, CI excludes 1.
+    if p < alpha and ratio > 1 + threshold and ci_low > 1:
+        return Verdict.SLOWER
+    if p < alpha and ratio < 1 / (1 + threshold) and ci_high < 1:
+        return Verdict.FASTER
+    return Verdict.UNCHANGED
+
+
+def compare_ratios(base_twin: Sequence[float], base_ref: Sequence[float],
+                   current_twin: Sequence[float], current_ref: Sequence[float], *,
+                   threshold: float = DEFAULT_THRESHOLD, alpha: float = DEFAULT_ALPHA,
+                   confidence: float = 0.95, resamples: int = 2000, seed: int = 0
+                   ) -> Comparison:
+    """Compare the in-run ratio median(twin)/median(reference) between two runs.
+
+    Returns a `Comparison` whose medians are the two runs' ratios (dimensionless) and whose
+    `ratio` is their quotient: > 1 means the twin lost ground against its reference.
+    """
+    med_base_ref, med_cur_ref = median(base_ref), median(current_ref)
+    if min(med_base_ref, med_cur_ref, median(base_twin)) <= 0:
+        raise ValueError("medians must be positive")
+    q_base = median(base_twin) / med_base_ref
+    q_cur = median(current_twin) / med_cur_ref
+    ratio = q_cur / q_base
+    p = mann_whitney_p([x / med_base_ref for x in base_twin],
+                       [x / med_cur_ref for x in current_twin])
+    rng = random.Random(seed)
+
+    def resampled_median(xs: Sequence[float]) -> float:
+        return median(rng.choices(xs, k=len(xs)))
+
+    draws = []
+    for _ in range(resamples):
+        denominator = resampled_median(base_twin) * resampled_median(current_ref)
+        if denominator > 0:
+            draws.append(resampled_median(current_twin) * resampled_median(base_ref)
+                         / denominator)
+    draws.sort()
+    tail = (1 - confidence) / 2
+    ci_low, ci_high = _percentile(draws, tail), _percentile(draws, 1 - tail)
+    # Bootstrap p: how often the resampled change lands on the other side of 1. Reporting the
+    # larger of the two p-values means "significant" needs both tests to agree.
+    below = sum(d <= 1 for d in draws) / len(draws)
+    above = sum(d >= 1 for d in draws) / len(draws)
+    p = max(p, min(1.0, 2 * min(below, above)))
+    return Comparison(
+        base_median=q_base, current_median=q_cur, ratio=ratio, change=ratio - 1,
+        ci_low=ci_low, ci_high=ci_high, p_value=p,
+        verdict=_classify(ratio, p, ci_low, ci_high, threshold, alpha),
+        significant=p < alpha,
+    )
+
+
+# -- matching -----------------------------------------------------------------------------------
+
+def case_id(record: BenchRecord) -> str:
+    """The id the runner records outcomes under (see registry.Case.id)."""
+    return f"{record.workload}-{record.scenario}-{record.twin}"
+
+
+def _params_change(base: dict[str, Any], current: dict[str, Any]) -> str:
+    keys = list(dict.fromkeys([*base, *current]))
+    return ", ".join(f"{k} {base.get(k, '—')} → {current.get(k, '—')}"
+                     for k in keys if base.get(k) != current.get(k))
+
+
+@dataclass
+class _Matcher:
+    base: Run
+    current: Run
+    thresholds: Thresholds
+    alpha: float
+    confidence: float
+    base_by_key: dict[str, BenchRecord] = field(init=False)
+    current_by_key: dict[str, BenchRecord] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.base_by_key = {r.key: r for r in self.base.benchmarks}
+        self.current_by_key = {r.key: r for r in self.current.benchmarks}
+
+    def keys(self) -> list[str]:
+        return list(dict.fromkeys([*self.base_by_key, *self.current_by_key]))
+
+    def _shell(self, key: str, status: Status, **kw: Any) -> Delta:
+        rec = self.current_by_key.get(key) or self.base_by_key[key]
+        return Delta(key=key, workload=rec.workload, scenario=rec.scenario, twin=rec.twin,
+                     kind=rec.kind, label=rec.label, status=status,
+                     threshold=self.thresholds.for_key(key), **kw)
+
+    def _underpowered(self, n_base: int, n_current: int) -> bool:
+        return min_detectable_p(n_base, n_current) >= self.alpha
+
+    def unmatched(self, key: str) -> Delta | None:
+        """The delta of a benchmark that cannot be compared, or None if it can."""
+        base, cur = self.base_by_key.get(key), self.current_by_key.get(key)
+        probe = cur or base
+        assert probe is not None
+        outcome = self.current.outcomes.get(case_id(probe), {})
+        if outcome.get("outcome") == "failed":
+            return self._shell(key, Status.FAILED, detail=outcome.get("detail", ""))
+        if base is None:
+            return self._shell(key, Status.ADDED)
+        if cur is None:
+            detail = outcome.get("detail", "") if outcome.get("outcome") == "skipped" else ""
+            return self._shell(key, Status.REMOVED, detail=detail and f"skipped: {detail}")
+        if base.params != cur.params:
+            return self._shell(key, Status.PARAMS_DIFFER,
+                               detail=_params_change(base.params, cur.params),
+                               base_value=base.median, current_value=cur.median)
+        return None
+
+    def absolute(self, key: str) -> Delta:
+        early = self.unmatched(key)
+        if early is not None:
+            return early
+        base, cur = self.base_by_key[key], self.current_by_key[key]
+        threshold = self.thresholds.for_key(key)
+        counts = {"n_base": len(base.data), "n_current": len(cur.data),
+                  "underpowered": self._underpowered(len(base.data), len(cur.data))}
+        try:
+            comparison = compare_samples(base.data, cur.data, threshold=threshold,
+                                         alpha=self.alpha, confidence=self.confidence)
+        except ValueError as exc:  # e.g. a zero-time round: no ratio exists
+            return self._shell(key, Status.ERROR, detail=str(exc), **counts)
+        return self._shell(key, Status.COMPARED, comparison=comparison,
+                           base_value=comparison.base_median,
+                           current_value=comparison.current_median, **counts)
+
+    def reference_twin(self, workload: str, scenario: str) -> str | None:
+        records = [r for r in self.base.benchmarks
+                   if r.workload == workload and r.scenario == scenario]
+        sequential = next((r for r in records if r.kind == "sync"), None)
+        if sequential is not None:
+            return sequential.twin
+        syncs = [r for r in records if r.kind in SYNC_KINDS]
+        return min(syncs, key=lambda r: r.median).twin if syncs else None
+
+    def ratio(self, key: str) -> Delta:
+        early = self.unmatched(key)
+        if early is not None:
+            return early
+        base, cur = self.base_by_key[key], self.current_by_key[key]
+        ref_twin = self.reference_twin(base.workload, base.scenario)
+        if ref_twin == base.twin:
+            return self._shell(key, Status.REFERENCE, reference=ref_twin,
+                               detail="the yardstick of its scenario")
+        ref_key = f"{base.workload}:{base.scenario}:{ref_twin}"
+        base_ref, cur_ref = self.base_by_key.get(ref_key), self.current_by_key.get(ref_key)
+        if ref_twin is None or base_ref is None or cur_ref is None:
+            return self._shell(key, Status.NO_REFERENCE, reference=ref_twin,
+                               detail="no sync twin in both runs to divide by")
+        threshold = self.thresholds.for_key(key)
+        counts = {"n_base": len(base.data), "n_current": len(cur.data),
+                  "underpowered": self._underpowered(len(base.data), len(cur.data))}
+        try:
+            comparison = compare_ratios(base.data, base_ref.data, cur.data, cur_ref.data,
+                                        threshold=threshold, alpha=self.alpha,
+                                        confidence=self.confidence)
+        except ValueError as exc:
+            return self._shell(key, Status.ERROR, detail=str(exc), reference=ref_twin,
+                               **counts)
+        return self._shell(key, Status.COMPARED, comparison=comparison, reference=ref_twin,
+                           base_value=comparison.base_median,
+                           current_value=comparison.current_median, **counts)
+
+
+def _speedups(base: Run, current: Run) -> list[SpeedupDelta]:
+    def pair(s: Any) -> tuple[str, str] | None:
+        if s.best_async is None or s.best_sync is None:
+            return None
+        return s.best_async.twin, s.best_sync.twin
+
+    base_s = {(s.workload, s.scenario): s for s in summarize(base)}
+    cur_s = {(s.workload, s.scenario): s for s in summarize(current)}
+    out = []
+    for key in dict.fromkeys([*base_s, *cur_s]):
+        b, c = base_s.get(key), cur_s.get(key)
+        out.append(SpeedupDelta(
+            workload=key[0], scenario=key[1],
+            base=b.async_speedup if b else None, current=c.async_speedup if c else None,
+            base_pair=pair(b) if b else None, current_pair=pair(c) if c else None,
+            params_differ=bool(b and c and b.params != c.params),
+        ))
+    return out
+
+
+# -- the comparison -----------------------------------------------------------------------------
+
+def compare_runs(base: Run, current: Run, *, thresholds: Thresholds | None = None,
+                 mode: str = "auto", alpha: float = DEFAULT_ALPHA, confidence: float = 0.95,
+                 base_name: str | None = None, current_name: str | None = None
+                 ) -> CompareResult:
+    """Compare CURRENT against BASE. `mode` "auto" gates on absolute times on the same
+    machine and on in-run ratios across machines."""
+    if mode not in ("auto", *Mode):
+        raise ValueError(f"mode must be auto, absolute or ratio, not {mode!r}")
+    thresholds = thresholds or Thresholds()
+    diffs = machine_differences(base.meta.get("machine") or {}, current.meta.get("machine") or {})
+    same = not diffs
+    resolved = Mode(mode) if mode != "auto" else (Mode.ABSOLUTE if same else Mode.RATIO)
+    matcher = _Matcher(base, current, thresholds, alpha, confidence)
+    keys = matcher.keys()
+    absolute = tuple(matcher.absolute(k) for k in keys)
+    ratios = tuple(matcher.ratio(k) for k in keys)
+    failures = tuple(f"{cid}: {o.get('detail', '')}".rstrip(": ")
+                     for cid, o in current.outcomes.items() if o.get("outcome") == "failed")
+    result = CompareResult(
+        base=base, current=current,
+        base_name=base_name or str(base.path or "base"),
+        current_name=current_name or str(current.path or "current"),
+        mode=resolved, same_machine=same, machine_differences=tuple(diffs),
+        absolute=absolute, ratios=ratios, speedups=tuple(_speedups(base, current)),
+        failures=failures, warnings=(), notes=(), alpha=alpha, confidence=confidence,
+    )
+    warnings, notes = _warnings(result, mode)
+    return replace(result, warnings=tuple(warnings), notes=tuple(notes))
+
+
+def _warnings(r: CompareResult, requested_mode: str) -> tuple[list[str], list[str]]:
+    """Everything that makes the comparison less than like-for-like, worst first."""
+    b, c = r.base.meta, r.current.meta
+    warnings: list[str] = []
+    notes: list[str] = []
+    if not r.same_machine:
+        how = ("gating on in-run ratios (each twin against its scenario's sync twin, "
+               "measured in the same run)" if r.mode is Mode.RATIO
+               else "absolute times are compared anyway, as asked")
+        warnings.append("the runs come from different machines ("
+                        + "; ".join(r.machine_differences) + f"): {how}")
+    elif requested_mode == Mode.RATIO:
+        notes.append("same machine; gating on in-run ratios, as asked")
+    if b.get("profile") != c.get("profile"):
+        warnings.append(f"profiles differ ({b.get('profile')} vs {c.get('profile')}): "
+                        "rounds and sizes are not like-for-like")
+    if b.get("loop") != c.get("loop"):
+        warnings.append(f"event loops differ ({b.get('loop')} vs {c.get('loop')})")
+    for name, meta in ((r.base_name, b), (r.current_name, c)):
+        if not meta.get("complete", True):
+            warnings.append(f"{name} is an incomplete run (interrupted): missing benchmarks "
+                            "are listed as removed or added")
+    if r.failures:
+        warnings.append(f"{len(r.failures)} twin(s) failed in the current run: "
+                        + "; ".join(r.failures))
+    differ = [d.key for d in r.absolute if d.status is Status.PARAMS_DIFFER]
+    if differ:
+        warnings.append(f"{len(differ)} benchmark(s) ran with different parameters and are "
+                        f"not compared: {', '.join(differ)}")
+    weak = [d for d in r.gated if d.status is Status.COMPARED and d.underpowered]
+    if weak:
+        sample = weak[0]
+        floor = min_detectable_p(sample.n_base, sample.n_current)
+        warnings.append(f"{len(weak)} benchmark(s) have too few rounds to ever be significant "
+                        f"({sample.n_base} vs {sample.n_current} rounds: smallest possible "
+                        f"p = {floor:.3g} ≥ alpha {r.alpha}); their 'unchanged' means "
+                        "'cannot tell' — use the default profile")
+    if not r.compared:
+        warnings.append("no benchmark could be compared between these runs")
+    py_b, py_c = (b.get("python") or {}).get("version"), (c.get("python") or {}).get("version")
+    if py_b != py_c:
+        notes.append(f"Python {py_b} → {py_c}")
+    libs_b, libs_c = b.get("libraries") or {}, c.get("libraries") or {}
+    changed = [f"{n} {libs_b.get(n)} → {libs_c.get(n)}"
+               for n in dict.fromkeys([*libs_b, *libs_c]) if libs_b.get(n) != libs_c.get(n)]
+    if changed:
+        notes.append("library versions changed: " + ", ".join(changed))
+    if b.get("harness_version") != c.get("harness_version"):
+        notes.append(f"twinbench {b.get('harness_version')} → {c.get('harness_version')}")
+    if (c.get("git") or {}).get("dirty"):
+        notes.append("the current run was made from a working tree with uncommitted changes")
+    return warnings, notes

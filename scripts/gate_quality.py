@@ -1,0 +1,302 @@
+"""Measure how good `bench check` is as a gate: false alarms on unchanged code (A/A) and how
+often a known slowdown is caught.
+
+    python scripts/gate_quality.py --workload http_fetch --scenario many-quick \
+        --twin requests --twin httpx-threads --twin aiohttp --profile default --trials 20 \
+        --slow-twin aiohttp --markdown gate-quality.md
+
+1. A baseline: `--baseline PATH` (its profile, loop and selection are reused), or one run of
+   the chosen subset measured first (`--save-baseline PATH` keeps it).
+2. K trials, alternating A/A and slowdown so slow drift of the machine hits both equally:
+   * A/A: the same benchmarks run again, unchanged, and checked against the baseline;
+   * slowdown: `--slow-twin` made `--slowdown` (10%) slower than its *baseline* median by a
+     patch that exists only in this script: the twin's `round()` is wrapped to wait that long
+     after doing its work (sleep, then spin the last millisecond, so the delay is exact).
+     Production code has no knob for this; the script hands `execute` a modified registry.
+3. Each trial is checked both ways `bench check` can gate: absolute times (same machine) and
+   in-run ratios (the cross-machine mode), with the project's thresholds.
+
+A slowdown exactly at the threshold is caught about half the time by design (the measured
+change scatters around the true one); run with `--slowdown 0.2` to see the detection rate of
+a change clearly beyond it.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from harness.compare import CompareResult, Mode, Thresholds, compare_runs
+from harness.console import bad_input_exits
+from harness.errors import BadInput
+from harness.gate import load_thresholds, request_like
+from harness.registry import Bench, BenchContext, Selection, Workload, discover
+from harness.results import Run, load_run, save_run
+from harness.runner import RunRequest, execute
+
+console = Console(width=None if sys.stdout.isatty() else 140)
+err = Console(stderr=True)
+
+
+# -- the injected slowdown ----------------------------------------------------------------------
+
+def _pause(seconds: float) -> None:
+    """Wait `seconds` precisely: sleep overshoots by ~0.1 ms, so spin the last millisecond."""
+    deadline = time.perf_counter() + seconds
+    if seconds > 0.002:
+        time.sleep(seconds - 0.001)
+    while time.perf_counter() < deadline:
+        pass
+
+
+class SlowedBench:
+    """A twin's bench whose timed round takes `extra_s` longer; everything else delegated."""
+
+    def __init__(self, inner: Bench, extra_s: float):
+        self._inner = inner
+        self._extra_s = extra_s
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def round(self) -> int:
+        checksum = self._inner.round()
+        _pause(self._extra_s)
+        return checksum
+
+
+def _params_key(params: Any) -> str:
+    return json.dumps(dict(params), sort_keys=True, default=str)
+
+
+def slowed_registry(registry: dict[str, Workload], baseline: Run, twin: str,
+                    slowdown: float) -> tuple[dict[str, Workload], list[str]]:
+    """A copy of `registry` in which `twin` is `slowdown` slower than its baseline median, in
+    every scenario the baseline measured it (the scenario is recognised by its parameters)."""
+    delays: dict[tuple[str, str], float] = {}
+    keys = []
+    for record in baseline.benchmarks:
+        if record.twin == twin:
+            delays[(record.workload, _params_key(record.params))] = slowdown * record.median
+            keys.append(record.key)
+    if not keys:
+        raise BadInput(f"--slow-twin {twin!r} is not in the baseline; choose from: "
+                       + ", ".join(sorted({r.twin for r in baseline.benchmarks})))
+    patched = dict(registry)
+    for name, workload in registry.items():
+        twins = []
+        for t in workload.twins:
+            if t.name == twin:
+                def bind(ctx: BenchContext, _orig: Any = t.bind, _workload: str = name) -> Any:
+                    extra = delays.get((_workload, _params_key(ctx.params)), 0.0)
+                    return SlowedBench(_orig(ctx), extra)
+                t = replace(t, bind=bind)
+            twins.append(t)
+        patched[name] = replace(workload, twins=tuple(twins))
+    return patched, keys
+
+
+# -- trials -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Trial:
+    number: int
+    experiment: str  # "A/A" | "slowdown"
+    absolute: CompareResult
+    ratio: CompareResult
+    slowed_keys: tuple[str, ...]
+
+    def result(self, mode: Mode) -> CompareResult:
+        return self.absolute if mode is Mode.ABSOLUTE else self.ratio
+
+    def alarms(self, mode: Mode) -> list[str]:
+        return [d.key for d in self.result(mode).regressions]
+
+    def false_alarms(self, mode: Mode) -> list[str]:
+        return [k for k in self.alarms(mode) if k not in self.slowed_keys]
+
+    def caught(self, mode: Mode) -> list[str]:
+        return [k for k in self.slowed_keys if k in self.alarms(mode)]
+
+    def slowed_changes(self, mode: Mode) -> dict[str, float]:
+        return {d.key: d.comparison.change for d in self.result(mode).gated
+                if d.key in self.slowed_keys and d.comparison is not None}
+
+
+def run_trials(baseline: Run, request: RunRequest, registry: dict[str, Workload],
+               slowed: dict[str, Workload] | None, slowed_keys: list[str], trials: int,
+               thresholds: Thresholds, keep: Path | None = None) -> list[Trial]:
+    out = []
+    plan = ["A/A", "slowdown"] if slowed is not None else ["A/A"]
+    for number in range(1, trials + 1):
+        for experiment in plan:
+            started = time.monotonic()
+            result = execute(request, registry=slowed if experiment == "slowdown" else registry)
+            if result.run is None or result.interrupted:
+                raise RuntimeError(f"trial {number} ({experiment}) produced no run")
+            if keep is not None:  # to re-check later with other thresholds via `bench check`
+                tag = "aa" if experiment == "A/A" else "slow"
+                save_run(result.run.doc, keep / f"trial-{number:03d}-{tag}.json", force=True)
+            cmp = {mode: compare_runs(baseline, result.run, thresholds=thresholds,
+                                      mode=mode.value, base_name="baseline",
+                                      current_name=f"trial {number}")
+                   for mode in Mode}
+            trial = Trial(number, experiment, cmp[Mode.ABSOLUTE], cmp[Mode.RATIO],
+                          tuple(slowed_keys) if experiment == "slowdown" else ())
+            out.append(trial)
+            err.print(f"trial {number} {experiment}: "
+                      f"absolute {_cell(trial, Mode.ABSOLUTE)} | ratio {_cell(trial, Mode.RATIO)}"
+                      f" ({time.monotonic() - started:.0f} s)", highlight=False)
+    return out
+
+
+# -- summary ------------------------------------------------------------------------------------
+
+def _cell(trial: Trial, mode: Mode) -> str:
+    alarms = trial.false_alarms(mode)
+    text = "exit 1" if trial.alarms(mode) else "exit 0"
+    caught = trial.caught(mode)
+    for key, change in trial.slowed_changes(mode).items():
+        scenario = key.split(":")[1]
+        text += f"; {scenario} {change:+.1%} {'caught' if key in caught else 'missed'}"
+    if alarms:
+        text += f"; false alarm: {', '.join(alarms)}"
+    return text
+
+
+def summary(trials: list[Trial]) -> dict[str, Any]:
+    aa = [t for t in trials if t.experiment == "A/A"]
+    slow = [t for t in trials if t.experiment == "slowdown"]
+    out: dict[str, Any] = {}
+    for mode in Mode:
+        benchmarks = sum(len(t.result(mode).compared) for t in aa)
+        entry: dict[str, Any] = {
+            "aa_trials": len(aa),
+            "aa_false_alarm_checks": sum(bool(t.alarms(mode)) for t in aa),
+            "aa_false_alarm_benchmarks": sum(len(t.alarms(mode)) for t in aa),
+            "aa_benchmarks_compared": benchmarks,
+            "slowdown_trials": len(slow),
+            "slowdown_checks_failed": sum(bool(t.caught(mode)) for t in slow),
+            "slowdown_benchmarks_caught": sum(len(t.caught(mode)) for t in slow),
+            "slowdown_benchmarks": sum(len(t.slowed_keys) for t in slow),
+            "slowdown_other_false_alarms": sum(len(t.false_alarms(mode)) for t in slow),
+        }
+        changes = [c for t in slow for c in t.slowed_changes(mode).values()]
+        entry["slowdown_median_measured_change"] = statistics.median(changes) if changes else None
+        out[mode.value] = entry
+    return out
+
+
+def render(trials: list[Trial], info: dict[str, Any]) -> tuple[Table, Table, str]:
+    stats = summary(trials)
+    head = Table(title="gate quality", title_justify="left")
+    headers = ["gating on", "A/A false alarms (checks)", "A/A false alarms (benchmarks)",
+               "slowdown: checks failed", "slowdown: benchmarks caught",
+               "other alarms in slowdown trials", "median measured change of slowed twin"]
+    for h in headers:
+        head.add_column(h, justify="left" if h == "gating on" else "right")
+    md = ["## Gate quality", "", f"{info['description']}", "",
+          "| " + " | ".join(headers) + " |", "| --- |" + " ---: |" * (len(headers) - 1)]
+    for mode, s in stats.items():
+        change = s["slowdown_median_measured_change"]
+        cells = [mode, f"{s['aa_false_alarm_checks']}/{s['aa_trials']}",
+                 f"{s['aa_false_alarm_benchmarks']}/{s['aa_benchmarks_compared']}",
+                 f"{s['slowdown_checks_failed']}/{s['slowdown_trials']}",
+                 f"{s['slowdown_benchmarks_caught']}/{s['slowdown_benchmarks']}",
+                 str(s["slowdown_other_false_alarms"]),
+                 "—" if change is None else f"{change:+.1%}"]
+        head.add_row(*cells)
+        md.append("| " + " | ".join(cells) + " |")
+    per = Table(title="per trial", title_justify="left")
+    for h in ("trial", "experiment", "absolute", "in-run ratio"):
+        per.add_column(h)
+    md += ["", "| trial | experiment | absolute | in-run ratio |", "| --- | --- | --- | --- |"]
+    for t in trials:
+        cells = [str(t.number), t.experiment, _cell(t, Mode.ABSOLUTE), _cell(t, Mode.RATIO)]
+        per.add_row(*cells)
+        md.append("| " + " | ".join(cells) + " |")
+    return head, per, "\n".join(md) + "\n"
+
+
+def main(
+    workload: Annotated[list[str] | None, typer.Option("--workload", "-w")] = None,
+    scenario: Annotated[list[str] | None, typer.Option("--scenario", "-s")] = None,
+    twin: Annotated[list[str] | None, typer.Option("--twin", "-t")] = None,
+    profile: Annotated[str, typer.Option("--profile", "-p")] = "default",
+    trials: Annotated[int, typer.Option("--trials", "-k", min=1)] = 10,
+    baseline: Annotated[Path | None, typer.Option(
+        "--baseline", help="Reuse this run (and its profile/loop/selection) as baseline.")
+    ] = None,
+    save_baseline: Annotated[Path | None, typer.Option("--save-baseline")] = None,
+    slow_twin: Annotated[str | None, typer.Option(
+        "--slow-twin", help="Twin to slow down (default: the first async twin measured); "
+                            "'none' runs A/A only.")] = None,
+    slowdown: Annotated[float, typer.Option("--slowdown", min=0.0)] = 0.10,
+    max_regression: Annotated[str | None, typer.Option("--max-regression")] = None,
+    markdown: Annotated[Path | None, typer.Option("--markdown")] = None,
+    json_path: Annotated[Path | None, typer.Option("--json")] = None,
+    keep: Annotated[Path | None, typer.Option(
+        "--keep", help="Save every trial's run file in this directory.")] = None,
+) -> None:
+    """A/A false alarms and injected-slowdown detection of `bench check`."""
+    with bad_input_exits():
+        thresholds = load_thresholds(override=max_regression)
+        registry = discover()
+        if baseline is not None:
+            if workload or scenario or twin:
+                raise BadInput("--baseline fixes the selection; drop --workload/--scenario/"
+                               "--twin")
+            base_run = load_run(baseline)
+            request = request_like(base_run)
+        else:
+            request = RunRequest(Selection(tuple(workload or ()), tuple(twin or ()),
+                                           tuple(scenario or ())), profile=profile)
+            err.print("measuring the baseline", highlight=False)
+            first = execute(request, registry=registry)
+            if first.run is None:
+                raise BadInput("the baseline run produced nothing")
+            base_run = first.run
+            if save_baseline is not None:
+                save_run(base_run.doc, save_baseline, force=True)
+        name = slow_twin or next((r.twin for r in base_run.benchmarks if r.kind == "async"),
+                                 None)
+        slowed: dict[str, Workload] | None = None
+        keys: list[str] = []
+        if name and name != "none":
+            slowed, keys = slowed_registry(registry, base_run, name, slowdown)
+    results = run_trials(base_run, request, registry, slowed, keys, trials, thresholds, keep)
+    scenarios = ", ".join(dict.fromkeys(f"{r.workload}:{r.scenario}"
+                                        for r in base_run.benchmarks))
+    description = (f"Baseline: profile {request.profile}, {len(base_run.benchmarks)} "
+                   f"benchmarks ({scenarios}); {trials} trial(s) each of A/A"
+                   + (f" and {name} {slowdown:.0%} slower" if slowed else "")
+                   + f"; default threshold {thresholds.default:.0%}, alpha "
+                   f"{results[0].absolute.alpha}.")
+    head, per, md = render(results, {"description": description})
+    console.print(description, highlight=False)
+    for warning in dict.fromkeys(w for t in results for m in Mode for w in t.result(m).warnings):
+        console.print(f"[bold yellow]warning:[/] {warning}", highlight=False)
+    console.print(head)
+    console.print(per)
+    if markdown is not None:
+        markdown.write_text(md)
+    if json_path is not None:
+        json_path.write_text(json.dumps({
+            "description": description, "summary": summary(results),
+            "trials": [{"number": t.number, "experiment": t.experiment,
+                        "absolute": _cell(t, Mode.ABSOLUTE), "ratio": _cell(t, Mode.RATIO),
+                        "alarms": {m.value: t.alarms(m) for m in Mode}} for t in results],
+        }, indent=2))
+
+
+if __name__ == "__main__":
+    typer.run(main)
