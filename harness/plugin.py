@@ -56,7 +56,10 @@ def ideal_seconds(params: Params) -> float | None:
     n = params.get("n")
     if not latency_ms or not n:
         return None
-    return ideal_time(n, params.get("concurrency") or 1, latency_ms / 1000)
+    ideal = ideal_time(n, params.get("concurrency") or 1, latency_ms / 1000)
+    # Open loop: requests go out on a schedule, so no round can end before the last is due.
+    rate = params.get("rate")
+    return max(ideal, n / rate) if rate else ideal
 
 
 class Listener:
@@ -165,9 +168,12 @@ class TwinbenchPlugin:
         except PeerFailed as exc:
             pytest.fail(f"peer failed: {exc}", pytrace=False)
         params = workload.params_for(case.scenario, self.profile.scale)
-        bench = case.twin.bind(BenchContext(params=params, peers=peers, loop=self.loop))
+        rounds = min(self.profile.rounds, case.scenario.max_rounds or self.profile.rounds)
+        warmup = self.profile.warmup_rounds
+        bench = case.twin.bind(BenchContext(params=params, peers=peers, loop=self.loop,
+                                            warmup_rounds=warmup))
         checksums: list[int] = []
-        self.listener.case_start(case, self.profile.rounds + self.profile.warmup_rounds)
+        self.listener.case_start(case, rounds + warmup)
 
         def reset() -> None:  # untimed, before every round
             if checksums:
@@ -181,8 +187,8 @@ class TwinbenchPlugin:
         bench.setup()
         try:
             cpu_before, wall_before = self.peers.cpu_seconds(), time.perf_counter()
-            benchmark.pedantic(timed_round, setup=reset, rounds=self.profile.rounds,
-                               warmup_rounds=self.profile.warmup_rounds, iterations=1)
+            benchmark.pedantic(timed_round, setup=reset, rounds=rounds,
+                               warmup_rounds=warmup, iterations=1)
             wall = time.perf_counter() - wall_before
             cpu_after = self.peers.cpu_seconds()
             extra = bench.extra_info()
@@ -201,12 +207,15 @@ class TwinbenchPlugin:
             kind=case.twin.kind,
             label=case.twin.describe(params),
             scenario=case.scenario.name,
+            judged_by=case.scenario.judged_by,
             params=dict(params),
             ops=bench.ops,
             checksum=f"{checksums[-1]:016x}",
             ideal_s=ideal,
             efficiency=(ideal / median) if ideal and median else None,
-            loop=self.loop if case.twin.kind == "async" else None,
+            # A server twin runs its own loop (e.g. "asyncio-protocol-uvloop"), not --loop's.
+            loop=extra.pop("server_loop", None) or (
+                self.loop if case.twin.kind == "async" else None),
             peer_busy=peer_busy,
             **extra,
         )

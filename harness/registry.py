@@ -54,6 +54,7 @@ class BenchContext:
     params: Params
     peers: Mapping[str, Any]
     loop: str = "asyncio"
+    warmup_rounds: int = 0
 
 
 @dataclass(frozen=True)
@@ -79,12 +80,17 @@ class Twin:
 @dataclass(frozen=True)
 class Scenario:
     """A named parameter set. `profiles` limits where it runs (e.g. a 10k-connection scenario
-    only under `full`)."""
+    only under `full`); `max_rounds` caps the profile's rounds where one round is long (e.g.
+    10,000 connections to a server that cannot keep up). `judged_by` names an extra_info
+    measurement (lower is better) that decides the verdict instead of wall time: an open-loop
+    scenario's wall time is fixed by its schedule, so latency is what tells twins apart."""
 
     name: str
     params: Params
     description: str = ""
     profiles: frozenset[str] = frozenset({"quick", "default", "full"})
+    max_rounds: int | None = None
+    judged_by: str | None = None
 
 
 @dataclass(frozen=True)

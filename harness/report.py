@@ -36,20 +36,30 @@ class ScenarioSummary:
     rows: tuple[Row, ...]
     best_sync: BenchRecord | None
     best_async: BenchRecord | None
+    judged_by: str | None = None  # an extra_info key; None means wall time
+
+    def score(self, record: BenchRecord) -> float:
+        return score(record, self.judged_by)
 
     @property
     def async_speedup(self) -> float | None:
-        """Best async twin over best sync twin (> 1: async is faster)."""
-        if self.best_sync is None or self.best_async is None or self.best_async.median <= 0:
+        """Best sync twin's score over best async twin's (> 1: async is better)."""
+        if self.best_sync is None or self.best_async is None:
             return None
-        return self.best_sync.median / self.best_async.median
+        denominator = self.score(self.best_async)
+        return self.score(self.best_sync) / denominator if denominator > 0 else None
 
     def verdict(self) -> str:
         speedup = self.async_speedup
         if speedup is None or self.best_sync is None or self.best_async is None:
-            return "no verdict: this scenario needs both a sync and an async twin"
+            return ("no verdict: this scenario needs a sync and an async twin that did all "
+                    "the work")
         where = describe_params(self.params)
-        how = f"{speedup:.2f}x faster" if speedup >= 1 else f"{1 / speedup:.2f}x slower"
+        if self.judged_by:
+            better, worse = f"lower {self.judged_by}", f"higher {self.judged_by}"
+        else:
+            better, worse = "faster", "slower"
+        how = f"{speedup:.2f}x {better}" if speedup >= 1 else f"{1 / speedup:.2f}x {worse}"
         return (f"{self.best_async.label} is {how} than the best sync twin "
                 f"({self.best_sync.label}) at {where}")
 
@@ -63,6 +73,20 @@ def describe_params(params: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def score(record: BenchRecord, judged_by: str | None) -> float:
+    """What a verdict compares (lower is better): wall time, or the scenario's chosen metric."""
+    if judged_by is None:
+        return record.median
+    value = record.extra.get(judged_by)
+    return float(value) if isinstance(value, int | float) else float("inf")
+
+
+def did_all_the_work(record: BenchRecord) -> bool:
+    """Overload scenarios record dropped work as a result; such a twin cannot be "best",
+    since failing fast looks quick."""
+    return record.extra.get("served", 1) >= 1
+
+
 def summarize(run: Run) -> list[ScenarioSummary]:
     """Group a run's benchmarks by workload and scenario, in the order they ran."""
     groups: dict[tuple[str, str], list[BenchRecord]] = {}
@@ -71,22 +95,27 @@ def summarize(run: Run) -> list[ScenarioSummary]:
     return [_summarize_group(records) for records in groups.values()]
 
 
-def _fastest(records: list[BenchRecord]) -> BenchRecord | None:
-    return min(records, key=lambda r: r.median) if records else None
-
-
 def _summarize_group(records: list[BenchRecord]) -> ScenarioSummary:
+    judged_by = records[0].extra.get("judged_by")
+
+    def best(candidates: list[BenchRecord]) -> BenchRecord | None:
+        complete = [r for r in candidates if did_all_the_work(r)]
+        return min(complete, key=lambda r: score(r, judged_by)) if complete else None
+
     sequential = next((r for r in records if r.kind == "sync"), None)
-    best_sync = _fastest([r for r in records if r.kind in SYNC_KINDS])
-    best_async = _fastest([r for r in records if r.kind not in SYNC_KINDS])
+    best_sync = best([r for r in records if r.kind in SYNC_KINDS])
+    best_async = best([r for r in records if r.kind not in SYNC_KINDS])
 
     def ratio(base: BenchRecord | None, record: BenchRecord) -> float | None:
-        return base.median / record.median if base and record.median > 0 else None
+        if base is None:
+            return None
+        mine = score(record, judged_by)
+        return score(base, judged_by) / mine if 0 < mine < float("inf") else None
 
     rows = tuple(Row(r, ratio(sequential, r), ratio(best_sync, r)) for r in records)
     first = records[0]
     return ScenarioSummary(first.workload, first.scenario, first.params, rows, best_sync,
-                           best_async)
+                           best_async, judged_by)
 
 
 # -- rendering ----------------------------------------------------------------------------------
@@ -127,8 +156,9 @@ def fmt_metric(value: Any, unit: str) -> str:
 
 def scenario_table(summary: ScenarioSummary, metrics: Sequence[dict[str, str]] = ()) -> Table:
     """One row per twin; best sync and best async in bold; workload metrics after timings."""
+    judged = f" (judged by {summary.judged_by})" if summary.judged_by else ""
     table = Table(title=f"{summary.workload} · {summary.scenario} — "
-                        f"{describe_params(summary.params)}", title_justify="left")
+                        f"{describe_params(summary.params)}{judged}", title_justify="left")
     headers = ["twin", "kind", "median", "IQR", "ops/s", "vs seq", "vs best sync",
                "eff. vs ideal", *(m["header"] for m in metrics)]
     for header in headers:

@@ -12,14 +12,15 @@ from harness.results import SCHEMA_VERSION, parse_run
 PARAMS = {"n": 200, "concurrency": 50, "latency_ms": 20}
 
 
-def bench(twin: str, kind: str, median: float, scenario: str = "latency") -> dict[str, Any]:
+def bench(twin: str, kind: str, median: float, scenario: str = "latency",
+          **extra: Any) -> dict[str, Any]:
     data = [median * 0.9, median, median * 1.1]
     return {
         "name": f"test_twin[w-{scenario}-{twin}]", "group": f"w:{scenario}",
         "stats": {"median": median, "q1": median * 0.95, "q3": median * 1.05, "data": data},
         "extra_info": {"workload": "w", "twin": twin, "kind": kind, "label": f"{twin} label",
                        "scenario": scenario, "params": PARAMS, "ops": 200, "checksum": "ab",
-                       "ideal_s": 0.08, "efficiency": 0.08 / median},
+                       "ideal_s": 0.08, "efficiency": 0.08 / median, **extra},
     }
 
 
@@ -67,3 +68,22 @@ def test_ops_per_second_and_formatting() -> None:
     assert fmt_seconds(0.0125) == "12.5 ms"
     assert fmt_seconds(0.000042) == "42 µs"
     assert describe_params(PARAMS) == "N=200, C=50, L=20 ms"
+
+
+def test_open_loop_scenarios_are_judged_by_their_metric() -> None:
+    """Wall time is fixed by the schedule; p99 tells the twins apart."""
+    run = make_run(bench("threaded", "threads", 1.50, judged_by="p99_s", p99_s=0.020),
+                   bench("aio", "async", 1.51, judged_by="p99_s", p99_s=0.005))
+    (summary,) = summarize(run)
+    assert summary.async_speedup == pytest.approx(4.0)
+    assert summary.verdict().startswith("aio label is 4.00x lower p99_s than the best sync")
+    rows = {row.record.twin: row for row in summary.rows}
+    assert rows["aio"].vs_best_sync == pytest.approx(4.0)
+
+
+def test_twin_that_dropped_work_cannot_be_best() -> None:
+    run = make_run(bench("threaded", "threads", 0.5, served=0.7),
+                   bench("seq", "sync", 2.0), bench("aio", "async", 1.0, served=1.0))
+    (summary,) = summarize(run)
+    assert summary.best_sync.twin == "seq"
+    assert summary.async_speedup == pytest.approx(2.0)

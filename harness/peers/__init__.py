@@ -16,10 +16,11 @@ import select
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, ExitStack
-from typing import Any
+from typing import IO, Any
 
 
 class PeerUnavailable(RuntimeError):
@@ -30,7 +31,7 @@ class PeerFailed(RuntimeError):
     """A peer was started but did not come up healthy."""
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Linux: deliver SIGTERM to the child if the harness itself is killed outright."""
     with contextlib.suppress(Exception):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
@@ -46,32 +47,87 @@ class ServerProcess:
 
     The child gets its own session so a terminal Ctrl-C reaches the harness only, which then
     stops children in order; PR_SET_PDEATHSIG covers the harness dying without cleanup.
+    stderr goes to a file: a pipe nobody reads would fill up and stall a chatty child, and the
+    file still yields the last line when the child dies. `commands=True` keeps a pipe to the
+    child's stdin (closed first on stop, so a child reading commands can exit on EOF).
     """
 
     def __init__(self, cmd: Sequence[str], *, ready_timeout: float = 20.0,
-                 env: dict[str, str] | None = None):
+                 env: dict[str, str] | None = None, commands: bool = False):
         self.cmd = list(cmd)
         self.ready_timeout = ready_timeout
         self.env = env
+        self.commands = commands
         self.proc: subprocess.Popen[bytes] | None = None
         self.info: dict[str, Any] = {}
+        self._stderr: IO[bytes] | None = None
+        self._buf = b""
 
-    def start(self) -> dict[str, Any]:
+    def spawn(self) -> None:
+        """Start the child without waiting for it (to start several interpreters at once)."""
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(
             self.cmd,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE if self.commands else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=self._stderr,
             start_new_session=True,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            preexec_fn=die_with_parent if sys.platform == "linux" else None,
             env=self.env,
         )
-        self.info = self._read_ready_line()
+
+    def wait_ready(self) -> dict[str, Any]:
+        line = self.read_line(self.ready_timeout)
+        try:
+            self.info = json.loads(line) if line is not None else None
+        except ValueError:
+            self.info = None
+        if not isinstance(self.info, dict):
+            err = self.stderr_tail()
+            self.stop()
+            what = "did not report ready" if line is None else "reported nonsense"
+            raise PeerFailed(f"{' '.join(self.cmd[1:3])} {what}: {err}")
         return self.info
+
+    def start(self) -> dict[str, Any]:
+        self.spawn()
+        return self.wait_ready()
 
     @property
     def pid(self) -> int | None:
         return self.proc.pid if self.proc else None
+
+    def read_line(self, timeout: float) -> bytes | None:
+        """The child's next stdout line, or None if it exits or stays silent for `timeout`."""
+        assert self.proc is not None and self.proc.stdout is not None
+        deadline = time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self._buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            readable, _, _ = select.select([fd], [], [], min(left, 0.2))
+            if readable:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    return None
+                self._buf += chunk
+            elif self.proc.poll() is not None:
+                return None
+        line, self._buf = self._buf.split(b"\n", 1)
+        return line
+
+    def stderr_tail(self) -> str:
+        """The child's last stderr line (why it died), or its state."""
+        if self.proc is None:
+            return "not started"
+        if self.proc.poll() is None:
+            return "(still running)"
+        lines: list[str] = []
+        if self._stderr is not None and not self._stderr.closed:
+            self._stderr.seek(0)
+            lines = self._stderr.read().decode(errors="replace").strip().splitlines()
+        return lines[-1] if lines else f"exit code {self.proc.returncode}"
 
     def cpu_seconds(self) -> float:
         """User + system CPU time of the process and its children so far."""
@@ -89,60 +145,31 @@ class ServerProcess:
         except psutil.Error:
             return 0.0
 
-    def _read_ready_line(self) -> dict[str, Any]:
-        assert self.proc is not None and self.proc.stdout is not None
-        deadline = time.monotonic() + self.ready_timeout
-        fd = self.proc.stdout.fileno()
-        buf = b""
-        while b"\n" not in buf:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                self.stop()
-                raise PeerFailed(f"{self.cmd[2] if len(self.cmd) > 2 else self.cmd[0]} "
-                                 f"did not report ready within {self.ready_timeout:.0f} s")
-            readable, _, _ = select.select([fd], [], [], min(left, 0.2))
-            if readable:
-                chunk = os.read(fd, 4096)
-                if not chunk:
-                    break
-                buf += chunk
-            elif self.proc.poll() is not None:
-                break
-        line = buf.split(b"\n", 1)[0]
-        try:
-            return json.loads(line)
-        except ValueError:
-            err = self._stderr_tail()
-            self.stop()
-            raise PeerFailed(f"peer {self.cmd} exited before it was ready: {err}") from None
-
-    def _stderr_tail(self) -> str:
-        assert self.proc is not None and self.proc.stderr is not None
-        if self.proc.poll() is None:
-            return "(still running)"
-        data = self.proc.stderr.read() or b""
-        lines = data.decode(errors="replace").strip().splitlines()
-        return lines[-1] if lines else f"exit code {self.proc.returncode}"
-
     def stop(self, timeout: float = 5.0) -> None:
-        """SIGTERM, wait, then SIGKILL the whole process group; always reaps."""
+        """EOF on stdin, then SIGTERM, wait, SIGKILL the whole process group; always reaps."""
         proc, self.proc = self.proc, None
         if proc is None:
             return
-        for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, timeout)):
+        if proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(1.0)
+        for sig in (signal.SIGTERM, signal.SIGKILL):
             if proc.poll() is not None:
                 break
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, sig)
             with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(wait)
+                proc.wait(timeout)
         # The group may hold grandchildren even after the leader has exited.
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
+        if proc.stdout is not None:
+            proc.stdout.close()
+        if self._stderr is not None:
+            self._stderr.close()
 
     def __enter__(self) -> ServerProcess:
         self.start()
