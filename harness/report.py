@@ -154,24 +154,41 @@ def fmt_metric(value: Any, unit: str) -> str:
     return f"{value:,}" if isinstance(value, int) else f"{value:,.2f}"
 
 
-def scenario_table(summary: ScenarioSummary, metrics: Sequence[dict[str, str]] = ()) -> Table:
-    """One row per twin; best sync and best async in bold; workload metrics after timings."""
-    judged = f" (judged by {summary.judged_by})" if summary.judged_by else ""
-    table = Table(title=f"{summary.workload} · {summary.scenario} — "
-                        f"{describe_params(summary.params)}{judged}", title_justify="left")
-    headers = ["twin", "kind", "median", "IQR", "ops/s", "vs seq", "vs best sync",
-               "eff. vs ideal", *(m["header"] for m in metrics)]
-    for header in headers:
-        table.add_column(header, justify="left" if header in ("twin", "kind") else "right")
-    for row in summary.rows:
-        r = row.record
-        style = "bold green" if r is summary.best_async or r is summary.best_sync else None
-        extra = [fmt_metric(r.extra.get(m["key"]), m.get("unit", "count")) for m in metrics]
-        table.add_row(r.label, r.kind, fmt_seconds(r.median), fmt_seconds(r.iqr),
-                      fmt_rate(r.ops_per_s), fmt_ratio(row.vs_sequential),
-                      fmt_ratio(row.vs_best_sync), _fmt_percent(r.efficiency), *extra,
-                      style=style)
+def _table(title: str, headers: list[str], rows: list[list[str]],
+           bold: list[bool]) -> Table:
+    """A table without the columns that have nothing to say (all "—")."""
+    table = Table(title=title, title_justify="left")
+    keep = [i for i in range(len(headers)) if i < 1 or any(cells[i] != "—" for cells in rows)]
+    for i in keep:
+        table.add_column(headers[i], justify="left" if i < 2 else "right", no_wrap=True)
+    for cells, strong in zip(rows, bold, strict=True):
+        table.add_row(*(cells[i] for i in keep), style="bold green" if strong else None)
     return table
+
+
+def scenario_tables(summary: ScenarioSummary, metrics: Sequence[dict[str, str]] = ()
+                    ) -> list[Table]:
+    """The timing table (best sync and best async in bold) and, for workloads that declare
+    metrics (latency percentiles, memory...), a second table of those, so neither is too wide
+    to read. Columns with nothing to say (no sequential twin, no latency) are left out."""
+    judged = f" (judged by {summary.judged_by})" if summary.judged_by else ""
+    title = (f"{summary.workload} · {summary.scenario} — {describe_params(summary.params)}"
+             f"{judged}")
+    bold = [row.record is summary.best_async or row.record is summary.best_sync
+            for row in summary.rows]
+    timing = [[r.record.twin, r.record.kind, fmt_seconds(r.record.median),
+               fmt_seconds(r.record.iqr), fmt_rate(r.record.ops_per_s),
+               fmt_ratio(r.vs_sequential), fmt_ratio(r.vs_best_sync),
+               _fmt_percent(r.record.efficiency)] for r in summary.rows]
+    tables = [_table(title, ["twin", "kind", "median", "IQR", "ops/s", "vs seq",
+                             "vs best sync", "eff. vs ideal"], timing, bold)]
+    if metrics:
+        measured = [[r.record.twin, *(fmt_metric(r.record.extra.get(m["key"]),
+                                                 m.get("unit", "count")) for m in metrics)]
+                    for r in summary.rows]
+        tables.append(_table(f"  {summary.scenario}: measured at the client and the server",
+                             ["twin", *(m["header"] for m in metrics)], measured, bold))
+    return tables
 
 
 BUSY_WARNING = 0.8
@@ -225,7 +242,8 @@ def render_run(run: Run, console: Console) -> None:
     for summary in summarize(run):
         console.print()
         metrics = workloads.get(summary.workload, {}).get("metrics", [])
-        console.print(scenario_table(summary, metrics))
+        for table in scenario_tables(summary, metrics):
+            console.print(table)
         console.print(Text("→ " + summary.verdict(), style="bold"))
     lines = peer_lines(run)
     if lines:
