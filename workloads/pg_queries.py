@@ -1,0 +1,428 @@
+"""pg_queries: the database-client case — psycopg 3 (sync, thread pool, async) vs asyncpg.
+
+Every twin runs the same parameterised SQL against the same PostgreSQL (the `postgres` peer, in
+its private schema), with the same pool size C, autocommit outside explicit transactions, and
+pools opened and filled before timing. Tables:
+
+    world(id, randomnumber)  10,000 rows, never written (TechEmpower's table)
+    rmw(id, randomnumber)    copy of world that read-modify-write updates; restored every round
+    bulk(id, randomnumber)   what bulk load COPYs into; emptied every round
+
+Seed data and work lists are pure functions of the parameters, so `expected` computes every
+scenario's checksum without a database.
+
+Fairness notes:
+- psycopg connections are autocommit: otherwise each query pays an implicit BEGIN and the pool
+  a COMMIT on return, round trips asyncpg does not make.
+- asyncpg's pool runs `RESET ALL; UNLISTEN *; ...` on every release, a round trip psycopg_pool
+  does not make; both pools get the same cheap release (roll back a left-open transaction only).
+- Both drivers prepare repeated statements by themselves (asyncpg at once, psycopg after 5
+  uses); the warm-up round covers that on both sides.
+- Both COPY in binary format (asyncpg's only one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import asyncpg
+import psycopg
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
+
+from harness.checksum import fold
+from harness.drive import client_twin
+from harness.registry import BenchContext, Params, Scenario, Twin, Workload
+
+WORLD_ROWS = 10_000
+COLUMNS = ("id", "randomnumber")
+
+# --- the data and the work: pure functions of the parameters ---------------------------------
+
+
+def random_number(world_id: int) -> int:
+    """Deterministic stand-in for TechEmpower's random 1..10000: Knuth's multiplicative hash,
+    here a permutation of 1..10000, so `expected` needs no database."""
+    return (world_id * 2654435761 + 12345) % WORLD_ROWS + 1
+
+
+def world_id(i: int) -> int:
+    """The i-th id of a work list: stride 7919 (coprime with 10,000) visits every row once
+    before repeating, so work lists spread over the table instead of hitting a few pages."""
+    return (i * 7919) % WORLD_ROWS + 1
+
+
+def next_number(old: int, delta: int) -> int:
+    return (old + delta - 1) % WORLD_ROWS + 1
+
+
+def work(params: Params) -> list[Any]:
+    """The work list: one item per op(), the same for every twin."""
+    op, n = params["op"], params["n"]
+    if op in ("lookup", "sleep"):
+        return [world_id(i) for i in range(n)]
+    if op == "multi":
+        q = params["queries"]
+        return [tuple(world_id(i * q + j) for j in range(q)) for i in range(n)]
+    if op == "copy":
+        # C chunks of n/C rows: every twin sends the same C COPY statements; the sequential twin
+        # sends them one after another, the others all at once (one per worker). One COPY of
+        # all rows would leave the concurrent twins nothing to overlap; a chunk per worker is
+        # how a loader would use a pool of C.
+        size = n // params["concurrency"]
+        return [(start + 1, tuple((i, random_number(i)) for i in range(start + 1,
+                                                                         start + size + 1)))
+                for start in range(0, size * params["concurrency"], size)]
+    if op == "rmw":
+        # Each transaction updates a distinct row (so the rows it reads are those reset() put
+        # back, whatever the interleaving) and the checksum is deterministic.
+        if n > WORLD_ROWS:
+            raise ValueError(f"read-modify-write needs n <= {WORLD_ROWS} (one row per item)")
+        return [(world_id(i), i % 97 + 1) for i in range(n)]
+    raise ValueError(f"unknown op {op!r}")
+
+
+def ops_per_item(params: Params) -> int:
+    """Queries per request for the 20-queries scenario, rows per COPY for bulk load."""
+    if params["op"] == "multi":
+        return int(params["queries"])
+    if params["op"] == "copy":
+        return int(params["n"]) // int(params["concurrency"])
+    return 1
+
+
+def answer(op: str, item: Any) -> Any:
+    """What one op() must return, computed from the seed data alone."""
+    if op in ("lookup", "sleep"):
+        return (item, random_number(item))
+    if op == "multi":
+        return tuple((i, random_number(i)) for i in item)
+    if op == "copy":
+        first, rows = item
+        return (first, len(rows))
+    wid, delta = item
+    old = random_number(wid)
+    return (wid, old, next_number(old, delta))
+
+
+def expected(params: Params) -> int:
+    return fold(answer(params["op"], item) for item in work(params))
+
+
+# --- schema set-up and per-round reset (untimed, one plain psycopg connection) ---------------
+
+SCHEMA_DDL = """
+CREATE TABLE IF NOT EXISTS world (id integer PRIMARY KEY, randomnumber integer NOT NULL);
+CREATE TABLE IF NOT EXISTS rmw (id integer PRIMARY KEY, randomnumber integer NOT NULL);
+CREATE TABLE IF NOT EXISTS bulk (id integer PRIMARY KEY, randomnumber integer NOT NULL);
+"""
+WORLD_SIGNATURE = sum(i * random_number(i) for i in range(1, WORLD_ROWS + 1))
+
+
+def prepare(peer: Any) -> None:
+    """Create the tables and seed `world` once per schema (idempotent, checked by content)."""
+    with peer.connect() as conn:
+        conn.execute(SCHEMA_DDL)
+        row = conn.execute("SELECT count(*), coalesce(sum(id::bigint * randomnumber), 0) "
+                           "FROM world").fetchone()
+        if row is not None and tuple(row) == (WORLD_ROWS, WORLD_SIGNATURE):
+            return
+        with conn.transaction():
+            conn.execute("TRUNCATE world")
+            with conn.cursor().copy("COPY world (id, randomnumber) FROM STDIN") as copy:
+                for i in range(1, WORLD_ROWS + 1):
+                    copy.write_row((i, random_number(i)))
+        conn.execute("ANALYZE world")
+
+
+def items(ctx: BenchContext) -> list[Any]:
+    prepare(ctx.peers["postgres"])
+    return work(ctx.params)
+
+
+def reset(ctx: BenchContext) -> None:
+    """Put back what a round wrote, so every round does the same work (same for every twin)."""
+    op = ctx.params["op"]
+    if op not in ("copy", "rmw"):
+        return
+    with ctx.peers["postgres"].connect() as conn:
+        if op == "copy":
+            conn.execute("TRUNCATE bulk")
+        else:
+            conn.execute("TRUNCATE rmw")
+            conn.execute("INSERT INTO rmw SELECT id, randomnumber FROM world")
+
+
+# --- SQL: written once in psycopg's %s style; asyncpg gets the same text numbered $1, $2... --
+
+LOOKUP = "SELECT id, randomnumber FROM world WHERE id = %s"
+SLEEP = "SELECT w.id, w.randomnumber FROM pg_sleep(%s), world w WHERE w.id = %s"
+RMW_READ = "SELECT randomnumber FROM rmw WHERE id = %s FOR UPDATE"
+RMW_WRITE = "UPDATE rmw SET randomnumber = %s WHERE id = %s"
+COPY_BULK = "COPY bulk (id, randomnumber) FROM STDIN (FORMAT BINARY)"
+
+
+def numbered(query: str) -> str:
+    counter = iter(range(1, 100))
+    return re.sub("%s", lambda _: f"${next(counter)}", query)
+
+
+A_LOOKUP, A_SLEEP, A_RMW_READ, A_RMW_WRITE = map(numbered, (LOOKUP, SLEEP, RMW_READ, RMW_WRITE))
+
+
+def _pool_size(ctx: BenchContext) -> int:
+    return int(ctx.params["concurrency"])
+
+
+def _sleep_s(ctx: BenchContext) -> float:
+    return float(ctx.params.get("latency_ms", 0)) / 1000
+
+
+# --- sync twins: psycopg 3 --------------------------------------------------------------------
+
+class _PsycopgOps:
+    """The five operations on one psycopg connection."""
+
+    sleep_s = 0.0
+
+    def _lookup(self, conn: psycopg.Connection[Any], wid: int) -> Any:
+        return conn.execute(LOOKUP, (wid,)).fetchone()
+
+    def _sleep(self, conn: psycopg.Connection[Any], wid: int) -> Any:
+        return conn.execute(SLEEP, (self.sleep_s, wid)).fetchone()
+
+    def _multi(self, conn: psycopg.Connection[Any], wids: Sequence[int]) -> Any:
+        return tuple(conn.execute(LOOKUP, (wid,)).fetchone() for wid in wids)
+
+    def _copy(self, conn: psycopg.Connection[Any], chunk: tuple[int, Sequence[Any]]) -> Any:
+        first, rows = chunk
+        with conn.cursor() as cur:
+            with cur.copy(COPY_BULK) as copy:
+                copy.set_types(["int4", "int4"])
+                for row in rows:
+                    copy.write_row(row)
+            return (first, cur.rowcount)
+
+    def _rmw(self, conn: psycopg.Connection[Any], item: tuple[int, int]) -> Any:
+        wid, delta = item
+        with conn.transaction():
+            row = conn.execute(RMW_READ, (wid,)).fetchone()
+            assert row is not None
+            new = next_number(row[0], delta)
+            conn.execute(RMW_WRITE, (new, wid))
+        return (wid, row[0], new)
+
+    def _bind_op(self, ctx: BenchContext) -> Callable[..., Any]:
+        self.sleep_s = _sleep_s(ctx)
+        return getattr(self, f"_{ctx.params['op']}")
+
+
+class PsycopgClient(_PsycopgOps):
+    """Sequential: one connection, one query at a time."""
+
+    def open(self, ctx: BenchContext) -> None:
+        self.run = self._bind_op(ctx)
+        self.conn = psycopg.connect(ctx.peers["postgres"].conninfo, autocommit=True)
+        self.conn.execute(LOOKUP, (1,))  # warm, as the pools below are
+
+    def op(self, item: Any) -> Any:
+        return self.run(self.conn, item)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class PsycopgPoolClient(_PsycopgOps):
+    """C threads sharing a psycopg_pool.ConnectionPool of C connections."""
+
+    def open(self, ctx: BenchContext) -> None:
+        self.run = self._bind_op(ctx)
+        size = _pool_size(ctx)
+        self.pool: ConnectionPool[Any] = ConnectionPool(
+            ctx.peers["postgres"].conninfo, min_size=size, max_size=size,
+            kwargs={"autocommit": True}, open=True)
+        self.pool.wait(timeout=30)  # all C connections exist before timing...
+        conns = [self.pool.getconn() for _ in range(size)]
+        try:  # ...and each has run a query (backend caches loaded), as on the async side
+            for conn in conns:
+                conn.execute(LOOKUP, (1,))
+        finally:
+            for conn in conns:
+                self.pool.putconn(conn)
+
+    def op(self, item: Any) -> Any:
+        with self.pool.connection() as conn:
+            return self.run(conn, item)
+
+    def close(self) -> None:
+        self.pool.close(timeout=5)
+
+
+# --- async twins: asyncpg and psycopg 3 async -------------------------------------------------
+
+async def _release_only(conn: asyncpg.Connection) -> None:
+    """asyncpg pool release without the RESET ALL round trip (see the module docstring)."""
+
+
+class AsyncpgClient:
+    """C tasks sharing an asyncpg pool of C connections."""
+
+    sleep_s = 0.0
+
+    async def _lookup(self, conn: asyncpg.Connection, wid: int) -> Any:
+        return tuple(await conn.fetchrow(A_LOOKUP, wid))
+
+    async def _sleep(self, conn: asyncpg.Connection, wid: int) -> Any:
+        return tuple(await conn.fetchrow(A_SLEEP, self.sleep_s, wid))
+
+    async def _multi(self, conn: asyncpg.Connection, wids: Sequence[int]) -> Any:
+        return tuple([tuple(await conn.fetchrow(A_LOOKUP, wid)) for wid in wids])
+
+    async def _copy(self, conn: asyncpg.Connection, chunk: tuple[int, Sequence[Any]]) -> Any:
+        first, rows = chunk
+        status = await conn.copy_records_to_table("bulk", records=rows, columns=COLUMNS)
+        return (first, int(status.split()[-1]))  # "COPY 2500"
+
+    async def _rmw(self, conn: asyncpg.Connection, item: tuple[int, int]) -> Any:
+        wid, delta = item
+        async with conn.transaction():
+            old = await conn.fetchval(A_RMW_READ, wid)
+            new = next_number(old, delta)
+            await conn.execute(A_RMW_WRITE, new, wid)
+        return (wid, old, new)
+
+    async def open(self, ctx: BenchContext) -> None:
+        self.sleep_s = _sleep_s(ctx)
+        self.run = getattr(self, f"_{ctx.params['op']}")
+        size = _pool_size(ctx)
+        extra: dict[str, Any] = {}
+        if "reset" in inspect.signature(asyncpg.create_pool).parameters:  # asyncpg >= 0.30
+            extra["reset"] = _release_only
+        # min_size=C: create_pool opens all C connections before returning.
+        self.pool = await asyncpg.create_pool(min_size=size, max_size=size, **extra,
+                                              **ctx.peers["postgres"].asyncpg_params)
+        conns = [await self.pool.acquire() for _ in range(size)]
+        try:  # each connection has run a query before timing, as on the sync side
+            for conn in conns:
+                await conn.fetchrow(A_LOOKUP, 1)
+        finally:
+            for conn in conns:
+                await self.pool.release(conn)
+
+    async def op(self, item: Any) -> Any:
+        async with self.pool.acquire() as conn:
+            return await self.run(conn, item)
+
+    async def close(self) -> None:
+        try:  # close() waits for acquired connections; do not hang on an interrupted round
+            await asyncio.wait_for(self.pool.close(), 10)
+        except TimeoutError:
+            self.pool.terminate()
+
+
+class PsycopgAsyncClient:
+    """C tasks sharing a psycopg_pool.AsyncConnectionPool of C connections."""
+
+    sleep_s = 0.0
+
+    async def _lookup(self, conn: psycopg.AsyncConnection[Any], wid: int) -> Any:
+        return await (await conn.execute(LOOKUP, (wid,))).fetchone()
+
+    async def _sleep(self, conn: psycopg.AsyncConnection[Any], wid: int) -> Any:
+        return await (await conn.execute(SLEEP, (self.sleep_s, wid))).fetchone()
+
+    async def _multi(self, conn: psycopg.AsyncConnection[Any], wids: Sequence[int]) -> Any:
+        return tuple([await (await conn.execute(LOOKUP, (wid,))).fetchone() for wid in wids])
+
+    async def _copy(self, conn: psycopg.AsyncConnection[Any],
+                    chunk: tuple[int, Sequence[Any]]) -> Any:
+        first, rows = chunk
+        async with conn.cursor() as cur:
+            async with cur.copy(COPY_BULK) as copy:
+                copy.set_types(["int4", "int4"])
+                for row in rows:
+                    await copy.write_row(row)
+            return (first, cur.rowcount)
+
+    async def _rmw(self, conn: psycopg.AsyncConnection[Any], item: tuple[int, int]) -> Any:
+        wid, delta = item
+        async with conn.transaction():
+            row = await (await conn.execute(RMW_READ, (wid,))).fetchone()
+            assert row is not None
+            new = next_number(row[0], delta)
+            await conn.execute(RMW_WRITE, (new, wid))
+        return (wid, row[0], new)
+
+    async def open(self, ctx: BenchContext) -> None:
+        self.sleep_s = _sleep_s(ctx)
+        self.run = getattr(self, f"_{ctx.params['op']}")
+        size = _pool_size(ctx)
+        self.pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+            ctx.peers["postgres"].conninfo, min_size=size, max_size=size,
+            kwargs={"autocommit": True}, open=False)
+        await self.pool.open(wait=True, timeout=30)  # all C connections exist before timing...
+        conns = [await self.pool.getconn() for _ in range(size)]
+        try:  # ...and each has run a query, as on the other sides
+            for conn in conns:
+                await conn.execute(LOOKUP, (1,))
+        finally:
+            for conn in conns:
+                await self.pool.putconn(conn)
+
+    async def op(self, item: Any) -> Any:
+        async with self.pool.connection() as conn:
+            return await self.run(conn, item)
+
+    async def close(self) -> None:
+        await self.pool.close(timeout=5)
+
+
+def _twins() -> tuple[Twin, ...]:
+    common: dict[str, Any] = {"reset": reset, "ops_per_item": ops_per_item}
+    return (
+        client_twin("psycopg", "sync", "psycopg (1 connection)", PsycopgClient, items,
+                    **common),
+        client_twin("psycopg-threads", "threads",
+                    "psycopg + {concurrency} threads (pool of {concurrency})",
+                    PsycopgPoolClient, items, **common),
+        client_twin("asyncpg", "async", "asyncpg (pool of {concurrency})", AsyncpgClient,
+                    items, **common),
+        client_twin("psycopg-async", "async", "psycopg async (pool of {concurrency})",
+                    PsycopgAsyncClient, items, **common),
+    )
+
+
+# Sizes, on the 2-core reference machine: default rounds take ~0.1-0.4 s (point lookups 2,000
+# queries, 20-queries 4,000, read-modify-write 1,000 transactions), long enough to dwarf timer
+# noise while the whole workload stays near a minute; bulk load is the issue's 10,000 rows
+# (~20 ms: COPY is that fast) and the sequential slow-db twin takes N*L = 2 s by design (the
+# yardstick). `quick` runs a tenth: ~8 s for all 20 benchmarks including the server start.
+# C=10 where the database's CPU is the limit (more backends only contend for 2 cores); C=20
+# for the slow database, where concurrency hides latency; C=4 COPY chunks for bulk load
+# (ingest is CPU-bound on the server, more chunks would just queue).
+WORKLOAD = Workload(
+    name="pg_queries",
+    description="PostgreSQL client: psycopg 3 (1 connection / thread pool / async) vs asyncpg "
+                "against a real server.",
+    twins=_twins(),
+    scenarios=(
+        Scenario("point-lookups", {"op": "lookup", "n": 2000, "concurrency": 10},
+                 "single-row primary-key SELECTs: pure driver overhead; on 2 cores async may "
+                 "lose"),
+        Scenario("slow-db", {"op": "sleep", "n": 200, "concurrency": 20, "latency_ms": 10},
+                 "each query takes L ms on the server (pg_sleep): concurrency should pay"),
+        Scenario("20-queries", {"op": "multi", "n": 200, "queries": 20, "concurrency": 10},
+                 "each request issues 20 separate single-row SELECTs (TechEmpower queries=20)"),
+        Scenario("bulk-load", {"op": "copy", "n": 10_000, "concurrency": 4},
+                 "10,000 rows through COPY, as C chunks"),
+        Scenario("read-modify-write", {"op": "rmw", "n": 1000, "concurrency": 10},
+                 "short transactions: SELECT ... FOR UPDATE, then UPDATE, of distinct rows"),
+    ),
+    peers=("postgres",),
+    min_size=4,
+    tiny={"n": 8, "concurrency": 2, "queries": 3},
+    expected=expected,
+)
