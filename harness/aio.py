@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 LOOPS = ("asyncio", "uvloop")
 
@@ -19,6 +25,44 @@ def new_loop(kind: str = "asyncio") -> asyncio.AbstractEventLoop:
         raise ValueError(f"unknown event loop {kind!r}; choose from: {', '.join(LOOPS)}")
     asyncio.set_event_loop(loop)
     return loop
+
+
+def run_interruptibly(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> T:
+    """`run_until_complete`, but a Ctrl-C cancels the task (at an await) and then raises
+    KeyboardInterrupt, as asyncio.run does.
+
+    Python's default handler raises KeyboardInterrupt wherever the loop happens to be, including
+    inside a driver's C protocol callback, which can leave it corrupt (asyncpg then segfaults).
+    A second Ctrl-C raises at once.
+    """
+    task = loop.create_task(coro)
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        return loop.run_until_complete(task)
+    interrupted = False
+
+    def on_sigint(signum: int, frame: object) -> None:
+        nonlocal interrupted
+        if interrupted:
+            raise KeyboardInterrupt
+        interrupted = True
+        task.cancel()
+        loop.call_soon_threadsafe(lambda: None)  # wake the loop if it is waiting in select()
+
+    signal.signal(signal.SIGINT, on_sigint)
+    try:
+        result = loop.run_until_complete(task)
+    except BaseException:
+        if interrupted:  # whatever the cancelled round raised, the user asked to stop
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        if not task.done():  # a second Ctrl-C: let the round unwind before teardown
+            task.cancel()
+    if interrupted:  # arrived just as the round finished: still the user's Ctrl-C
+        raise KeyboardInterrupt
+    return result
 
 
 def cancel_pending(loop: asyncio.AbstractEventLoop) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
-from harness.aio import cancel_pending, close_loop, new_loop
+from harness.aio import close_loop, new_loop, run_interruptibly
 from harness.checksum import combine, digest
 from harness.registry import BenchContext, Kind, Params, Twin
 
@@ -85,7 +85,7 @@ class ThreadPoolBench(SequentialBench):
         return combine(self.pool.map(self._op_digest, self.items))
 
     def teardown(self) -> None:
-        self.pool.shutdown(wait=True)
+        self.pool.shutdown(wait=True, cancel_futures=True)
         super().teardown()
 
 
@@ -115,21 +115,12 @@ class AsyncTasksBench(_ClientBench):
         return combine(await asyncio.gather(*(worker() for _ in range(workers))))
 
     def round(self) -> int:
-        task = self.loop.create_task(self._round())
-        try:
-            return self.loop.run_until_complete(task)
-        except BaseException:
-            # Ctrl-C lands inside the task; mark its exception retrieved so asyncio does not
-            # print a second traceback for an interruption the user asked for.
-            if not task.done():
-                task.cancel()
-            elif not task.cancelled():
-                task.exception()
-            raise
+        return run_interruptibly(self.loop, self._round())
 
     def teardown(self) -> None:
         try:
-            cancel_pending(self.loop)
+            # Only the round's own tasks may be cancelled here: a client's pool keeps background
+            # tasks (psycopg_pool's workers) that its close() still needs.
             self.loop.run_until_complete(self.client.close())
         finally:
             close_loop(self.loop)
