@@ -58,7 +58,7 @@ def run_interruptibly(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any,
         raise
     finally:
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        if not task.done():  # a second Ctrl-C: let the round unwind before teardown
+        if not task.done():  # a second Ctrl-C: the round unwinds when teardown runs the loop
             task.cancel()
     if interrupted:  # arrived just as the round finished: still the user's Ctrl-C
         raise KeyboardInterrupt

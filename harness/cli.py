@@ -38,7 +38,8 @@ ScenarioOpt = Annotated[list[str] | None, typer.Option(
     "--scenario", "-s", help="Only these scenarios (repeatable); see `bench list`.")]
 SaveOpt = Annotated[str | None, typer.Option(
     "--save", help="Save the run as results/LABEL.json (pytest-benchmark JSON + metadata).")]
-ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite an existing saved label.")]
+ForceOpt = Annotated[bool, typer.Option(
+    "--force", help="Overwrite an existing saved label or --json file.")]
 JsonOpt = Annotated[Path | None, typer.Option(
     "--json", help="Also write the run file to this path.")]
 LoopOpt = Annotated[str, typer.Option(
@@ -55,8 +56,9 @@ def _run(selection: Selection, profile: str, save: str | None, force: bool,
         profile_named(profile)
         check_loop(loop)
         target = label_path(save) if save else None
-        if target is not None and target.exists() and not force:
-            raise BadInput(f"{target} exists; pass --force to overwrite it")
+        for path in (target, json_path):
+            if path is not None and path.exists() and not force:
+                raise BadInput(f"{path} exists; pass --force to overwrite it")
         request = RunRequest(selection=selection, profile=profile, loop=loop, pg_dsn=pg_dsn)
         try:
             with RichProgress(console) as progress:
@@ -68,6 +70,8 @@ def _run(selection: Selection, profile: str, save: str | None, force: bool,
 
 
 def _finish(result: RunResult, target: Path | None, force: bool, json_path: Path | None) -> None:
+    for warning in result.warnings:
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
     run = result.run
     if run is None:
         err.print("[red]no benchmark produced a result[/]")
@@ -80,7 +84,7 @@ def _finish(result: RunResult, target: Path | None, force: bool, json_path: Path
         path = save_run(run.doc, target, force=force)
         console.print(f"saved [bold]{path}[/]")
     if json_path is not None:
-        console.print(f"wrote [bold]{save_run(run.doc, json_path, force=True)}[/]")
+        console.print(f"wrote [bold]{save_run(run.doc, json_path, force=force)}[/]")
     if result.interrupted:
         err.print("[yellow]interrupted: the table shows what finished[/]")
     raise typer.Exit(result.exit_code)

@@ -9,6 +9,7 @@ call is then the only difference between twins, which is exactly what is being m
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
@@ -46,9 +47,19 @@ class _ClientBench:
         self.ops = len(self.items) * per_item
         self._reset = reset
 
+        self._opened = False
+
     def reset(self) -> None:
         if self._reset is not None:
             self._reset(self.ctx)
+
+    def _close_client(self, close: Callable[[], Any]) -> None:
+        """Close the client; after an `open` that failed half-way, close what it got to."""
+        if self._opened:
+            close()
+        else:
+            with contextlib.suppress(Exception):
+                close()
 
     def extra_info(self) -> dict[str, Any]:
         return {}
@@ -62,17 +73,20 @@ class SequentialBench(_ClientBench):
 
     def setup(self) -> None:
         self.client.open(self.ctx)
+        self._opened = True
 
     def round(self) -> int:
         op = self.client.op
         return combine(digest(op(item)) for item in self.items)
 
     def teardown(self) -> None:
-        self.client.close()
+        self._close_client(self.client.close)
 
 
 class ThreadPoolBench(SequentialBench):
     """The same sync client shared by C worker threads (its pools sized C by the twin)."""
+
+    pool: ThreadPoolExecutor | None = None
 
     def setup(self) -> None:
         super().setup()
@@ -82,10 +96,12 @@ class ThreadPoolBench(SequentialBench):
         return digest(self.client.op(item))
 
     def round(self) -> int:
+        assert self.pool is not None
         return combine(self.pool.map(self._op_digest, self.items))
 
     def teardown(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
         super().teardown()
 
 
@@ -97,9 +113,12 @@ class AsyncTasksBench(_ClientBench):
         super().__init__(ctx, items, reset, ops_per_item)
         self.client = client
 
+    loop: asyncio.AbstractEventLoop | None = None
+
     def setup(self) -> None:
         self.loop = new_loop(self.ctx.loop)
         self.loop.run_until_complete(self.client.open(self.ctx))
+        self._opened = True
 
     async def _round(self) -> int:
         work = iter(self.items)
@@ -112,18 +131,29 @@ class AsyncTasksBench(_ClientBench):
             return total
 
         workers = min(self.ctx.params["concurrency"], len(self.items)) or 1
-        return combine(await asyncio.gather(*(worker() for _ in range(workers))))
+        # A TaskGroup cancels the other workers when one op fails, so none outlives its round;
+        # the op's own exception is re-raised, as a thread pool's map would.
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(worker()) for _ in range(workers)]
+        except ExceptionGroup as errors:
+            raise errors.exceptions[0] from None
+        return combine(task.result() for task in tasks)
 
     def round(self) -> int:
+        assert self.loop is not None
         return run_interruptibly(self.loop, self._round())
 
     def teardown(self) -> None:
+        if self.loop is None:
+            return
+        loop = self.loop
         try:
-            # Only the round's own tasks may be cancelled here: a client's pool keeps background
-            # tasks (psycopg_pool's workers) that its close() still needs.
-            self.loop.run_until_complete(self.client.close())
+            # Only the round's own tasks are gone by now (run_interruptibly and the TaskGroup
+            # saw to that); a client's pool keeps background tasks its close() still needs.
+            self._close_client(lambda: loop.run_until_complete(self.client.close()))
         finally:
-            close_loop(self.loop)
+            close_loop(loop)
 
 
 def client_twin(
@@ -144,6 +174,8 @@ def client_twin(
     drivers: dict[str, type[Any]] = {
         "sync": SequentialBench, "threads": ThreadPoolBench, "async": AsyncTasksBench,
     }
+    if kind not in drivers:
+        raise ValueError(f"twin {name!r}: kind must be one of {', '.join(drivers)}, not {kind!r}")
     driver = drivers[kind]
 
     def bind(ctx: BenchContext) -> Any:

@@ -62,6 +62,35 @@ def ideal_seconds(params: Params) -> float | None:
     return max(ideal, n / rate) if rate else ideal
 
 
+class PeerUsage:
+    """CPU share each peer used during the rounds (not set-up or resets).
+
+    Near 100% of a core means the peer, not the twin, set the pace and the comparison is void.
+    The window opens as a round is about to start and closes when the next reset begins.
+    """
+
+    def __init__(self, peers: PeerPool):
+        self.peers = peers
+        self.cpu: dict[str, float] = {}
+        self.wall = 0.0
+        self._open: tuple[dict[str, float], float] | None = None
+
+    def start(self) -> None:
+        self._open = (self.peers.cpu_seconds(), time.perf_counter())
+
+    def stop(self) -> None:
+        if self._open is None:
+            return
+        cpu_before, wall_before = self._open
+        self._open = None
+        self.wall += time.perf_counter() - wall_before
+        for name, seconds in self.peers.cpu_seconds().items():
+            self.cpu[name] = self.cpu.get(name, 0.0) + seconds - cpu_before.get(name, seconds)
+
+    def busy(self) -> dict[str, float]:
+        return {name: cpu / self.wall for name, cpu in self.cpu.items()} if self.wall else {}
+
+
 class Listener:
     """Progress callbacks; the CLI passes a rich implementation, tests a silent one."""
 
@@ -145,6 +174,10 @@ class TwinbenchPlugin:
                                      and "workload" in b.extra_info]
 
     def pytest_benchmark_update_json(self, output_json: dict[str, Any]) -> None:
+        # A benchmark whose twin failed after its rounds (in extra_info or teardown) is still
+        # listed by pytest-benchmark, without our extra_info: its failure is in the outcomes.
+        output_json["benchmarks"] = [b for b in output_json["benchmarks"]
+                                     if "workload" in b.get("extra_info", {})]
         block = self.metadata()
         block["peers"] = self.peers.describe()
         # The run file describes its own extra columns, so `bench show` needs no registry.
@@ -173,31 +206,28 @@ class TwinbenchPlugin:
         bench = case.twin.bind(BenchContext(params=params, peers=peers, loop=self.loop,
                                             warmup_rounds=warmup))
         checksums: list[int] = []
+        usage = PeerUsage(self.peers)
         self.listener.case_start(case, rounds + warmup)
 
         def reset() -> None:  # untimed, before every round
+            usage.stop()
             if checksums:
                 self.listener.round_done(case)
             bench.reset()
+            usage.start()
 
         def timed_round() -> None:
             checksums.append(bench.round())
 
         benchmark.group = case.group
-        bench.setup()
         try:
-            cpu_before, wall_before = self.peers.cpu_seconds(), time.perf_counter()
+            bench.setup()
             benchmark.pedantic(timed_round, setup=reset, rounds=rounds,
                                warmup_rounds=warmup, iterations=1)
-            wall = time.perf_counter() - wall_before
-            cpu_after = self.peers.cpu_seconds()
+            usage.stop()
             extra = bench.extra_info()
         finally:
-            bench.teardown()
-        # How busy each peer was while this twin ran: near 100% means the peer, not the twin,
-        # set the pace, and the comparison is void.
-        peer_busy = {name: (cpu_after[name] - cpu_before.get(name, 0.0)) / wall
-                     for name in cpu_after if wall > 0}
+            bench.teardown()  # drivers tolerate a set-up that failed half-way
 
         median = benchmark.stats.stats.median
         ideal = ideal_seconds(params)
@@ -216,7 +246,7 @@ class TwinbenchPlugin:
             # A server twin runs its own loop (e.g. "asyncio-protocol-uvloop"), not --loop's.
             loop=extra.pop("server_loop", None) or (
                 self.loop if case.twin.kind == "async" else None),
-            peer_busy=peer_busy,
+            peer_busy=usage.busy(),
             **extra,
         )
         if len(set(checksums)) != 1:

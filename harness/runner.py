@@ -23,6 +23,7 @@ from harness.errors import BadInput
 from harness.peers import PeerPool
 from harness.plugin import PROFILES, Listener, Outcome, Profile, TwinbenchPlugin
 from harness.registry import Selection, Workload, discover, select
+from harness.registry import case_id as registry_case_id
 from harness.results import Run, metadata_block, parse_run
 
 
@@ -39,6 +40,7 @@ class RunResult:
     run: Run | None
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     interrupted: bool = False
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> list[Outcome]:
@@ -103,6 +105,7 @@ def execute(request: RunRequest, listener: Listener | None = None,
         code = pytest.main(args, plugins=[plugin])
         doc = json.loads(json_path.read_text()) if json_path.exists() else None
         outcomes = dict(plugin.outcomes)
+    warnings = list(peers.close_errors)
     interrupted = code == pytest.ExitCode.INTERRUPTED
     if code == pytest.ExitCode.INTERNAL_ERROR or code == pytest.ExitCode.USAGE_ERROR:
         raise RuntimeError(f"pytest could not run the benchmarks (exit code {int(code)})")
@@ -113,7 +116,7 @@ def execute(request: RunRequest, listener: Listener | None = None,
                                         for k, o in outcomes.items()}
         doc["twinbench"]["complete"] = not interrupted
         run = parse_run(doc)
-    return RunResult(run=run, outcomes=outcomes, interrupted=interrupted)
+    return RunResult(run=run, outcomes=outcomes, interrupted=interrupted, warnings=warnings)
 
 
 def _check_twins_agree(doc: dict[str, Any], outcomes: dict[str, Outcome]) -> None:
@@ -124,7 +127,7 @@ def _check_twins_agree(doc: dict[str, Any], outcomes: dict[str, Outcome]) -> Non
     majority there is no telling which twin is right, so all of them fail.
     """
     def case_id(info: dict[str, Any]) -> str:
-        return f"{info['workload']}-{info['scenario']}-{info['twin']}"
+        return registry_case_id(info["workload"], info["scenario"], info["twin"])
 
     def failed(info: dict[str, Any]) -> bool:
         outcome = outcomes.get(case_id(info))

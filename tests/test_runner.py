@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -169,3 +169,41 @@ def test_two_twins_that_disagree_both_fail() -> None:
     assert result.exit_code == 1
     assert {o.case_id for o in result.failed} == {"split-small-seq", "split-small-wrong"}
     assert result.run.benchmarks == ()
+
+
+class AsyncCrashingClient(AsyncSleepyClient):
+    async def op(self, item: int) -> int:
+        if item == 1:
+            raise ConnectionResetError("connection reset by peer")
+        return await super().op(item)
+
+
+class HalfOpenClient(SleepyClient):
+    """Acquires a resource, then fails to open: teardown must still release it."""
+
+    released: ClassVar[list[bool]] = []
+
+    def open(self, ctx: BenchContext) -> None:
+        self.resource = True
+        raise TimeoutError("pool did not fill")
+
+    def close(self) -> None:
+        HalfOpenClient.released.append(self.resource)
+
+
+def test_async_twin_failing_reports_the_op_error_not_a_task_group() -> None:
+    crash = client_twin("async-crash", "async", "crash", AsyncCrashingClient, items)
+    result = run(fake_workload(crash))
+    (failure,) = result.failed
+    assert failure.case_id == "sleepy-small-async-crash"
+    assert "connection reset by peer" in failure.detail
+
+
+def test_a_twin_whose_open_fails_is_still_torn_down() -> None:
+    HalfOpenClient.released.clear()
+    half = client_twin("half", "threads", "half", HalfOpenClient, items)
+    result = run(fake_workload(half))
+    (failure,) = result.failed
+    assert "pool did not fill" in failure.detail
+    assert HalfOpenClient.released == [True]
+    assert {r.twin for r in result.run.benchmarks} == {"seq", "pool", "tasks"}

@@ -183,7 +183,7 @@ PeerFactory = Callable[[dict[str, Any]], AbstractContextManager[Any]]
 
 
 def _factories() -> dict[str, PeerFactory]:
-    # Imported lazily so `bench list` does not import aiohttp or PostgreSQL drivers.
+    # Imported lazily: the peers module needs no peer implementation until one is started.
     from harness.peers.http import HttpPeer
 
     factories: dict[str, PeerFactory] = {"http": HttpPeer}
@@ -206,6 +206,7 @@ class PeerPool:
         self._stack = ExitStack()
         self._peers: dict[str, Any] = {}
         self._unavailable: dict[str, Exception] = {}
+        self.close_errors: list[str] = []
 
     def get(self, name: str) -> Any:
         if name in self._unavailable:
@@ -243,8 +244,13 @@ class PeerPool:
                 if hasattr(peer, "describe")}
 
     def close(self) -> None:
+        """Stop every peer; a peer that fails to stop cleanly is reported, not raised, so the
+        measurements already taken are not lost to it."""
         self._peers.clear()
-        self._stack.close()
+        try:
+            self._stack.close()
+        except Exception as exc:
+            self.close_errors.append(f"stopping a peer failed: {exc}")
 
     def __enter__(self) -> PeerPool:
         return self

@@ -31,7 +31,11 @@ class HttpPeer:
         self.url = f"http://127.0.0.1:{info['port']}"
         self._wait_healthy()
         if self.capacity_seconds > 0:
-            self.capacity_rps = self.measure_capacity(self.capacity_seconds)
+            try:
+                self.capacity_rps = self.measure_capacity(self.capacity_seconds)
+            except (OSError, ValueError, KeyError, subprocess.SubprocessError) as exc:
+                self.stop()  # not yet in the pool's exit stack: stop it here
+                raise PeerFailed(f"measuring the HTTP peer's capacity failed: {exc}") from None
         return self
 
     def _wait_healthy(self, timeout: float = 10.0) -> None:
