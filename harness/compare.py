@@ -31,14 +31,13 @@ next), so per-round ratios a_i / s_i would pair arbitrary rounds. Instead:
 from __future__ import annotations
 
 import enum
-import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from typing import Any
 
-from harness.registry import SYNC_KINDS
+from harness.registry import SYNC_KINDS, case_id
 from harness.report import summarize
 from harness.results import BenchRecord, Run
 from harness.stats import (
@@ -48,6 +47,7 @@ from harness.stats import (
     mann_whitney_p,
     median,
     min_detectable_p,
+    quantile_sorted,
 )
 
 DEFAULT_THRESHOLD = 0.10
@@ -72,6 +72,8 @@ class Status(enum.StrEnum):
     PARAMS_DIFFER = "params differ"
     REFERENCE = "reference"
     NO_REFERENCE = "no reference"
+    NOT_GATED = "not gated"
+    LOST_WORK = "lost work"
     ERROR = "error"
 
 
@@ -125,6 +127,8 @@ class Delta:
 
     @property
     def regression(self) -> bool:
+        if self.status is Status.LOST_WORK:
+            return True
         return (self.status is Status.COMPARED and self.comparison is not None
                 and self.comparison.verdict is Verdict.SLOWER)
 
@@ -197,13 +201,6 @@ def machine_differences(base: dict[str, Any], current: dict[str, Any]) -> list[s
 
 # -- statistics of in-run ratios ----------------------------------------------------------------
 
-def _percentile(sorted_xs: Sequence[float], q: float) -> float:
-    pos = q * (len(sorted_xs) - 1)
-    lo = math.floor(pos)
-    hi = min(lo + 1, len(sorted_xs) - 1)
-    return sorted_xs[lo] + (sorted_xs[hi] - sorted_xs[lo]) * (pos - lo)
-
-
 def _classify(ratio: float, p: float, ci_low: float, ci_high: float, threshold: float,
               alpha: float) -> Verdict:
     # The rule of stats.compare_samples: effect beyond threshold, significant, CI excludes 1.
@@ -245,7 +242,7 @@ def compare_ratios(base_twin: Sequence[float], base_ref: Sequence[float],
                          / denominator)
     draws.sort()
     tail = (1 - confidence) / 2
-    ci_low, ci_high = _percentile(draws, tail), _percentile(draws, 1 - tail)
+    ci_low, ci_high = quantile_sorted(draws, tail), quantile_sorted(draws, 1 - tail)
     # Bootstrap p: how often the resampled change lands on the other side of 1. Reporting the
     # larger of the two p-values means "significant" needs both tests to agree.
     below = sum(d <= 1 for d in draws) / len(draws)
@@ -261,9 +258,9 @@ def compare_ratios(base_twin: Sequence[float], base_ref: Sequence[float],
 
 # -- matching -----------------------------------------------------------------------------------
 
-def case_id(record: BenchRecord) -> str:
-    """The id the runner records outcomes under (see registry.Case.id)."""
-    return f"{record.workload}-{record.scenario}-{record.twin}"
+def record_case_id(record: BenchRecord) -> str:
+    """The id the runner records outcomes under."""
+    return case_id(record.workload, record.scenario, record.twin)
 
 
 def _params_change(base: dict[str, Any], current: dict[str, Any]) -> str:
@@ -303,7 +300,7 @@ class _Matcher:
         base, cur = self.base_by_key.get(key), self.current_by_key.get(key)
         probe = cur or base
         assert probe is not None
-        outcome = self.current.outcomes.get(case_id(probe), {})
+        outcome = self.current.outcomes.get(record_case_id(probe), {})
         if outcome.get("outcome") == "failed":
             return self._shell(key, Status.FAILED, detail=outcome.get("detail", ""))
         if base is None:
@@ -315,6 +312,20 @@ class _Matcher:
             return self._shell(key, Status.PARAMS_DIFFER,
                                detail=_params_change(base.params, cur.params),
                                base_value=base.median, current_value=cur.median)
+        metric = base.extra.get("judged_by")
+        if metric:
+            # Open loop: wall time is the schedule's, and the metric that tells twins apart
+            # (e.g. p99) is one number per run, which no test on rounds can gate.
+            return self._shell(key, Status.NOT_GATED,
+                               detail=f"judged by {metric}, one value per run: shown only",
+                               base_value=base.extra.get(metric),
+                               current_value=cur.extra.get(metric))
+        if cur.extra.get("served", 1) < base.extra.get("served", 1):
+            # Overload scenarios record dropped work as a result; more of it is a regression
+            # however fast the twin looks (failing fast is quick).
+            return self._shell(key, Status.LOST_WORK,
+                               detail=f"served {cur.extra['served']:.0%} of the work, "
+                                      f"down from {base.extra.get('served', 1):.0%}")
         return None
 
     def absolute(self, key: str) -> Delta:

@@ -92,7 +92,9 @@ class GateResult:
         out = []
         for d in self.comparison.regressions:
             c = d.comparison
-            assert c is not None
+            if c is None:  # e.g. an overload twin that served less of the work
+                out.append(f"{d.key}: {d.verdict} ({d.detail})")
+                continue
             out.append(f"{d.key} is {c.change:+.1%} slower (CI {c.ci_low - 1:+.1%} … "
                        f"{c.ci_high - 1:+.1%}, p={c.p_value:.2g}; threshold {d.threshold:.0%})")
         out.extend(f"failed: {f}" for f in self.comparison.failures)

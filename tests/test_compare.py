@@ -618,3 +618,35 @@ def test_injected_slowdown_is_exact_and_caught() -> None:
     assert summary["slowdown_checks_failed"] == 1 and summary["slowdown_benchmarks"] == 1
     _, _, markdown = gq.render(trials, {"description": "test"})
     assert "| absolute |" in markdown and "s +" in markdown and "caught" in markdown
+
+
+def with_extra(doc: dict[str, Any], twin: str, **extra: Any) -> Run:
+    for bench in doc["benchmarks"]:
+        if bench["extra_info"]["twin"] == twin:
+            bench["extra_info"].update(extra)
+    return parse_run(doc)
+
+
+def test_open_loop_scenarios_are_shown_not_gated() -> None:
+    """Open-loop wall time is the schedule's; a p99 that is one value per run cannot be
+    tested on rounds, so the gate must not pretend to have checked it."""
+    base, cur = run_doc(benches()), run_doc(benches({"aiohttp": 3.0}))
+    for doc, p99 in ((base, 0.002), (cur, 0.2)):
+        for bench in doc["benchmarks"]:
+            bench["extra_info"].update(judged_by="p99_s", p99_s=p99)
+    result = compare_runs(parse_run(base), parse_run(cur))
+    deltas = by_key(result.absolute)
+    assert {d.status for d in deltas.values()} == {Status.NOT_GATED}
+    assert deltas["wl:s1:aiohttp"].current_value == pytest.approx(0.2)
+    assert not result.regressions
+
+
+def test_an_overload_twin_that_served_less_fails_the_gate() -> None:
+    base = with_extra(run_doc(benches()), "aiohttp", served=1.0)
+    cur = with_extra(run_doc(benches({"aiohttp": 0.5})), "aiohttp", served=0.7)
+    result = compare_runs(base, cur)
+    delta = by_key(result.absolute)["wl:s1:aiohttp"]
+    assert delta.status is Status.LOST_WORK and delta.regression
+    gate = decide(result, Thresholds())
+    assert gate.exit_code == 1
+    assert any("served 70% of the work" in reason for reason in gate.reasons)
