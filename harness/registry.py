@@ -169,6 +169,11 @@ def discover(package: str = "workloads") -> dict[str, Workload]:
     return found
 
 
+def case_id(workload: str, scenario: str, twin: str) -> str:
+    """How one benchmark is named in pytest ids and in a run's outcomes."""
+    return f"{workload}-{scenario}-{twin}"
+
+
 @dataclass(frozen=True)
 class Case:
     """One benchmark: a workload's twin on one scenario."""
@@ -179,7 +184,7 @@ class Case:
 
     @property
     def id(self) -> str:
-        return f"{self.workload.name}-{self.scenario.name}-{self.twin.name}"
+        return case_id(self.workload.name, self.scenario.name, self.twin.name)
 
     @property
     def group(self) -> str:

@@ -154,13 +154,15 @@ def fmt_metric(value: Any, unit: str) -> str:
     return f"{value:,}" if isinstance(value, int) else f"{value:,.2f}"
 
 
-def _table(title: str, headers: list[str], rows: list[list[str]],
-           bold: list[bool]) -> Table:
-    """A table without the columns that have nothing to say (all "—")."""
+def _table(title: str, headers: list[str], rows: list[list[str]], bold: list[bool],
+           text_columns: int) -> Table:
+    """A table without the columns that have nothing to say (all "—"); the first
+    `text_columns` are names, the rest right-aligned numbers."""
     table = Table(title=title, title_justify="left")
     keep = [i for i in range(len(headers)) if i < 1 or any(cells[i] != "—" for cells in rows)]
     for i in keep:
-        table.add_column(headers[i], justify="left" if i < 2 else "right", no_wrap=True)
+        table.add_column(headers[i], justify="left" if i < text_columns else "right",
+                         no_wrap=True)
     for cells, strong in zip(rows, bold, strict=True):
         table.add_row(*(cells[i] for i in keep), style="bold green" if strong else None)
     return table
@@ -181,13 +183,14 @@ def scenario_tables(summary: ScenarioSummary, metrics: Sequence[dict[str, str]] 
                fmt_ratio(r.vs_sequential), fmt_ratio(r.vs_best_sync),
                _fmt_percent(r.record.efficiency)] for r in summary.rows]
     tables = [_table(title, ["twin", "kind", "median", "IQR", "ops/s", "vs seq",
-                             "vs best sync", "eff. vs ideal"], timing, bold)]
+                             "vs best sync", "eff. vs ideal"], timing, bold, text_columns=2)]
     if metrics:
         measured = [[r.record.twin, *(fmt_metric(r.record.extra.get(m["key"]),
                                                  m.get("unit", "count")) for m in metrics)]
                     for r in summary.rows]
         tables.append(_table(f"  {summary.scenario}: measured at the client and the server",
-                             ["twin", *(m["header"] for m in metrics)], measured, bold))
+                             ["twin", *(m["header"] for m in metrics)], measured, bold,
+                             text_columns=1))
     return tables
 
 

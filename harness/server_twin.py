@@ -45,7 +45,16 @@ from typing import Any
 
 from harness.loadgen import nofile_shortfall, percentile
 from harness.peers import ServerProcess, python_cmd
-from harness.registry import BenchContext, Kind, Params, Twin
+from harness.registry import BenchContext, Kind, Metric, Params, Twin
+
+# What every server workload reports about the server under test, after its own rate and
+# latency columns.
+SERVER_METRICS = (
+    Metric("errors", "errors", "count"),
+    Metric("server_rss_peak", "peak RSS", "bytes"),
+    Metric("server_threads_peak", "threads", "count"),
+    Metric("mem_per_conn", "mem/conn", "bytes"),
+)
 
 
 class LoadFailed(RuntimeError):
@@ -196,7 +205,7 @@ class ServerBench:
             self.base_rss, self.base_threads = self.sampler.sample() or (0, 0)
             self.sampler.peak_rss, self.sampler.peak_threads = self.base_rss, self.base_threads
             self.sampler.start()
-        except BaseException:  # Ctrl-C during set-up too: the plugin only tears down after
+        except BaseException:  # Ctrl-C during set-up too (teardown is idempotent)
             self.teardown()
             raise
 

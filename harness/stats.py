@@ -51,7 +51,7 @@ def _checked(xs: Sequence[float], name: str = "sample") -> list[float]:
     return data
 
 
-def _quantile_sorted(s: Sequence[float], q: float) -> float:
+def quantile_sorted(s: Sequence[float], q: float) -> float:
     """Linear-interpolation quantile of sorted data (``method="inclusive"``).
 
     Position ``q * (n - 1)``; unlike ``statistics.quantiles`` it accepts n == 1.
@@ -81,7 +81,7 @@ def quartiles(xs: Sequence[float]) -> tuple[float, float]:
     Q1/Q3 inside the observed range even for 3 rounds.
     """
     s = sorted(_checked(xs))
-    return _quantile_sorted(s, 0.25), _quantile_sorted(s, 0.75)
+    return quantile_sorted(s, 0.25), quantile_sorted(s, 0.75)
 
 
 def iqr(xs: Sequence[float]) -> float:
@@ -201,7 +201,7 @@ def bootstrap_ratio_ci(
     med, pick = _median_unchecked, rng.choices
     ratios = sorted(med(pick(xc, k=len(xc))) / med(pick(xb, k=len(xb))) for _ in range(resamples))
     tail = (1 - confidence) / 2
-    return _quantile_sorted(ratios, tail), _quantile_sorted(ratios, 1 - tail)
+    return quantile_sorted(ratios, tail), quantile_sorted(ratios, 1 - tail)
 
 
 class Verdict(enum.StrEnum):

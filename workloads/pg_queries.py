@@ -116,8 +116,10 @@ def expected(params: Params) -> int:
 
 SCHEMA_DDL = """
 CREATE TABLE IF NOT EXISTS world (id integer PRIMARY KEY, randomnumber integer NOT NULL);
-CREATE TABLE IF NOT EXISTS rmw (id integer PRIMARY KEY, randomnumber integer NOT NULL);
-CREATE TABLE IF NOT EXISTS bulk (id integer PRIMARY KEY, randomnumber integer NOT NULL);
+CREATE TABLE IF NOT EXISTS rmw (id integer PRIMARY KEY, randomnumber integer NOT NULL)
+    WITH (autovacuum_enabled = off);
+CREATE TABLE IF NOT EXISTS bulk (id integer PRIMARY KEY, randomnumber integer NOT NULL)
+    WITH (autovacuum_enabled = off);
 """
 WORLD_SIGNATURE = sum(i * random_number(i) for i in range(1, WORLD_ROWS + 1))
 

@@ -27,7 +27,7 @@ from typing import Any, cast
 from harness.checksum import fold
 from harness.loadgen import Conn, LoadSession, RequestLoad, announce, child_main, run_loop
 from harness.registry import Metric, Params, Scenario, Workload
-from harness.server_twin import server_twin
+from harness.server_twin import SERVER_METRICS, server_twin
 
 HEADER = struct.Struct("!I")
 BACKLOG = 4096  # the same listen queue for every twin (the kernel caps it at somaxconn)
@@ -279,10 +279,7 @@ WORKLOAD = Workload(
         Metric("p90_s", "p90", "s"),
         Metric("p99_s", "p99", "s"),
         Metric("max_s", "max", "s"),
-        Metric("errors", "errors", "count"),
-        Metric("server_rss_peak", "peak RSS", "bytes"),
-        Metric("server_threads_peak", "threads", "count"),
-        Metric("mem_per_conn", "mem/conn", "bytes"),
+        *SERVER_METRICS,
     ),
 )
 
