@@ -23,6 +23,7 @@ from typing import Any
 import psutil
 import psycopg
 import pytest
+from twins import run_rounds
 
 from harness.errors import BadInput
 from harness.peers import PeerUnavailable
@@ -121,16 +122,7 @@ class Watcher:
 
 def run_twin(workload: Workload, twin: str, params: dict[str, Any], peer: PostgresPeer,
              rounds: int = 2) -> list[int]:
-    bench = workload.twin(twin).bind(BenchContext(params=params, peers={"postgres": peer}))
-    bench.setup()
-    try:
-        checksums = []
-        for _ in range(rounds):
-            bench.reset()
-            checksums.append(bench.round())
-        return checksums
-    finally:
-        bench.teardown()
+    return run_rounds(workload, twin, params, {"postgres": peer}, rounds)[0]
 
 
 def tiny(scenario: Scenario) -> dict[str, Any]:

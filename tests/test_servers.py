@@ -18,10 +18,11 @@ from typing import Any
 
 import psutil
 import pytest
+from twins import run_rounds
 
 from harness.loadgen import RequestLoad, nofile_shortfall
 from harness.peers import ServerProcess, python_cmd
-from harness.registry import BenchContext, Workload
+from harness.registry import Workload
 from harness.server_twin import WorkNotDone
 from workloads import tcp_server, ws_chat
 from workloads.tcp_server import HEADER, answer, payload
@@ -31,16 +32,7 @@ TAG = "TWINBENCH_TEST_TAG"
 
 def run_bench(workload: Workload, twin: str, params: dict[str, Any],
               rounds: int = 2) -> tuple[list[int], dict[str, Any]]:
-    bench = workload.twin(twin).bind(BenchContext(params=params, peers={}, warmup_rounds=1))
-    bench.setup()
-    try:
-        checksums = []
-        for _ in range(rounds):
-            bench.reset()
-            checksums.append(bench.round())
-        return checksums, bench.extra_info()
-    finally:
-        bench.teardown()
+    return run_rounds(workload, twin, params, rounds=rounds, warmup_rounds=1)
 
 
 # -- tcp_server ---------------------------------------------------------------------------------

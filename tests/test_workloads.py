@@ -6,12 +6,11 @@ a test for it; the checks are the product's promise: the twins do the same work.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
+from twins import run_rounds
 
 from harness.peers import PeerPool, PeerUnavailable
-from harness.registry import KINDS, SYNC_KINDS, BenchContext, Scenario, Workload, discover
+from harness.registry import KINDS, SYNC_KINDS, Scenario, Workload, discover
 
 REGISTRY = discover()
 SCENARIOS = [
@@ -20,19 +19,6 @@ SCENARIOS = [
 ]
 
 
-def run_twin(workload: Workload, twin_name: str, params: dict[str, Any], peers: dict[str, Any],
-             rounds: int = 2) -> list[int]:
-    bench = workload.twin(twin_name).bind(BenchContext(params=params, peers=peers))
-    bench.setup()
-    try:
-        checksums = []
-        for _ in range(rounds):
-            bench.reset()
-            checksums.append(bench.round())
-        assert bench.ops > 0
-        return checksums
-    finally:
-        bench.teardown()
 
 
 def test_every_workload_is_exercised() -> None:
@@ -58,7 +44,7 @@ def test_twins_agree(workload: Workload, scenario: Scenario, peer_pool: PeerPool
     except PeerUnavailable as exc:
         pytest.skip(str(exc))
     params = {**scenario.params, **workload.tiny}
-    results = {t.name: run_twin(workload, t.name, params, peers) for t in workload.twins}
+    results = {t.name: run_rounds(workload, t.name, params, peers)[0] for t in workload.twins}
     for name, checksums in results.items():
         assert len(set(checksums)) == 1, f"{name} is not repeatable across rounds: {checksums}"
     distinct = {name: c[0] for name, c in results.items()}
