@@ -77,6 +77,15 @@ def wait_gone(procs: list[psutil.Process], timeout: float = 15) -> list[psutil.P
     return [p for p in procs if not gone(p)]
 
 
+def stop_and_reap(proc: subprocess.Popen[str], watcher: Watcher) -> None:
+    """However a test ends: stop watching, kill `bench` if still running, reap postgres."""
+    watcher.stop()
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    reap(list(watcher.seen.values()), watcher.dirs)
+
+
 def reap(procs: list[psutil.Process], dirs: set[Path]) -> None:
     """Test-side safety net: whatever a failing test left behind is killed and deleted."""
     for proc in procs:
@@ -409,11 +418,7 @@ def test_no_postgres_left_after_a_normal_quick_run(tmp_path: Path) -> None:
         outcomes = doc["twinbench"]["outcomes"]
         assert {o["outcome"] for o in outcomes.values()} == {"passed"}, outcomes
     finally:
-        watcher.stop()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        reap(list(watcher.seen.values()), watcher.dirs)
+        stop_and_reap(proc, watcher)
 
 
 FAILING_RUN = """
@@ -454,11 +459,7 @@ def test_no_postgres_left_after_a_failed_run() -> None:
         assert wait_gone(list(watcher.seen.values()), timeout=5) == []
         assert watcher.dirs and not any(d.exists() for d in watcher.dirs)
     finally:
-        watcher.stop()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        reap(list(watcher.seen.values()), watcher.dirs)
+        stop_and_reap(proc, watcher)
 
 
 def test_no_postgres_left_after_ctrl_c() -> None:
@@ -479,11 +480,7 @@ def test_no_postgres_left_after_ctrl_c() -> None:
         assert wait_gone(list(watcher.seen.values()), timeout=5) == []
         assert watcher.dirs and not any(d.exists() for d in watcher.dirs)
     finally:
-        watcher.stop()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        reap(list(watcher.seen.values()), watcher.dirs)
+        stop_and_reap(proc, watcher)
 
 
 HOLD_PEER = """
