@@ -31,11 +31,31 @@ class PeerFailed(RuntimeError):
     """A peer was started but did not come up healthy."""
 
 
-def die_with_parent() -> None:
-    """Linux: deliver SIGTERM to the child if the harness itself is killed outright."""
+def die_with_parent(sig: int = signal.SIGTERM) -> None:
+    """Linux: deliver `sig` to this (child) process if the harness is killed outright.
+
+    Meant as a preexec_fn (use functools.partial for another signal)."""
     with contextlib.suppress(Exception):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        libc.prctl(1, sig)  # PR_SET_PDEATHSIG
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and all its descendants so far, including descendants
+    that have already exited and been reaped (e.g. finished PostgreSQL backends)."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        times = root.cpu_times()
+        total = times.user + times.system + times.children_user + times.children_system
+        for child in root.children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                t = child.cpu_times()
+                total += t.user + t.system
+        return total
+    except psutil.Error:
+        return 0.0
 
 
 def python_cmd(module: str, *args: str) -> list[str]:
@@ -130,20 +150,7 @@ class ServerProcess:
         return lines[-1] if lines else f"exit code {self.proc.returncode}"
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time of the process and its children so far."""
-        import psutil
-
-        if self.proc is None:
-            return 0.0
-        try:
-            root = psutil.Process(self.proc.pid)
-            total = 0.0
-            for proc in (root, *root.children(recursive=True)):
-                times = proc.cpu_times()
-                total += times.user + times.system
-            return total
-        except psutil.Error:
-            return 0.0
+        return tree_cpu_seconds(self.proc.pid) if self.proc is not None else 0.0
 
     def stop(self, timeout: float = 5.0) -> None:
         """EOF on stdin, then SIGTERM, wait, SIGKILL the whole process group; always reaps."""

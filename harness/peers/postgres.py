@@ -23,7 +23,7 @@ password, and error text is scrubbed of it.
 from __future__ import annotations
 
 import contextlib
-import ctypes
+import functools
 import glob
 import importlib.util
 import os
@@ -47,7 +47,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from harness.errors import BadInput
-from harness.peers import PeerFailed, PeerUnavailable
+from harness.peers import PeerFailed, PeerUnavailable, die_with_parent, tree_cpu_seconds
 from harness.results import redact
 
 HOW_TO_GET = ("no PostgreSQL found: pip install pgserver (bundles PostgreSQL 16), install the "
@@ -166,14 +166,9 @@ def _reachable(path: Path, user: RunAs) -> bool:
     return True
 
 
-def _exit_with_parent() -> None:
-    """Linux: fast-shutdown signal to the postmaster if the harness dies without cleanup.
-
-    Runs after the child switched user (CPython sets uid before preexec_fn), so the setting
-    survives; SIGINT is PostgreSQL's fast shutdown (ends sessions, exits promptly)."""
-    with contextlib.suppress(Exception):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGINT)  # PR_SET_PDEATHSIG
+# Runs after the child switched user (CPython sets uid before preexec_fn), so the setting
+# survives; SIGINT is PostgreSQL's fast shutdown (ends sessions, exits promptly).
+_exit_with_parent = functools.partial(die_with_parent, signal.SIGINT)
 
 
 # -- the throwaway server ------------------------------------------------------------------------
@@ -334,24 +329,8 @@ class LocalServer:
                              dbname="postgres", **extra)
 
     def cpu_seconds(self) -> float:
-        """User + system CPU of the postmaster and its backends so far (exited backends are
-        counted in the postmaster's children times)."""
-        import psutil
-
-        if self.proc is None:
-            return 0.0
-        try:
-            root = psutil.Process(self.proc.pid)
-            total = 0.0
-            times = root.cpu_times()
-            total += times.user + times.system + times.children_user + times.children_system
-            for child in root.children(recursive=True):
-                with contextlib.suppress(psutil.Error):
-                    t = child.cpu_times()
-                    total += t.user + t.system
-            return total
-        except psutil.Error:
-            return 0.0
+        """CPU of the postmaster and its backends, finished ones included."""
+        return tree_cpu_seconds(self.proc.pid) if self.proc is not None else 0.0
 
     def stop(self) -> None:
         """Stop (pg_ctl, then signals) and delete; safe to call twice or after a failed start."""
