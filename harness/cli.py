@@ -44,6 +44,11 @@ JsonOpt = Annotated[Path | None, typer.Option(
     "--json", help="Also write the run file to this path.")]
 LoopOpt = Annotated[str, typer.Option(
     "--loop", help="Event loop for async twins: asyncio | uvloop.")]
+PassesOpt = Annotated[int, typer.Option(
+    "--passes", min=1, max=100,
+    help="Run the whole selection this many times over and merge the passes into one run. "
+         "A benchmark's passes are minutes apart, so their spread is the run-to-run noise "
+         "`bench check` gates against (record baselines with 3 or more).")]
 DsnOpt = Annotated[str | None, typer.Option(
     "--pg-dsn", envvar="TWINBENCH_PG_DSN", show_envvar=True,
     help="Use this PostgreSQL server (only a private twinbench_* schema is touched) instead "
@@ -51,7 +56,7 @@ DsnOpt = Annotated[str | None, typer.Option(
 
 
 def _run(selection: Selection, profile: str, save: str | None, force: bool,
-         json_path: Path | None, loop: str, pg_dsn: str | None) -> None:
+         json_path: Path | None, loop: str, pg_dsn: str | None, passes: int) -> None:
     with bad_input_exits():
         profile_named(profile)
         check_loop(loop)
@@ -59,7 +64,8 @@ def _run(selection: Selection, profile: str, save: str | None, force: bool,
         for path in (target, json_path):
             if path is not None and path.exists() and not force:
                 raise BadInput(f"{path} exists; pass --force to overwrite it")
-        request = RunRequest(selection=selection, profile=profile, loop=loop, pg_dsn=pg_dsn)
+        request = RunRequest(selection=selection, profile=profile, loop=loop, pg_dsn=pg_dsn,
+                             passes=passes)
         try:
             with RichProgress(console) as progress:
                 result = execute(request, progress)
@@ -114,22 +120,22 @@ def run(
     workloads: Annotated[list[str], typer.Argument(help="Workloads to run (see `bench list`).")],
     twin: TwinOpt = None, scenario: ScenarioOpt = None, profile: ProfileOpt = "default",
     save: SaveOpt = None, force: ForceOpt = False, json: JsonOpt = None,
-    loop: LoopOpt = "asyncio", pg_dsn: DsnOpt = None,
+    loop: LoopOpt = "asyncio", pg_dsn: DsnOpt = None, passes: PassesOpt = 1,
 ) -> None:
     """Run the named workloads and print a table per scenario."""
     selection = Selection(tuple(workloads), tuple(twin or ()), tuple(scenario or ()))
-    _run(selection, profile, save, force, json, loop, pg_dsn)
+    _run(selection, profile, save, force, json, loop, pg_dsn, passes)
 
 
 @app.command("all")
 def run_all(
     twin: TwinOpt = None, scenario: ScenarioOpt = None, profile: ProfileOpt = "default",
     save: SaveOpt = None, force: ForceOpt = False, json: JsonOpt = None,
-    loop: LoopOpt = "asyncio", pg_dsn: DsnOpt = None,
+    loop: LoopOpt = "asyncio", pg_dsn: DsnOpt = None, passes: PassesOpt = 1,
 ) -> None:
     """Run every workload (a workload whose peer is unavailable is reported as skipped)."""
     selection = Selection((), tuple(twin or ()), tuple(scenario or ()))
-    _run(selection, profile, save, force, json, loop, pg_dsn)
+    _run(selection, profile, save, force, json, loop, pg_dsn, passes)
 
 
 @app.command()

@@ -29,6 +29,7 @@ class RichProgress(Listener):
         )
         self.overall: TaskID | None = None
         self.current: TaskID | None = None
+        self.pass_label = "benchmarks"
 
     def __enter__(self) -> RichProgress:
         self.progress.start()
@@ -37,8 +38,13 @@ class RichProgress(Listener):
     def __exit__(self, *exc: object) -> None:
         self.progress.stop()
 
+    def pass_start(self, index: int, total: int) -> None:
+        self.pass_label = f"pass {index}/{total}" if total > 1 else "benchmarks"
+
     def session_start(self, total: int) -> None:
-        self.overall = self.progress.add_task("benchmarks", total=total)
+        if self.overall is not None:
+            self.progress.remove_task(self.overall)
+        self.overall = self.progress.add_task(self.pass_label, total=total)
         self.progress.refresh()
 
     def case_start(self, case: Case, rounds: int) -> None:

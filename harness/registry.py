@@ -198,6 +198,8 @@ class Selection:
     workloads: tuple[str, ...] = ()
     twins: tuple[str, ...] = ()
     scenarios: tuple[str, ...] = ()
+    # Exact case ids, on top of the three filters: `bench check` re-measures single suspects.
+    cases: tuple[str, ...] = ()
 
 
 def _unknown(what: str, bad: list[str], valid: list[str]) -> RegistryError:
@@ -234,4 +236,7 @@ def _cases(workloads: list[Workload], selection: Selection, profile: str) -> Ite
             for twin in workload.twins:
                 if selection.twins and twin.name not in selection.twins:
                     continue
-                yield Case(workload, twin, scenario)
+                case = Case(workload, twin, scenario)
+                if selection.cases and case.id not in selection.cases:
+                    continue
+                yield case

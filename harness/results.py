@@ -28,7 +28,10 @@ from harness.errors import BadInput
 #   1  first version: pytest-benchmark JSON (with raw rounds in stats.data) + `twinbench` block
 #      {schema, harness_version, created, profile, loop, selection, git, python, libraries,
 #       machine, peers, outcomes, complete}.
-SCHEMA_VERSION = 1
+#   2  `twinbench.passes` (how many times the benchmarks were run over) and per benchmark
+#      `extra_info.pass_rounds` (rounds per pass; `stats.data` is the passes' rounds in order).
+#      A version-1 file reads as one pass.
+SCHEMA_VERSION = 2
 
 RESULTS_DIR = Path("results")
 LIBRARIES = ("pytest-benchmark", "requests", "httpx", "aiohttp", "psycopg", "psycopg-pool",
@@ -116,13 +119,15 @@ def machine_info() -> dict[str, Any]:
     }
 
 
-def metadata_block(*, profile: str, loop: str, selection: dict[str, Any]) -> dict[str, Any]:
+def metadata_block(*, profile: str, loop: str, selection: dict[str, Any],
+                   passes: int = 1) -> dict[str, Any]:
     return {
         "schema": SCHEMA_VERSION,
         "harness_version": __version__,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "profile": profile,
         "loop": loop,
+        "passes": passes,
         "selection": selection,
         "git": git_info(),
         "python": {"version": platform.python_version(),
@@ -185,6 +190,18 @@ class BenchRecord:
     q1: float
     q3: float
     extra: dict[str, Any] = field(default_factory=dict)
+    pass_rounds: tuple[int, ...] = ()  # empty: one pass
+
+    @property
+    def passes(self) -> tuple[tuple[float, ...], ...]:
+        """The rounds of each pass (harness.passes), in the order they ran."""
+        if not self.pass_rounds:
+            return (self.data,)
+        out, start = [], 0
+        for count in self.pass_rounds:
+            out.append(self.data[start:start + count])
+            start += count
+        return tuple(out)
 
     @property
     def key(self) -> str:
@@ -278,6 +295,12 @@ def _record(bench: dict[str, Any]) -> BenchRecord:
     data = tuple(float(x) for x in stats["data"])
     if not data or not all(math.isfinite(x) and x >= 0 for x in data):
         raise ValueError(f"{bench.get('name')}: raw rounds missing or not finite")
+    pass_rounds = info.get("pass_rounds") or []
+    if (not isinstance(pass_rounds, list)
+            or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0
+                       for n in pass_rounds)
+            or (pass_rounds and sum(pass_rounds) != len(data))):
+        raise ValueError(f"{bench.get('name')}: pass_rounds does not add up to the raw rounds")
     return BenchRecord(
         name=str(bench["name"]),
         group=str(bench.get("group") or ""),
@@ -296,8 +319,9 @@ def _record(bench: dict[str, Any]) -> BenchRecord:
         q1=float(stats["q1"]),
         q3=float(stats["q3"]),
         extra={k: v for k, v in info.items() if k not in _KNOWN_INFO},
+        pass_rounds=tuple(pass_rounds) if len(pass_rounds) > 1 else (),
     )
 
 
 _KNOWN_INFO = frozenset({"workload", "twin", "kind", "label", "scenario", "params", "ops",
-                         "checksum", "ideal_s", "efficiency"})
+                         "checksum", "ideal_s", "efficiency", "pass_rounds"})

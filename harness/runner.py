@@ -20,6 +20,7 @@ import pytest
 from harness import bench_cases
 from harness.aio import LOOPS
 from harness.errors import BadInput
+from harness.passes import merge_passes
 from harness.peers import PeerPool
 from harness.plugin import PROFILES, Listener, Outcome, Profile, TwinbenchPlugin
 from harness.registry import Selection, Workload, discover, select
@@ -33,6 +34,7 @@ class RunRequest:
     profile: str = "default"
     loop: str = "asyncio"
     pg_dsn: str | None = None
+    passes: int = 1
 
 
 @dataclass
@@ -71,9 +73,12 @@ def check_loop(loop: str) -> None:
 
 def execute(request: RunRequest, listener: Listener | None = None,
             registry: dict[str, Workload] | None = None) -> RunResult:
-    """Run the selected benchmarks; bad input raises BadInput before anything starts."""
+    """Run the selected benchmarks, `request.passes` times over; bad input raises BadInput
+    before anything starts. Passes share the peers and merge into one run (harness.passes)."""
     profile = profile_named(request.profile)
     check_loop(request.loop)
+    if request.passes < 1:
+        raise BadInput(f"--passes must be at least 1, not {request.passes}")
     registry = registry if registry is not None else discover()
     cases = select(registry, request.selection, profile.name)
     if not cases:
@@ -84,14 +89,45 @@ def execute(request: RunRequest, listener: Listener | None = None,
                  "scenarios": list(request.selection.scenarios)}
     options: dict[str, Any] = {"http_capacity_seconds": profile.capacity_seconds,
                                "pg_dsn": request.pg_dsn}
-    with tempfile.TemporaryDirectory(prefix="twinbench-") as tmp, PeerPool(options) as peers:
+    listener = listener or Listener()
+    docs: list[dict[str, Any]] = []
+    outcomes: dict[str, Outcome] = {}  # the last pass's, when no pass produced a document
+    interrupted = False
+    with PeerPool(options) as peers:
         peers.preflight({name for case in cases for name in case.workload.peers})
-        plugin = TwinbenchPlugin(
-            cases=cases, profile=profile, peers=peers, loop=request.loop,
-            listener=listener or Listener(),
-            metadata=lambda: metadata_block(profile=profile.name, loop=request.loop,
-                                            selection=selection),
-        )
+        for index in range(1, request.passes + 1):
+            listener.pass_start(index, request.passes)
+            plugin = TwinbenchPlugin(
+                cases=cases, profile=profile, peers=peers, loop=request.loop,
+                listener=listener,
+                metadata=lambda: metadata_block(profile=profile.name, loop=request.loop,
+                                                selection=selection, passes=request.passes),
+            )
+            doc, code = _one_pass(plugin)
+            outcomes = dict(plugin.outcomes)
+            if doc is not None:
+                _check_twins_agree(doc, outcomes)
+                doc["twinbench"]["outcomes"] = {k: {"outcome": o.outcome, "detail": o.detail}
+                                                for k, o in outcomes.items()}
+                doc["twinbench"]["complete"] = code != pytest.ExitCode.INTERRUPTED
+                docs.append(doc)
+            if code == pytest.ExitCode.INTERRUPTED:
+                interrupted = True
+                break
+    warnings = list(peers.close_errors)
+    run = None
+    if docs:
+        merged = merge_passes(docs)
+        merged["twinbench"]["complete"] = not interrupted
+        run = parse_run(merged)
+        outcomes = {k: Outcome(k, o["outcome"], o.get("detail", ""))
+                    for k, o in run.outcomes.items()}
+    return RunResult(run=run, outcomes=outcomes, interrupted=interrupted, warnings=warnings)
+
+
+def _one_pass(plugin: TwinbenchPlugin) -> tuple[dict[str, Any] | None, pytest.ExitCode | int]:
+    """One pytest session over every selected case: its run document and exit code."""
+    with tempfile.TemporaryDirectory(prefix="twinbench-") as tmp:
         json_path = Path(tmp) / "run.json"
         ini = Path(tmp) / "pytest.ini"
         ini.write_text("[pytest]\n")
@@ -103,20 +139,10 @@ def execute(request: RunRequest, listener: Listener | None = None,
             "--benchmark-sort", "name",
         ]
         code = pytest.main(args, plugins=[plugin])
+        if code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
+            raise RuntimeError(f"pytest could not run the benchmarks (exit code {int(code)})")
         doc = json.loads(json_path.read_text()) if json_path.exists() else None
-        outcomes = dict(plugin.outcomes)
-    warnings = list(peers.close_errors)
-    interrupted = code == pytest.ExitCode.INTERRUPTED
-    if code == pytest.ExitCode.INTERNAL_ERROR or code == pytest.ExitCode.USAGE_ERROR:
-        raise RuntimeError(f"pytest could not run the benchmarks (exit code {int(code)})")
-    run = None
-    if doc is not None:
-        _check_twins_agree(doc, outcomes)
-        doc["twinbench"]["outcomes"] = {k: {"outcome": o.outcome, "detail": o.detail}
-                                        for k, o in outcomes.items()}
-        doc["twinbench"]["complete"] = not interrupted
-        run = parse_run(doc)
-    return RunResult(run=run, outcomes=outcomes, interrupted=interrupted, warnings=warnings)
+    return doc, code
 
 
 def _check_twins_agree(doc: dict[str, Any], outcomes: dict[str, Outcome]) -> None:
