@@ -117,7 +117,8 @@ class AsyncTasksBench(_ClientBench):
 
     def setup(self) -> None:
         self.loop = new_loop(self.ctx.loop)
-        self.loop.run_until_complete(self.client.open(self.ctx))
+        # Opening a pool is long enough for a Ctrl-C to land in a driver's protocol callback.
+        run_interruptibly(self.loop, self.client.open(self.ctx))
         self._opened = True
 
     async def _round(self) -> int:
@@ -151,7 +152,7 @@ class AsyncTasksBench(_ClientBench):
         try:
             # Only the round's own tasks are gone by now (run_interruptibly and the TaskGroup
             # saw to that); a client's pool keeps background tasks its close() still needs.
-            self._close_client(lambda: loop.run_until_complete(self.client.close()))
+            self._close_client(lambda: run_interruptibly(loop, self.client.close()))
         finally:
             close_loop(loop)
 
