@@ -2,37 +2,28 @@
 
 Benchmarks are matched by `BenchRecord.key` (workload:scenario:twin). Two views are computed:
 
-* absolute — each benchmark's raw rounds in BASE against its rounds in CURRENT
-  (`stats.compare_samples`: Mann-Whitney on the rounds + bootstrap CI of the median ratio +
-  a minimum effect, the per-benchmark threshold). Only meaningful on the same machine.
-* in-run ratio — each twin divided by its scenario's *reference* twin measured in the same run,
-  then that ratio compared between runs. Whatever the two twins share (CPU speed, kernel,
-  Python build) largely cancels, so this stays comparable across machines.
+* absolute — each benchmark's time in BASE against its time in CURRENT. Only meaningful on the
+  same machine.
+* in-run ratio — each twin divided by its scenario's *reference* twin measured in the same run
+  (and the same pass), then that ratio compared between runs. Whatever the two twins share
+  (CPU speed, kernel, Python build) largely cancels, so this stays comparable across machines.
+
+Both go through `stats.compare_passes`: with several passes on a side (harness.passes) the test
+is a t-test on pass medians, whose spread is the run-to-run noise; with one pass on each side
+only the rounds are there (Mann-Whitney + bootstrap CI), and that noise goes unseen — the
+report says so. Either way the verdict needs the effect beyond the benchmark's threshold,
+p < alpha and the CI excluding 1.
 
 The reference is the scenario's sequential sync twin (kind "sync"), chosen by name from BASE
 and looked up by the same name in CURRENT. Not the best sync twin: which twin is fastest can
 flip between two near-equal thread-pool twins from run to run, and the ratio would then jump
 for no reason in the code. (Without a sequential twin, BASE's fastest sync twin is used, still
 by name.)
-
-Ratio statistics. Per run, Q = median(twin) / median(reference); the change is Q_cur / Q_base.
-Rounds of two twins are not paired (pytest-benchmark runs all rounds of one twin, then the
-next), so per-round ratios a_i / s_i would pair arbitrary rounds. Instead:
-* CI: percentile bootstrap of Q_cur / Q_base, resampling the four samples independently, so the
-  reference's own noise is in the interval;
-* p: the larger of (a) Mann-Whitney on the twin's rounds divided by its run's reference
-  median — a test on the raw rounds, but one that treats the reference median as exact, so it
-  is optimistic when the reference itself moved — and (b) the bootstrap p of the double ratio,
-  which carries the reference's noise. Significant means both agree; the verdict then follows
-  the same three-part rule as `stats.compare_samples` (effect beyond threshold, p < alpha,
-  CI excluding 1).
 """
 
 from __future__ import annotations
 
 import enum
-import random
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from typing import Any
@@ -40,15 +31,7 @@ from typing import Any
 from harness.registry import SYNC_KINDS, case_id
 from harness.report import summarize
 from harness.results import BenchRecord, Run
-from harness.stats import (
-    Comparison,
-    Verdict,
-    compare_samples,
-    mann_whitney_p,
-    median,
-    min_detectable_p,
-    quantile_sorted,
-)
+from harness.stats import Comparison, Verdict, compare_passes, min_detectable_p
 
 DEFAULT_THRESHOLD = 0.10
 DEFAULT_ALPHA = 0.01
@@ -199,63 +182,6 @@ def machine_differences(base: dict[str, Any], current: dict[str, Any]) -> list[s
     return diffs
 
 
-# -- statistics of in-run ratios ----------------------------------------------------------------
-
-def _classify(ratio: float, p: float, ci_low: float, ci_high: float, threshold: float,
-              alpha: float) -> Verdict:
-    # The rule of stats.compare_samples: effect beyond threshold, significant, CI excludes 1.
-    if p < alpha and ratio > 1 + threshold and ci_low > 1:
-        return Verdict.SLOWER
-    if p < alpha and ratio < 1 / (1 + threshold) and ci_high < 1:
-        return Verdict.FASTER
-    return Verdict.UNCHANGED
-
-
-def compare_ratios(base_twin: Sequence[float], base_ref: Sequence[float],
-                   current_twin: Sequence[float], current_ref: Sequence[float], *,
-                   threshold: float = DEFAULT_THRESHOLD, alpha: float = DEFAULT_ALPHA,
-                   confidence: float = 0.95, resamples: int = 2000, seed: int = 0
-                   ) -> Comparison:
-    """Compare the in-run ratio median(twin)/median(reference) between two runs.
-
-    Returns a `Comparison` whose medians are the two runs' ratios (dimensionless) and whose
-    `ratio` is their quotient: > 1 means the twin lost ground against its reference.
-    """
-    med_base_ref, med_cur_ref = median(base_ref), median(current_ref)
-    if min(med_base_ref, med_cur_ref, median(base_twin)) <= 0:
-        raise ValueError("medians must be positive")
-    q_base = median(base_twin) / med_base_ref
-    q_cur = median(current_twin) / med_cur_ref
-    ratio = q_cur / q_base
-    p = mann_whitney_p([x / med_base_ref for x in base_twin],
-                       [x / med_cur_ref for x in current_twin])
-    rng = random.Random(seed)
-
-    def resampled_median(xs: Sequence[float]) -> float:
-        return median(rng.choices(xs, k=len(xs)))
-
-    draws = []
-    for _ in range(resamples):
-        denominator = resampled_median(base_twin) * resampled_median(current_ref)
-        if denominator > 0:
-            draws.append(resampled_median(current_twin) * resampled_median(base_ref)
-                         / denominator)
-    draws.sort()
-    tail = (1 - confidence) / 2
-    ci_low, ci_high = quantile_sorted(draws, tail), quantile_sorted(draws, 1 - tail)
-    # Bootstrap p: how often the resampled change lands on the other side of 1. Reporting the
-    # larger of the two p-values means "significant" needs both tests to agree.
-    below = sum(d <= 1 for d in draws) / len(draws)
-    above = sum(d >= 1 for d in draws) / len(draws)
-    p = max(p, min(1.0, 2 * min(below, above)))
-    return Comparison(
-        base_median=q_base, current_median=q_cur, ratio=ratio, change=ratio - 1,
-        ci_low=ci_low, ci_high=ci_high, p_value=p,
-        verdict=_classify(ratio, p, ci_low, ci_high, threshold, alpha),
-        significant=p < alpha,
-    )
-
-
 # -- matching -----------------------------------------------------------------------------------
 
 def record_case_id(record: BenchRecord) -> str:
@@ -292,8 +218,21 @@ class _Matcher:
                      kind=rec.kind, label=rec.label, status=status,
                      threshold=self.thresholds.for_key(key), **kw)
 
-    def _underpowered(self, n_base: int, n_current: int) -> bool:
-        return min_detectable_p(n_base, n_current) >= self.alpha
+    def _power(self, base: BenchRecord, cur: BenchRecord, comparison: Comparison | None = None
+               ) -> dict[str, Any]:
+        """Rounds on each side, and whether the comparison could see a change at the
+        threshold at all: rounds too few to ever be significant, or passes too noisy."""
+        out: dict[str, Any] = {"n_base": len(base.data), "n_current": len(cur.data),
+                               "underpowered": False}
+        if comparison is None:
+            return out
+        if comparison.method == "rounds":
+            floor = min_detectable_p(len(base.data), len(cur.data))
+            out["underpowered"] = floor >= self.alpha
+        else:
+            threshold = self.thresholds.for_key(base.key)
+            out["underpowered"] = (comparison.detectable or 0) > threshold
+        return out
 
     def unmatched(self, key: str) -> Delta | None:
         """The delta of a benchmark that cannot be compared, or None if it can."""
@@ -334,16 +273,15 @@ class _Matcher:
             return early
         base, cur = self.base_by_key[key], self.current_by_key[key]
         threshold = self.thresholds.for_key(key)
-        counts = {"n_base": len(base.data), "n_current": len(cur.data),
-                  "underpowered": self._underpowered(len(base.data), len(cur.data))}
         try:
-            comparison = compare_samples(base.data, cur.data, threshold=threshold,
-                                         alpha=self.alpha, confidence=self.confidence)
+            comparison = compare_passes(base.passes, cur.passes, threshold=threshold,
+                                        alpha=self.alpha, confidence=self.confidence)
         except ValueError as exc:  # e.g. a zero-time round: no ratio exists
-            return self._shell(key, Status.ERROR, detail=str(exc), **counts)
+            return self._shell(key, Status.ERROR, detail=str(exc), **self._power(base, cur))
         return self._shell(key, Status.COMPARED, comparison=comparison,
                            base_value=comparison.base_median,
-                           current_value=comparison.current_median, **counts)
+                           current_value=comparison.current_median,
+                           **self._power(base, cur, comparison))
 
     def reference_twin(self, workload: str, scenario: str) -> str | None:
         records = [r for r in self.base.benchmarks
@@ -369,18 +307,22 @@ class _Matcher:
             return self._shell(key, Status.NO_REFERENCE, reference=ref_twin,
                                detail="no sync twin in both runs to divide by")
         threshold = self.thresholds.for_key(key)
-        counts = {"n_base": len(base.data), "n_current": len(cur.data),
-                  "underpowered": self._underpowered(len(base.data), len(cur.data))}
+        # A ratio exists only for passes that measured both twins: a suspect re-measured
+        # alone (`bench check` in absolute mode) has passes its reference lacks.
+        nb = min(len(base.passes), len(base_ref.passes))
+        nc = min(len(cur.passes), len(cur_ref.passes))
         try:
-            comparison = compare_ratios(base.data, base_ref.data, cur.data, cur_ref.data,
-                                        threshold=threshold, alpha=self.alpha,
-                                        confidence=self.confidence)
+            comparison = compare_passes(base.passes[:nb], cur.passes[:nc],
+                                        base_ref=base_ref.passes[:nb],
+                                        current_ref=cur_ref.passes[:nc], threshold=threshold,
+                                        alpha=self.alpha, confidence=self.confidence)
         except ValueError as exc:
             return self._shell(key, Status.ERROR, detail=str(exc), reference=ref_twin,
-                               **counts)
+                               **self._power(base, cur))
         return self._shell(key, Status.COMPARED, comparison=comparison, reference=ref_twin,
                            base_value=comparison.base_median,
-                           current_value=comparison.current_median, **counts)
+                           current_value=comparison.current_median,
+                           **self._power(base, cur, comparison))
 
 
 def _speedups(base: Run, current: Run) -> list[SpeedupDelta]:
@@ -464,14 +406,27 @@ def _warnings(r: CompareResult, requested_mode: str) -> tuple[list[str], list[st
     if differ:
         warnings.append(f"{len(differ)} benchmark(s) ran with different parameters and are "
                         f"not compared: {', '.join(differ)}")
-    weak = [d for d in r.gated if d.status is Status.COMPARED and d.underpowered]
-    if weak:
-        sample = weak[0]
+    compared = [d for d in r.gated if d.status is Status.COMPARED and d.comparison]
+    few = [d for d in compared if d.underpowered and d.comparison.method == "rounds"]
+    if few:
+        sample = few[0]
         floor = min_detectable_p(sample.n_base, sample.n_current)
-        warnings.append(f"{len(weak)} benchmark(s) have too few rounds to ever be significant "
+        warnings.append(f"{len(few)} benchmark(s) have too few rounds to ever be significant "
                         f"({sample.n_base} vs {sample.n_current} rounds: smallest possible "
                         f"p = {floor:.3g} ≥ alpha {r.alpha}); their 'unchanged' means "
                         "'cannot tell' — use the default profile")
+    noisy = [d for d in compared if d.underpowered and d.comparison.method == "passes"]
+    if noisy:
+        floors = sorted(d.comparison.detectable or 0 for d in noisy)
+        warnings.append(f"{len(noisy)} benchmark(s) vary too much from pass to pass for a "
+                        f"slowdown at their threshold to show (smallest detectable: "
+                        f"{floors[0]:.0%} to {floors[-1]:.0%}): {', '.join(d.key for d in noisy)}"
+                        "; more passes (--passes, --confirm) or a larger threshold")
+    if any(d.comparison.method == "rounds" for d in compared):
+        warnings.append("one pass on each side: the noise between runs is not measured, so "
+                        "verdicts rest on rounds alone and overstate confidence (on a shared "
+                        "machine they false-alarm often); record the baseline with "
+                        "`--passes 3` or more")
     if not r.compared:
         warnings.append("no benchmark could be compared between these runs")
     py_b, py_c = (b.get("python") or {}).get("version"), (c.get("python") or {}).get("version")

@@ -9,7 +9,8 @@ JSON keys are stable (bump JSON_VERSION on any change a reader must know about):
                      complete}
     benchmarks: [{key, workload, scenario, twin, kind, label, status, verdict, threshold,
                   base_median_s, current_median_s, change, ci_low, ci_high, p_value,
-                  n_base, n_current, underpowered, detail}]
+                  method, passes [base, current], detectable, n_base, n_current,
+                  underpowered, detail}]
     ratios: same keys but base_ratio / current_ratio instead of *_median_s, plus reference
     speedups: [{workload, scenario, base, current, change, base_best_async, base_best_sync,
                 current_best_async, current_best_sync, params_differ}]
@@ -17,8 +18,13 @@ JSON keys are stable (bump JSON_VERSION on any change a reader must know about):
     gate (only from `bench check`): {passed, exit_code, max_regression, reasons [str]}
 
 `change`, `ci_low`, `ci_high` are fractions of the base (0.12 = 12% slower; for ratios, 12%
-more time relative to the reference twin). `p_value` is the Mann-Whitney p on the raw rounds;
-for ratios, the larger of that and the bootstrap p (see harness/compare.py). `status` is one
+more time relative to the reference twin). `method` "passes": a side has several passes, and
+`p_value` is the t-test on pass medians, the CI its t interval, `detectable` the smallest
+slowdown that noise lets the test call significant; `method` "rounds": one pass each side,
+`p_value` is Mann-Whitney on the raw rounds (for ratios, the larger of that and the bootstrap
+p), the CI a bootstrap over the rounds, `detectable` null (see harness/stats.py).
+`underpowered`: the comparison cannot see a change as small as its threshold. Version 2 added
+method, passes and detectable. `status` is one
 of compared, added, removed, failed, params differ, reference, no reference, error; `verdict`
 is faster | slower | unchanged when compared, else the status. Absent numbers are null.
 """
@@ -36,9 +42,13 @@ from harness.gate import GateResult
 from harness.report import fmt_seconds
 from harness.results import Run
 
-JSON_VERSION = 1
+JSON_VERSION = 2
 FORMATS = ("table", "markdown", "json")
 UNDERPOWERED_MARK = "†"
+FOOTNOTE = ("cannot see a change as small as its threshold: too few rounds, or too much noise "
+            "between passes")
+LEGEND = ("passes: base/current. detects: the smallest slowdown the pass-to-pass noise lets "
+          "the test call significant (— with one pass each side: that noise is unmeasured).")
 
 
 # -- shared text --------------------------------------------------------------------------------
@@ -57,6 +67,16 @@ def _ci(d: Delta) -> str:
 
 def _p(d: Delta) -> str:
     return "—" if d.comparison is None else f"{d.comparison.p_value:.2g}"
+
+
+def _passes(d: Delta) -> str:
+    c = d.comparison
+    return "—" if c is None else f"{c.passes[0]}/{c.passes[1]}"
+
+
+def _detects(d: Delta) -> str:
+    c = d.comparison
+    return "—" if c is None or c.detectable is None else f"≥{c.detectable:.0%}"
 
 
 def _verdict(d: Delta) -> str:
@@ -95,7 +115,7 @@ def _summary_line(r: CompareResult) -> str:
     parts = [f"{counts[k]} {k}" for k in order if counts.get(k)]
     view = "in-run ratios" if r.mode is Mode.RATIO else "absolute times"
     weak = sum(d.underpowered for d in r.compared)
-    caveat = f" ({weak} with too few rounds to tell)" if weak else ""
+    caveat = f" ({weak} unable to see a change at their threshold)" if weak else ""
     return f"{len(r.compared)} compared on {view}{caveat}: " + ", ".join(parts)
 
 
@@ -103,8 +123,8 @@ def _gate_line(gate: GateResult) -> str:
     if gate.passed:
         compared = gate.comparison.compared
         weak = sum(d.underpowered for d in compared)
-        caveat = (f", but {weak} of {len(compared)} had too few rounds to tell" if weak
-                  else "")
+        caveat = (f", but {weak} of {len(compared)} could not see a change that small"
+                  if weak else "")
         return (f"PASS: no benchmark is significantly slower than its threshold "
                 f"(default {gate.thresholds.default:.0%}){caveat}")
     return f"FAIL: {len(gate.reasons)} problem(s): " + "; ".join(gate.reasons)
@@ -131,7 +151,7 @@ def _delta_table(title: str, deltas: tuple[Delta, ...], ratio: bool) -> Table:
     headers = ["benchmark", *(["vs"] if ratio else []),
                "base" + (" ratio" if ratio else " median"),
                "current" + (" ratio" if ratio else " median"),
-               "change", "95% CI", "p", "threshold", "verdict"]
+               "change", "95% CI", "p", "passes", "detects", "threshold", "verdict"]
     for h in headers:
         table.add_column(h, justify="left" if h in ("benchmark", "vs", "verdict") else "right")
     for d in deltas:
@@ -140,7 +160,8 @@ def _delta_table(title: str, deltas: tuple[Delta, ...], ratio: bool) -> Table:
         base, cur = _value(d, ratio)
         change = d.comparison.change if d.comparison else None
         cells = [_benchmark_name(d), *([d.reference or "—"] if ratio else []), base, cur,
-                 _pct(change), _ci(d), _p(d), f"{d.threshold:.0%}", _verdict(d)]
+                 _pct(change), _ci(d), _p(d), _passes(d), _detects(d), f"{d.threshold:.0%}",
+                 _verdict(d)]
         table.add_row(*cells, style=_STYLES.get(d.verdict))
     return table
 
@@ -174,7 +195,8 @@ def render_table(r: CompareResult, console: Console, gate: GateResult | None = N
         console.print(_delta_table("per benchmark (gated)" if gate else "per benchmark",
                                    r.absolute, ratio=False))
     if any(d.underpowered for d in r.gated):
-        console.print(f"{UNDERPOWERED_MARK} too few rounds for any change to be significant")
+        console.print(f"{UNDERPOWERED_MARK} {FOOTNOTE}")
+    console.print(f"[dim]{LEGEND}[/]")
     console.print(_speedup_table(r.speedups))
     console.print(_summary_line(r), highlight=False)
     if gate is not None:
@@ -201,7 +223,7 @@ _MD_ICONS = {"slower": "🔴 ", "failed": "🔴 ", "faster": "🟢 "}
 
 def _md_deltas(deltas: tuple[Delta, ...], ratio: bool) -> list[str]:
     headers = ["benchmark", *(["vs"] if ratio else []), "base", "current", "change",
-               "95% CI", "p", "threshold", "verdict"]
+               "95% CI", "p", "passes", "detects", "threshold", "verdict"]
     rows = []
     for d in deltas:
         if ratio and d.status is Status.REFERENCE:
@@ -212,7 +234,8 @@ def _md_deltas(deltas: tuple[Delta, ...], ratio: bool) -> list[str]:
         if d.regression or d.status is Status.FAILED:
             verdict = f"**{verdict}**"
         rows.append([f"`{d.key}`", *([d.reference or "—"] if ratio else []), base, cur,
-                     _pct(change), _ci(d), _p(d), f"{d.threshold:.0%}", verdict])
+                     _pct(change), _ci(d), _p(d), _passes(d), _detects(d),
+                     f"{d.threshold:.0%}", verdict])
     return _md_table(headers, rows)
 
 
@@ -244,14 +267,15 @@ def to_markdown(r: CompareResult, gate: GateResult | None = None) -> str:
         lines += ["### Per benchmark", ""]
         lines += _md_deltas(r.absolute, ratio=False)
     if any(d.underpowered for d in r.gated):
-        lines += ["", f"{UNDERPOWERED_MARK} too few rounds for any change to be significant"]
+        lines += ["", f"{UNDERPOWERED_MARK} {FOOTNOTE}"]
+    lines += ["", LEGEND]
     lines += ["", "### Async over best sync, per run", ""]
     lines += _md_table(["scenario", "base", "current", "moved"], [
         [f"{s.workload} · {s.scenario}", _speedup_text(s.base, s.base_pair),
          _speedup_text(s.current, s.current_pair),
          "params differ" if s.params_differ else _pct(s.change)] for s in r.speedups])
-    lines += ["", _summary_line(r) + f" (Mann-Whitney alpha {r.alpha}, "
-              f"{r.confidence:.0%} bootstrap CI).", ""]
+    lines += ["", _summary_line(r) + f" (alpha {r.alpha}: t-test on pass medians, or "
+              f"Mann-Whitney on rounds with one pass each side; {r.confidence:.0%} CI).", ""]
     return "\n".join(lines)
 
 
@@ -277,6 +301,8 @@ def _delta_json(d: Delta, ratio: bool) -> dict[str, Any]:
         f"current_{unit}": d.current_value,
         "change": c.change if c else None, "ci_low": c.ci_low - 1 if c else None,
         "ci_high": c.ci_high - 1 if c else None, "p_value": c.p_value if c else None,
+        "method": c.method if c else None, "passes": list(c.passes) if c else None,
+        "detectable": c.detectable if c else None,
         "n_base": d.n_base, "n_current": d.n_current, "underpowered": d.underpowered,
         "detail": d.detail,
     }

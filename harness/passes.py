@@ -17,6 +17,7 @@ contributed. A file without `pass_rounds` is one pass.
 from __future__ import annotations
 
 import copy
+import re
 import statistics
 from collections.abc import Sequence
 from typing import Any
@@ -75,18 +76,28 @@ def _merge_benchmark(entries: list[dict[str, Any]]) -> dict[str, Any]:
     return merged
 
 
+_PASS_PREFIX = re.compile(r"^pass (\d+): ")
+
+
 def _merge_outcomes(blocks: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
-    """A benchmark failed if it failed in any pass; else skipped if skipped in any."""
+    """A benchmark failed if it failed in any pass; else skipped if skipped in any.
+
+    Details name the pass ("pass 4: ..."), counting on from the passes of earlier documents
+    (a document may itself be a merge of several)."""
     merged: dict[str, dict[str, str]] = {}
     rank = {"failed": 2, "skipped": 1, "passed": 0}
-    for index, block in enumerate(blocks, 1):
+    offset = 0
+    for block in blocks:
         for case, outcome in (block.get("outcomes") or {}).items():
             old = merged.get(case)
             if old is None or rank.get(outcome["outcome"], 0) > rank.get(old["outcome"], 0):
                 detail = outcome.get("detail", "")
                 if len(blocks) > 1 and outcome["outcome"] != "passed":
-                    detail = f"pass {index}: {detail}"
+                    own = _PASS_PREFIX.match(detail)
+                    number = offset + (int(own.group(1)) if own else 1)
+                    detail = f"pass {number}: {detail[own.end():] if own else detail}"
                 merged[case] = {"outcome": outcome["outcome"], "detail": detail}
+        offset += int(block.get("passes") or 1)
     return merged
 
 
@@ -123,4 +134,7 @@ def merge_passes(docs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     out["benchmarks"] = benchmarks
     out["twinbench"]["outcomes"] = outcomes
     out["twinbench"]["complete"] = all(b.get("complete", True) for b in blocks)
+    # Passes run in all; a benchmark's own count is in its pass_rounds (a confirmation
+    # re-measures only some benchmarks).
+    out["twinbench"]["passes"] = sum(int(b.get("passes") or 1) for b in blocks)
     return out

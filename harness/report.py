@@ -179,10 +179,11 @@ def scenario_tables(summary: ScenarioSummary, metrics: Sequence[dict[str, str]] 
     bold = [row.record is summary.best_async or row.record is summary.best_sync
             for row in summary.rows]
     timing = [[r.record.twin, r.record.kind, fmt_seconds(r.record.median),
-               fmt_seconds(r.record.iqr), fmt_rate(r.record.ops_per_s),
+               fmt_seconds(r.record.iqr), _fmt_percent(r.record.pass_spread),
+               fmt_rate(r.record.ops_per_s),
                fmt_ratio(r.vs_sequential), fmt_ratio(r.vs_best_sync),
                _fmt_percent(r.record.efficiency)] for r in summary.rows]
-    tables = [_table(title, ["twin", "kind", "median", "IQR", "ops/s", "vs seq",
+    tables = [_table(title, ["twin", "kind", "median", "IQR", "pass spread", "ops/s", "vs seq",
                              "vs best sync", "eff. vs ideal"], timing, bold, text_columns=2)]
     if metrics:
         measured = [[r.record.twin, *(fmt_metric(r.record.extra.get(m["key"]),
@@ -234,11 +235,17 @@ def render_run(run: Run, console: Console) -> None:
     meta = run.meta
     git = meta.get("git") or {}
     machine = meta.get("machine") or {}
+    passes = int(meta.get("passes") or 1)
     console.print(
         f"[bold]twinbench[/] profile [cyan]{meta.get('profile')}[/], loop {meta.get('loop')}, "
-        f"commit {str(git.get('commit') or '?')[:10]}{' (dirty)' if git.get('dirty') else ''}, "
+        + (f"{passes} passes, " if passes > 1 else "")
+        + f"commit {str(git.get('commit') or '?')[:10]}"
+        f"{' (dirty)' if git.get('dirty') else ''}, "
         f"{machine.get('cores')} cores · {machine.get('cpu')}"
     )
+    if passes > 1:
+        console.print("[dim]median and IQR over every round of every pass; pass spread: "
+                      "slowest pass median over fastest[/]")
     if not meta.get("complete", True):
         console.print("[bold yellow]incomplete run: interrupted before every benchmark ran[/]")
     workloads = meta.get("workloads", {})

@@ -13,6 +13,7 @@ import math
 import os
 import platform
 import re
+import statistics
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -119,15 +120,14 @@ def machine_info() -> dict[str, Any]:
     }
 
 
-def metadata_block(*, profile: str, loop: str, selection: dict[str, Any],
-                   passes: int = 1) -> dict[str, Any]:
+def metadata_block(*, profile: str, loop: str, selection: dict[str, Any]) -> dict[str, Any]:
     return {
         "schema": SCHEMA_VERSION,
         "harness_version": __version__,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "profile": profile,
         "loop": loop,
-        "passes": passes,
+        "passes": 1,  # one pytest session; harness.passes adds up merged ones
         "selection": selection,
         "git": git_info(),
         "python": {"version": platform.python_version(),
@@ -202,6 +202,14 @@ class BenchRecord:
             out.append(self.data[start:start + count])
             start += count
         return tuple(out)
+
+    @property
+    def pass_spread(self) -> float | None:
+        """How far apart the slowest and fastest pass medians are (None with one pass)."""
+        if len(self.passes) < 2:
+            return None
+        medians = [statistics.median(p) for p in self.passes]
+        return max(medians) / min(medians) - 1 if min(medians) > 0 else None
 
     @property
     def key(self) -> str:

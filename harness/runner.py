@@ -101,7 +101,7 @@ def execute(request: RunRequest, listener: Listener | None = None,
                 cases=cases, profile=profile, peers=peers, loop=request.loop,
                 listener=listener,
                 metadata=lambda: metadata_block(profile=profile.name, loop=request.loop,
-                                                selection=selection, passes=request.passes),
+                                                selection=selection),
             )
             doc, code = _one_pass(plugin)
             outcomes = dict(plugin.outcomes)

@@ -21,6 +21,9 @@ __all__ = [
     "Comparison",
     "Verdict",
     "bootstrap_ratio_ci",
+    "classify",
+    "compare_passes",
+    "compare_ratios",
     "compare_samples",
     "efficiency",
     "ideal_time",
@@ -30,6 +33,8 @@ __all__ = [
     "min_detectable_p",
     "quartiles",
     "speedup",
+    "t_quantile",
+    "t_sf",
 ]
 
 #: Largest per-side sample size for which the exact U distribution is used.
@@ -222,9 +227,14 @@ class Comparison:
     change: float  # ratio - 1, as a fraction (0.2 == 20% slower)
     ci_low: float  # bootstrap CI of ratio
     ci_high: float
-    p_value: float  # two-sided Mann-Whitney U
+    p_value: float  # two-sided: Mann-Whitney U on rounds, or t on pass medians
     verdict: Verdict
     significant: bool  # p_value < alpha, regardless of effect size
+    method: str = "rounds"  # "rounds" (one pass each side) or "passes"
+    passes: tuple[int, int] = (1, 1)
+    # Smallest slowdown this much between-pass noise lets the test call significant; None
+    # when the noise between runs is unmeasured (one pass on each side).
+    detectable: float | None = None
 
 
 def compare_samples(
@@ -262,12 +272,7 @@ def compare_samples(
     ratio = cur_med / base_med
     p = mann_whitney_p(base, current)
     significant = p < alpha
-    if significant and ratio > 1 + threshold and ci_low > 1:
-        verdict = Verdict.SLOWER
-    elif significant and ratio < 1 / (1 + threshold) and ci_high < 1:
-        verdict = Verdict.FASTER
-    else:
-        verdict = Verdict.UNCHANGED
+    verdict = classify(ratio, p, ci_low, ci_high, threshold, alpha)
     return Comparison(
         base_median=base_med,
         current_median=cur_med,
@@ -278,6 +283,202 @@ def compare_samples(
         p_value=p,
         verdict=verdict,
         significant=significant,
+    )
+
+
+def classify(ratio: float, p: float, ci_low: float, ci_high: float, threshold: float,
+             alpha: float) -> Verdict:
+    """The three-part rule: effect beyond threshold, p < alpha, and the CI excluding 1."""
+    if p < alpha and ratio > 1 + threshold and ci_low > 1:
+        return Verdict.SLOWER
+    if p < alpha and ratio < 1 / (1 + threshold) and ci_high < 1:
+        return Verdict.FASTER
+    return Verdict.UNCHANGED
+
+
+def compare_ratios(base_twin: Sequence[float], base_ref: Sequence[float],
+                   current_twin: Sequence[float], current_ref: Sequence[float], *,
+                   threshold: float = 0.10, alpha: float = 0.01,
+                   confidence: float = 0.95, resamples: int = 2000, seed: int = 0
+                   ) -> Comparison:
+    """Compare the in-run ratio median(twin)/median(reference) between two one-pass runs.
+
+    Returns a `Comparison` whose medians are the two runs' ratios (dimensionless) and whose
+    `ratio` is their quotient: > 1 means the twin lost ground against its reference.
+
+    Rounds of two twins are not paired (all rounds of one twin run, then the next), so
+    per-round ratios would pair arbitrary rounds. Instead the CI is a percentile bootstrap of
+    the double ratio, resampling the four samples independently so the reference's own noise
+    is in it; p is the larger of Mann-Whitney on the twin's rounds over its run's reference
+    median (a test on raw rounds that treats that median as exact) and the bootstrap p of the
+    double ratio (which carries the reference's noise): significant means both agree.
+    """
+    med_base_ref, med_cur_ref = median(base_ref), median(current_ref)
+    if min(med_base_ref, med_cur_ref, median(base_twin)) <= 0:
+        raise ValueError("medians must be positive")
+    q_base = median(base_twin) / med_base_ref
+    q_cur = median(current_twin) / med_cur_ref
+    ratio = q_cur / q_base
+    p = mann_whitney_p([x / med_base_ref for x in base_twin],
+                       [x / med_cur_ref for x in current_twin])
+    rng = random.Random(seed)
+
+    def resampled_median(xs: Sequence[float]) -> float:
+        return _median_unchecked(rng.choices(xs, k=len(xs)))
+
+    draws = []
+    for _ in range(resamples):
+        denominator = resampled_median(base_twin) * resampled_median(current_ref)
+        if denominator > 0:
+            draws.append(resampled_median(current_twin) * resampled_median(base_ref)
+                         / denominator)
+    draws.sort()
+    tail = (1 - confidence) / 2
+    ci_low, ci_high = quantile_sorted(draws, tail), quantile_sorted(draws, 1 - tail)
+    below = sum(d <= 1 for d in draws) / len(draws)
+    above = sum(d >= 1 for d in draws) / len(draws)
+    p = max(p, min(1.0, 2 * min(below, above)))
+    return Comparison(
+        base_median=q_base, current_median=q_cur, ratio=ratio, change=ratio - 1,
+        ci_low=ci_low, ci_high=ci_high, p_value=p,
+        verdict=classify(ratio, p, ci_low, ci_high, threshold, alpha),
+        significant=p < alpha,
+    )
+
+
+# -- several passes per side: the test is on pass medians --------------------------------------
+
+def _betacf(a: float, b: float, x: float) -> float:
+    """Continued fraction of the incomplete beta function (modified Lentz)."""
+    tiny, eps = 1e-300, 3e-16
+    c, d = 1.0, 1.0 - (a + b) * x / (a + 1)
+    d = 1 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 300):
+        for num in (m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+                    -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))):
+            d = 1 + num * d
+            d = 1 / (d if abs(d) > tiny else tiny)
+            c = 1 + num / c
+            c = c if abs(c) > tiny else tiny
+            h *= d * c
+        if abs(d * c - 1) < eps:
+            break
+    return h
+
+
+def _betainc(a: float, b: float, x: float) -> float:
+    """Regularized incomplete beta I_x(a, b)."""
+    if x <= 0:
+        return 0.0
+    if x >= 1:
+        return 1.0
+    log_front = (math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
+                 + a * math.log(x) + b * math.log1p(-x))
+    if x < (a + 1) / (a + b + 2):
+        return math.exp(log_front) * _betacf(a, b, x) / a
+    return 1 - math.exp(log_front) * _betacf(b, a, 1 - x) / b
+
+
+def t_sf(t: float, df: float) -> float:
+    """P(T > t) for Student's t with `df` degrees of freedom."""
+    if df <= 0:
+        raise ValueError("df must be positive")
+    tail = 0.5 * _betainc(df / 2, 0.5, df / (df + t * t))
+    return tail if t >= 0 else 1 - tail
+
+
+def t_quantile(q: float, df: float) -> float:
+    """The t with P(T <= t) = q (bisection on `t_sf`; q in (0, 1))."""
+    if not 0 < q < 1:
+        raise ValueError("q must be in (0, 1)")
+    hi = 1.0
+    while t_sf(hi, df) > min(q, 1 - q):  # heavy tails at df ~ 1 reach far out
+        hi *= 2
+    lo = -hi
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if 1 - t_sf(mid, df) < q:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+def _log_pass_values(passes: Sequence[Sequence[float]],
+                     refs: Sequence[Sequence[float]] | None) -> list[float]:
+    if refs is not None and len(refs) != len(passes):
+        raise ValueError(f"twin has {len(passes)} passes but its reference {len(refs)}")
+    out = []
+    for i, rounds in enumerate(passes):
+        value = median(rounds) / (median(refs[i]) if refs is not None else 1.0)
+        if value <= 0:
+            raise ValueError("pass medians must be positive")
+        out.append(math.log(value))
+    return out
+
+
+def compare_passes(
+    base: Sequence[Sequence[float]],
+    current: Sequence[Sequence[float]],
+    *,
+    base_ref: Sequence[Sequence[float]] | None = None,
+    current_ref: Sequence[Sequence[float]] | None = None,
+    threshold: float = 0.10,
+    alpha: float = 0.01,
+    confidence: float = 0.95,
+    resamples: int = 2000,
+    seed: int = 0,
+) -> Comparison:
+    """Compare a benchmark between two runs, each given as its passes' raw rounds.
+
+    With a reference (`base_ref`, `current_ref`: the scenario's yardstick twin, same passes)
+    the compared value is the in-run ratio twin / reference, pass by pass; otherwise the time.
+
+    One pass on each side: rounds are all there is, so `compare_samples` / `compare_ratios`
+    decide — and noise shared by a whole run is invisible to them (see harness.passes). With
+    more passes the replicate is the pass: each pass gives log(median) (or log of the pass's
+    ratio), and a two-sample t-test with pooled variance on those values gives p; the CI is the
+    matching t interval, exp(mean difference ± t·SE). (A bootstrap over 3 passes sees only 10
+    distinct resamples and is too narrow.) The point estimate is the ratio of the geometric
+    means of the pass values, the quantity the test is about. `detectable` is the smallest
+    slowdown this noise and these pass counts could ever call significant: a threshold below it
+    cannot be enforced, whatever the code does.
+    """
+    if not base or not current:
+        raise ValueError("need at least one pass on each side")
+    if (base_ref is None) != (current_ref is None):
+        raise ValueError("a reference is needed on both sides or neither")
+    with_ref = base_ref is not None and current_ref is not None
+    if with_ref and (len(base_ref or ()) != len(base) or len(current_ref or ()) != len(current)):
+        raise ValueError("twin and reference must have the same number of passes")
+    if len(base) == 1 and len(current) == 1:
+        options = {"threshold": threshold, "alpha": alpha, "confidence": confidence,
+                   "resamples": resamples, "seed": seed}
+        if with_ref:
+            assert base_ref is not None and current_ref is not None
+            return compare_ratios(base[0], base_ref[0], current[0], current_ref[0], **options)
+        return compare_samples(base[0], current[0], **options)
+    xs = _log_pass_values(base, base_ref if with_ref else None)
+    ys = _log_pass_values(current, current_ref if with_ref else None)
+    nb, nc = len(xs), len(ys)
+    df = nb + nc - 2
+    mean_b, mean_c = sum(xs) / nb, sum(ys) / nc
+    squares = sum((x - mean_b) ** 2 for x in xs) + sum((y - mean_c) ** 2 for y in ys)
+    se = math.sqrt(squares / df * (1 / nb + 1 / nc))
+    diff = mean_c - mean_b
+    # Identical pass values leave no noise to test against: any difference at all is real.
+    no_noise = 1.0 if diff == 0 else 0.0
+    p = min(1.0, 2 * t_sf(abs(diff) / se, df)) if se > 0 else no_noise
+    half = t_quantile(1 - (1 - confidence) / 2, df) * se
+    ratio = math.exp(diff)
+    ci_low, ci_high = math.exp(diff - half), math.exp(diff + half)
+    return Comparison(
+        base_median=math.exp(mean_b), current_median=math.exp(mean_c), ratio=ratio,
+        change=ratio - 1, ci_low=ci_low, ci_high=ci_high, p_value=p,
+        verdict=classify(ratio, p, ci_low, ci_high, threshold, alpha),
+        significant=p < alpha, method="passes", passes=(nb, nc),
+        detectable=math.exp(t_quantile(1 - alpha / 2, df) * se) - 1,
     )
 
 

@@ -14,6 +14,8 @@ from harness.stats import (
     Comparison,
     Verdict,
     bootstrap_ratio_ci,
+    compare_passes,
+    compare_ratios,
     compare_samples,
     efficiency,
     ideal_time,
@@ -23,6 +25,8 @@ from harness.stats import (
     min_detectable_p,
     quartiles,
     speedup,
+    t_quantile,
+    t_sf,
 )
 
 
@@ -306,3 +310,280 @@ def test_ideal_time_and_efficiency() -> None:
         ideal_time(10, 0, 0.1)
     with pytest.raises(ValueError):
         efficiency(0.4, 0.0)
+
+
+# --- Student t ----------------------------------------------------------------------
+# Reference values: standard t tables / scipy.stats.t (sf, ppf).
+
+
+@pytest.mark.parametrize(
+    ("t", "df", "expected"),
+    [
+        (2.0, 10, 0.036694017385370),
+        (2.228138851986274, 10, 0.025),
+        (1.0, 1, 0.25),  # Cauchy: 0.5 - atan(1) / pi
+        (0.0, 7, 0.5),
+        (3.0, 2, 0.5 - 3.0 / (2 * math.sqrt(11.0))),  # df=2 closed form
+    ],
+)
+def test_t_sf_known_values(t: float, df: float, expected: float) -> None:
+    assert t_sf(t, df) == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("q", "df", "expected"),
+    [
+        (0.975, 2, 4.302652729749464),
+        (0.995, 4, 4.604094871415897),
+        (0.975, 10, 2.228138851986274),
+        (0.95, 1, 6.313751514675043),
+        (0.975, 1e6, 1.959965),  # tends to the normal quantile
+    ],
+)
+def test_t_quantile_known_values(q: float, df: float, expected: float) -> None:
+    assert t_quantile(q, df) == pytest.approx(expected, rel=1e-6)
+    assert t_quantile(1 - q, df) == pytest.approx(-expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("df", [1, 2, 3.5, 10, 40])
+@pytest.mark.parametrize("t", [0.1, 0.7, 1.5, 3.0, 8.0])
+def test_t_sf_symmetry_and_round_trip(t: float, df: float) -> None:
+    assert t_sf(-t, df) == pytest.approx(1 - t_sf(t, df), rel=1e-12)
+    assert t_quantile(1 - t_sf(t, df), df) == pytest.approx(t, rel=1e-7)
+    # df=2 has a closed form too: P(T > t) = 1/2 - t / (2 sqrt(2 + t^2)).
+    assert t_sf(t, 2) == pytest.approx(0.5 - t / (2 * math.sqrt(2 + t * t)), rel=1e-10)
+
+
+@pytest.mark.parametrize("t", [-20.0, -1.0, -0.2, 0.0, 0.5, 2.0, 50.0])
+def test_t_sf_df_one_is_cauchy(t: float) -> None:
+    assert t_sf(t, 1) == pytest.approx(0.5 - math.atan(t) / math.pi, rel=1e-10, abs=1e-15)
+
+
+def test_t_sf_is_decreasing_and_heavier_tailed_than_normal() -> None:
+    ts = [i / 4 for i in range(-20, 21)]
+    values = [t_sf(t, 5) for t in ts]
+    assert all(a > b for a, b in itertools.pairwise(values))
+    normal_tail = 0.5 * math.erfc(3 / math.sqrt(2))
+    assert t_sf(3.0, 3) > t_sf(3.0, 30) > normal_tail
+
+
+def test_t_functions_reject_bad_arguments() -> None:
+    with pytest.raises(ValueError):
+        t_sf(1.0, 0)
+    for q in (0.0, 1.0, -0.1, 1.5):
+        with pytest.raises(ValueError):
+            t_quantile(q, 5)
+
+
+# --- compare_passes: known answers -------------------------------------------------------
+
+
+def one_round_passes(values: Sequence[float]) -> list[list[float]]:
+    """Passes of one round each: a pass's median is exactly the given value."""
+    return [[v] for v in values]
+
+
+def test_compare_passes_identical_passes_are_unchanged() -> None:
+    passes = [[0.010, 0.011, 0.012], [0.013, 0.012, 0.014], [0.009, 0.010, 0.011]]
+    c = compare_passes(passes, passes, threshold=0.0, alpha=0.05)
+    assert c.method == "passes" and c.passes == (3, 3)
+    assert c.ratio == 1.0 and c.change == 0.0
+    assert c.p_value == 1.0 and not c.significant
+    assert c.verdict is Verdict.UNCHANGED
+    assert c.ci_low < 1.0 < c.ci_high
+
+
+def test_compare_passes_geometric_means_of_pass_medians() -> None:
+    base = [[1.0, 100.0, 2.0], [3.0, 4.0, 5.0], [8.0]]  # pass medians 2, 4, 8
+    current = [[2.0], [2.0, 2.0]]
+    c = compare_passes(base, current)
+    assert c.base_median == pytest.approx(4.0)  # (2 * 4 * 8) ** (1/3)
+    assert c.current_median == pytest.approx(2.0)
+    assert c.ratio == pytest.approx(0.5)
+    assert c.passes == (3, 2)
+
+
+def test_compare_passes_t_statistic_known_answer() -> None:
+    # log pass values: base +-d around 0, current +-d around m; 6 + 6 passes, df = 10.
+    # Pooled variance = 12 d^2 / 10, SE = d sqrt(1.2 / 3) = d sqrt(0.4); m = 2 SE gives t = 2.
+    d = 0.05
+    se = d * math.sqrt(0.4)
+    m = 2 * se
+    base = one_round_passes([math.exp(s * d) for s in (-1, -1, -1, 1, 1, 1)])
+    current = one_round_passes([math.exp(m + s * d) for s in (-1, -1, -1, 1, 1, 1)])
+    c = compare_passes(base, current, alpha=0.05, confidence=0.95, threshold=0.0)
+    assert c.p_value == pytest.approx(2 * 0.036694017385370, rel=1e-6)
+    assert not c.significant and c.verdict is Verdict.UNCHANGED
+    assert c.ratio == pytest.approx(math.exp(m))
+    half = 2.228138851986274 * se  # t(0.975, 10) * SE
+    assert c.ci_low == pytest.approx(math.exp(m - half), rel=1e-9)
+    assert c.ci_high == pytest.approx(math.exp(m + half), rel=1e-9)
+    assert c.detectable == pytest.approx(math.exp(half) - 1, rel=1e-9)  # alpha 0.05 = 1 - conf
+    # Swapping the sides mirrors everything.
+    back = compare_passes(current, base, alpha=0.05, confidence=0.95, threshold=0.0)
+    assert back.p_value == pytest.approx(c.p_value, rel=1e-12)
+    assert back.ratio == pytest.approx(1 / c.ratio)
+    assert back.ci_low == pytest.approx(1 / c.ci_high)
+
+
+def test_compare_passes_detectable_uses_alpha_quantile() -> None:
+    # 3 + 3 passes, df = 4, alpha 0.01: detectable = exp(t(0.995, 4) * SE) - 1.
+    d = 0.02
+    base = one_round_passes([math.exp(-d), 1.0, math.exp(d)])
+    current = one_round_passes([math.exp(-d), 1.0, math.exp(d)])
+    se = math.sqrt((4 * d * d) / 4 * (2 / 3))
+    c = compare_passes(base, current, alpha=0.01)
+    assert c.detectable == pytest.approx(math.exp(4.604094871415897 * se) - 1, rel=1e-9)
+    noisier = compare_passes([[x * 1.1] for x in (0.9, 1.0, 1.1)], current, alpha=0.01)
+    assert noisier.detectable is not None and noisier.detectable > c.detectable
+
+
+def test_compare_passes_consistent_slowdown_is_slower() -> None:
+    rng = random.Random(21)
+    base = [[0.010 * rng.uniform(0.99, 1.01) for _ in range(10)] for _ in range(3)]
+    current = [[x * 1.3 * rng.uniform(0.99, 1.01) for x in p] for p in base]
+    c = compare_passes(base, current, threshold=0.10, alpha=0.01)
+    assert c.method == "passes" and c.passes == (3, 3)
+    assert c.verdict is Verdict.SLOWER and c.significant
+    assert c.ratio == pytest.approx(1.3, rel=0.02)
+    assert 1.2 < c.ci_low < 1.3 < c.ci_high < 1.4
+    assert c.detectable is not None and 0 < c.detectable < 0.05
+    assert compare_passes(current, base, threshold=0.10, alpha=0.01).verdict is Verdict.FASTER
+
+
+def test_compare_passes_one_pass_each_delegates_to_rounds() -> None:
+    rng = random.Random(22)
+    base = lognormal(rng, 12, 0.010, 0.03)
+    current = lognormal(rng, 12, 0.013, 0.03)
+    options = {"threshold": 0.05, "alpha": 0.01, "resamples": 100, "seed": 3}
+    c = compare_passes([base], [current], **options)
+    assert c == compare_samples(base, current, **options)
+    assert c.method == "rounds" and c.passes == (1, 1) and c.detectable is None
+    assert c.verdict is Verdict.SLOWER
+    ref_b = lognormal(rng, 12, 0.020, 0.03)
+    ref_c = lognormal(rng, 12, 0.020, 0.03)
+    r = compare_passes([base], [current], base_ref=[ref_b], current_ref=[ref_c], **options)
+    assert r == compare_ratios(base, ref_b, current, ref_c, **options)
+    assert r.method == "rounds" and r.detectable is None
+
+
+def test_compare_passes_one_versus_several_uses_passes() -> None:
+    c = compare_passes([[1.0, 1.1, 0.9]], [[1.0], [1.02], [0.98]])
+    assert c.method == "passes" and c.passes == (1, 3)
+
+
+def passes_with_offsets(rng: random.Random, n: int, centre: float, between: float,
+                        within: float = 0.01, rounds: int = 8) -> list[list[float]]:
+    """`n` passes; each pass shares a log-normal offset (sd `between`) across its rounds."""
+    out = []
+    for _ in range(n):
+        level = centre * rng.lognormvariate(0.0, between)
+        out.append([level * rng.lognormvariate(0.0, within) for _ in range(rounds)])
+    return out
+
+
+def test_compare_passes_ratio_mode_machine_twice_slower_is_unchanged() -> None:
+    rng = random.Random(23)
+    twin_b = passes_with_offsets(rng, 3, 0.020, 0.01)
+    ref_b = passes_with_offsets(rng, 3, 0.010, 0.01)
+    twin_c = passes_with_offsets(rng, 3, 0.040, 0.01)  # everything 2x slower
+    ref_c = passes_with_offsets(rng, 3, 0.020, 0.01)
+    c = compare_passes(twin_b, twin_c, base_ref=ref_b, current_ref=ref_c, alpha=0.05)
+    assert c.method == "passes" and c.passes == (3, 3)
+    assert c.verdict is Verdict.UNCHANGED
+    assert c.ratio == pytest.approx(1.0, abs=0.03)
+    assert c.base_median == pytest.approx(2.0, rel=0.03)  # the in-run ratio twin / ref
+    # Without the reference the same data is a 2x slowdown.
+    assert compare_passes(twin_b, twin_c, alpha=0.05).verdict is Verdict.SLOWER
+
+
+def test_compare_passes_ratio_mode_twin_only_slower_is_slower() -> None:
+    rng = random.Random(24)
+    ref_b = passes_with_offsets(rng, 3, 0.010, 0.01)
+    twin_b = passes_with_offsets(rng, 3, 0.020, 0.01)
+    ref_c = passes_with_offsets(rng, 3, 0.010, 0.01)
+    twin_c = passes_with_offsets(rng, 3, 0.030, 0.01)  # only the twin 1.5x slower
+    c = compare_passes(twin_b, twin_c, base_ref=ref_b, current_ref=ref_c, alpha=0.05)
+    assert c.verdict is Verdict.SLOWER
+    assert c.ratio == pytest.approx(1.5, rel=0.03)
+    assert c.ci_low > 1.3
+
+
+def test_compare_passes_ratio_mode_cancels_shared_pass_noise() -> None:
+    # A big per-pass machine offset hits twin and reference alike: the ratio removes it.
+    rng = random.Random(25)
+
+    def side(twin_centre: float) -> tuple[list[list[float]], list[list[float]]]:
+        twins, refs = [], []
+        for _ in range(3):
+            machine = rng.lognormvariate(0.0, 0.3)
+            twins.append([twin_centre * machine * rng.lognormvariate(0, 0.01) for _ in range(8)])
+            refs.append([0.010 * machine * rng.lognormvariate(0, 0.01) for _ in range(8)])
+        return twins, refs
+
+    twin_b, ref_b = side(0.020)
+    twin_c, ref_c = side(0.024)  # twin 1.2x slower
+    c = compare_passes(twin_b, twin_c, base_ref=ref_b, current_ref=ref_c, alpha=0.01)
+    assert c.verdict is Verdict.SLOWER and c.ratio == pytest.approx(1.2, rel=0.03)
+    assert c.detectable is not None and c.detectable < 0.1
+
+
+def test_compare_passes_rejects_mismatched_reference_passes() -> None:
+    three = [[1.0], [1.1], [0.9]]
+    with pytest.raises(ValueError, match="passes"):
+        compare_passes(three, three, base_ref=three[:2], current_ref=three)
+    with pytest.raises(ValueError, match="passes"):
+        compare_passes(three, three, base_ref=three, current_ref=[*three, [1.0]])
+
+
+def test_compare_passes_rejects_empty_sides() -> None:
+    with pytest.raises(ValueError):
+        compare_passes([], [[1.0]])
+    with pytest.raises(ValueError):
+        compare_passes([[1.0], [1.1]], [])
+
+
+# --- why passes: noise shared by a whole run -----------------------------------------------
+# Each simulated run (pass) gets its own log-normal offset (sd BETWEEN) shared by its rounds,
+# plus round noise (sd WITHIN). Nothing changes between base and current.
+
+BETWEEN, WITHIN, PASS_ROUNDS = 0.10, 0.03, 10
+
+
+def test_rounds_only_comparison_flags_run_to_run_noise() -> None:
+    rng = random.Random(31)
+    trials, flagged = 60, 0
+    for i in range(trials):
+        base, current = (passes_with_offsets(rng, 1, 0.010, BETWEEN, WITHIN, PASS_ROUNDS)[0]
+                         for _ in range(2))
+        c = compare_samples(base, current, threshold=0.0, alpha=0.05, resamples=50, seed=i)
+        flagged += c.verdict is not Verdict.UNCHANGED
+    # Nominal alpha is 5%; the rounds cannot see the offset, so most trials are "significant".
+    assert flagged / trials > 0.5
+
+
+def test_passes_comparison_keeps_false_positives_near_alpha() -> None:
+    rng = random.Random(32)
+    trials = 200
+    counts = dict.fromkeys(Verdict, 0)
+    for _ in range(trials):
+        base = passes_with_offsets(rng, 3, 0.010, BETWEEN, WITHIN, PASS_ROUNDS)
+        current = passes_with_offsets(rng, 3, 0.010, BETWEEN, WITHIN, PASS_ROUNDS)
+        c = compare_passes(base, current, threshold=0.0, alpha=0.05, confidence=0.95)
+        assert c.method == "passes"
+        counts[c.verdict] += 1
+    false_positive = (counts[Verdict.SLOWER] + counts[Verdict.FASTER]) / trials
+    # The t-test is exact for normal log pass values: expect ~5% (10 of 200). A normal (z)
+    # interval at df = 4 would give ~12%; a rounds-based test gives > 50%.
+    assert 0.01 <= false_positive <= 0.08
+
+
+def test_passes_comparison_detects_a_large_shift() -> None:
+    rng = random.Random(33)
+    trials, detected = 50, 0
+    for _ in range(trials):
+        base = passes_with_offsets(rng, 3, 0.010, 0.05, WITHIN, PASS_ROUNDS)
+        current = passes_with_offsets(rng, 3, 0.015, 0.05, WITHIN, PASS_ROUNDS)
+        c = compare_passes(base, current, threshold=0.10, alpha=0.05)
+        detected += c.verdict is Verdict.SLOWER
+    assert detected / trials >= 0.9
