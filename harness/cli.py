@@ -45,7 +45,7 @@ JsonOpt = Annotated[Path | None, typer.Option(
 LoopOpt = Annotated[str, typer.Option(
     "--loop", help="Event loop for async twins: asyncio | uvloop.")]
 PassesOpt = Annotated[int, typer.Option(
-    "--passes", min=1, max=100,
+    "--passes",
     help="Run the whole selection this many times over and merge the passes into one run. "
          "A benchmark's passes are minutes apart, so their spread is the run-to-run noise "
          "`bench check` gates against (record baselines with 3 or more).")]

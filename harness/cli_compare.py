@@ -8,6 +8,7 @@ measured, so a typo costs one line and exit 2, not a ten-minute run. Exit codes 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -17,10 +18,10 @@ from harness.compare import CompareResult, compare_runs
 from harness.compare_report import FORMATS, render_table, to_json, to_markdown
 from harness.console import bad_input_exits, console, err, resolve_run_path
 from harness.errors import BadInput
-from harness.gate import GateResult, decide, load_thresholds, request_like
+from harness.gate import GateResult, decide, load_thresholds, measure_and_confirm, request_like
 from harness.progress import RichProgress
 from harness.results import Run, load_run, save_run
-from harness.runner import execute
+from harness.runner import RunRequest
 
 MODES = ("auto", "absolute", "ratio")
 
@@ -99,12 +100,23 @@ def check(
     pg_dsn: Annotated[str | None, typer.Option(
         "--pg-dsn", envvar="TWINBENCH_PG_DSN", show_envvar=True,
         help="PostgreSQL server to use instead of a throwaway one.")] = None,
+    passes: Annotated[int, typer.Option(
+        "--passes",
+        help="Passes over the benchmarks measured now (more passes: smaller detectable "
+             "change, longer check).")] = 1,
+    confirm: Annotated[int, typer.Option(
+        "--confirm",
+        help="Extra passes of just the benchmarks that came out beyond their threshold, "
+             "before any verdict is believed; 0 trusts the first measurement.")] = 2,
 ) -> None:
     """Gate on a baseline run: exit 1 only on a significant slowdown beyond threshold."""
     # A failed twin also exits 1; every verdict is listed either way. Runs from different
     # machines are gated on in-run ratios (each twin against its scenario's sync twin).
     with bad_input_exits():
         _check_choices(fmt, mode)
+        if passes < 1 or confirm < 0:
+            raise BadInput(f"--passes must be at least 1 and --confirm at least 0, not "
+                           f"{passes} and {confirm}")
         thresholds = load_thresholds(override=max_regression)
         base_run = _load(baseline)
         if markdown is not None:
@@ -114,12 +126,16 @@ def check(
                 raise BadInput("--json saves the run measured now; with --current nothing "
                                "is measured")
             _writable(json_path, "--json")
+
+        def against_baseline(run: Run, name: str = "measured now") -> CompareResult:
+            return compare_runs(base_run, run, thresholds=thresholds, mode=mode,
+                                base_name=baseline, current_name=name)
+
         if current is not None:
-            current_run, current_name = _load(current), current
+            result = against_baseline(_load(current), current)
         else:
-            current_run, current_name = _measure(base_run, pg_dsn, json_path), "measured now"
-        result = compare_runs(base_run, current_run, thresholds=thresholds, mode=mode,
-                              base_name=baseline, current_name=current_name)
+            request = request_like(base_run, pg_dsn, passes)
+            result = _measure(request, against_baseline, confirm, json_path)
         gate = decide(result, thresholds)
     _emit(result, fmt, gate)
     if markdown is not None:
@@ -127,22 +143,30 @@ def check(
     raise typer.Exit(gate.exit_code)
 
 
-def _measure(baseline: Run, pg_dsn: str | None, json_path: Path | None) -> Run:
-    request = request_like(baseline, pg_dsn)
+def _measure(request: RunRequest, against_baseline: Callable[[Run], CompareResult],
+             confirm: int, json_path: Path | None) -> CompareResult:
     err.print(f"measuring now: profile {request.profile}, loop {request.loop}, "
-              f"workloads {', '.join(request.selection.workloads) or 'all'}", highlight=False)
+              f"{request.passes} pass(es), workloads "
+              f"{', '.join(request.selection.workloads) or 'all'}", highlight=False)
+
+    def announce(text: str) -> None:
+        err.print(text, highlight=False)
+
     try:
         with RichProgress(err) as progress:  # stderr: stdout may be JSON or markdown
-            outcome = execute(request, progress)
+            outcome = measure_and_confirm(request, against_baseline, confirm=confirm,
+                                          listener=progress, announce=announce)
     except KeyboardInterrupt:
         err.print("[yellow]interrupted; peers stopped[/]")
         raise typer.Exit(130) from None
+    for warning in outcome.warnings:
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
     if outcome.interrupted:
         err.print("[yellow]interrupted: nothing was checked[/]")
         raise typer.Exit(130)
-    if outcome.run is None:
+    if outcome.run is None or outcome.comparison is None:
         err.print("[red]no benchmark produced a result[/]")
         raise typer.Exit(1)
     if json_path is not None:
         err.print(f"wrote {save_run(outcome.run.doc, json_path, force=True)}", highlight=False)
-    return outcome.run
+    return outcome.comparison

@@ -1,22 +1,24 @@
 """Measure how good `bench check` is as a gate: false alarms on unchanged code (A/A) and how
 often a known slowdown is caught.
 
-    python scripts/gate_quality.py --workload http_fetch --scenario many-quick \
-        --twin requests --twin httpx-threads --twin aiohttp --profile default --trials 20 \
-        --slow-twin aiohttp --markdown gate-quality.md
+    python scripts/gate_quality.py -w http_fetch -s latency-bound -s many-quick \
+        -t requests-threads -t httpx-threads -t aiohttp --profile default --trials 10 \
+        --baseline-passes 3 --baseline-gap 300 --slow-twin aiohttp --markdown gate-quality.md
 
-1. A baseline: `--baseline PATH` (its profile, loop and selection are reused), or one run of
-   the chosen subset measured first (`--save-baseline PATH` keeps it).
+1. A baseline: `--baseline PATH` (its profile, loop and selection are reused), or the chosen
+   subset measured first, `--baseline-passes` passes `--baseline-gap` seconds apart
+   (`--save-baseline PATH` keeps it).
 2. K trials, alternating A/A and slowdown so slow drift of the machine hits both equally:
    * A/A: the same benchmarks run again, unchanged, and checked against the baseline;
    * slowdown: `--slow-twin` made `--slowdown` (10%) slower than its *baseline* median by a
      patch that exists only in this script: the twin's `round()` is wrapped to wait that long
      after doing its work (sleep, then spin the last millisecond, so the delay is exact).
      Production code has no knob for this; the script hands `execute` a modified registry.
-3. Each trial is checked both ways `bench check` can gate: absolute times (same machine) and
-   in-run ratios (the cross-machine mode), with the project's thresholds.
+3. Each trial measures one pass and is checked both ways `bench check` can gate, absolute
+   times (same machine) and in-run ratios (the cross-machine mode), each with its own
+   confirmation of suspects (`--confirm` more passes), exactly as `bench check` does it.
 
-A slowdown exactly at the threshold is caught about half the time by design (the measured
+A slowdown exactly at the threshold is caught about half the time at best (the measured
 change scatters around the true one); run with `--slowdown 0.2` to see the detection rate of
 a change clearly beyond it.
 """
@@ -38,9 +40,10 @@ from rich.table import Table
 from harness.compare import CompareResult, Mode, Thresholds, compare_runs
 from harness.console import bad_input_exits
 from harness.errors import BadInput
-from harness.gate import load_thresholds, request_like
+from harness.gate import confirm_suspects, load_thresholds, request_like
+from harness.passes import merge_passes
 from harness.registry import Bench, BenchContext, Selection, Workload, discover
-from harness.results import Run, load_run, save_run
+from harness.results import Run, load_run, parse_run, save_run
 from harness.runner import RunRequest, execute
 
 console = Console(width=None if sys.stdout.isatty() else 140)
@@ -105,69 +108,114 @@ def slowed_registry(registry: dict[str, Workload], baseline: Run, twin: str,
     return patched, keys
 
 
+def measure_baseline(request: RunRequest, registry: dict[str, Workload], passes: int,
+                     gap: float) -> Run:
+    """The baseline's passes, `gap` seconds apart: the machine drifts with wall time, and
+    passes seconds apart see less of that drift than a real baseline's passes do."""
+    docs = []
+    for index in range(1, passes + 1):
+        if index > 1 and gap:
+            err.print(f"waiting {gap:.0f} s before baseline pass {index}", highlight=False)
+            time.sleep(gap)
+        err.print(f"measuring baseline pass {index}/{passes}", highlight=False)
+        result = execute(request, registry=registry)
+        if result.interrupted:
+            raise KeyboardInterrupt
+        if result.run is None:
+            raise BadInput("the baseline run produced nothing")
+        docs.append(result.run.doc)
+    return parse_run(merge_passes(docs))
+
+
 # -- trials -------------------------------------------------------------------------------------
+
+STAGES = ("first", "confirmed")  # the verdict after the first pass, and after confirmation
+
 
 @dataclass(frozen=True)
 class Trial:
     number: int
     experiment: str  # "A/A" | "slowdown"
-    absolute: CompareResult
-    ratio: CompareResult
+    results: dict[tuple[Mode, str], CompareResult]  # (mode, stage) -> comparison
     slowed_keys: tuple[str, ...]
+    seconds: float
 
-    def result(self, mode: Mode) -> CompareResult:
-        return self.absolute if mode is Mode.ABSOLUTE else self.ratio
+    def alarms(self, mode: Mode, stage: str = "confirmed") -> list[str]:
+        return [d.key for d in self.results[(mode, stage)].regressions]
 
-    def alarms(self, mode: Mode) -> list[str]:
-        return [d.key for d in self.result(mode).regressions]
+    def false_alarms(self, mode: Mode, stage: str = "confirmed") -> list[str]:
+        return [k for k in self.alarms(mode, stage) if k not in self.slowed_keys]
 
-    def false_alarms(self, mode: Mode) -> list[str]:
-        return [k for k in self.alarms(mode) if k not in self.slowed_keys]
+    def caught(self, mode: Mode, stage: str = "confirmed") -> list[str]:
+        return [k for k in self.slowed_keys if k in self.alarms(mode, stage)]
 
-    def caught(self, mode: Mode) -> list[str]:
-        return [k for k in self.slowed_keys if k in self.alarms(mode)]
-
-    def slowed_changes(self, mode: Mode) -> dict[str, float]:
-        return {d.key: d.comparison.change for d in self.result(mode).gated
+    def slowed_changes(self, mode: Mode, stage: str = "confirmed") -> dict[str, float]:
+        return {d.key: d.comparison.change for d in self.results[(mode, stage)].gated
                 if d.key in self.slowed_keys and d.comparison is not None}
+
+    def detectable(self, mode: Mode) -> dict[str, float | None]:
+        return {d.key: d.comparison.detectable for d in self.results[(mode, "confirmed")].gated
+                if d.comparison is not None}
 
 
 def run_trials(baseline: Run, request: RunRequest, registry: dict[str, Workload],
                slowed: dict[str, Workload] | None, slowed_keys: list[str], trials: int,
-               thresholds: Thresholds, keep: Path | None = None) -> list[Trial]:
+               thresholds: Thresholds, confirm: int, keep: Path | None = None) -> list[Trial]:
+    """Each trial measures once, then confirms the suspects of each mode separately, exactly
+    as `bench check --mode MODE --confirm N` would (harness.gate.confirm_suspects)."""
     out = []
     plan = ["A/A", "slowdown"] if slowed is not None else ["A/A"]
     for number in range(1, trials + 1):
         for experiment in plan:
             started = time.monotonic()
-            result = execute(request, registry=slowed if experiment == "slowdown" else registry)
-            if result.run is None or result.interrupted:
-                raise RuntimeError(f"trial {number} ({experiment}) produced no run")
-            if keep is not None:  # to re-check later with other thresholds via `bench check`
-                tag = "aa" if experiment == "A/A" else "slow"
-                save_run(result.run.doc, keep / f"trial-{number:03d}-{tag}.json", force=True)
-            cmp = {mode: compare_runs(baseline, result.run, thresholds=thresholds,
-                                      mode=mode.value, base_name="baseline",
-                                      current_name=f"trial {number}")
-                   for mode in Mode}
-            trial = Trial(number, experiment, cmp[Mode.ABSOLUTE], cmp[Mode.RATIO],
-                          tuple(slowed_keys) if experiment == "slowdown" else ())
+            twins = slowed if experiment == "slowdown" else registry
+            first = execute(request, registry=twins)
+            if first.interrupted:
+                raise KeyboardInterrupt
+            if first.run is None:
+                raise BadInput(f"trial {number} ({experiment}) produced no run")
+            results: dict[tuple[Mode, str], CompareResult] = {}
+            for mode in Mode:
+                def against_baseline(run: Run, mode: Mode = mode,
+                                     name: str = f"trial {number}") -> CompareResult:
+                    return compare_runs(baseline, run, thresholds=thresholds,
+                                        mode=mode.value, base_name="baseline",
+                                        current_name=name)
+
+                results[(mode, "first")] = against_baseline(first.run)
+                confirmed = confirm_suspects(first.run, results[(mode, "first")], request,
+                                             against_baseline, passes=confirm,
+                                             registry=twins)
+                if confirmed.interrupted or confirmed.comparison is None:
+                    raise KeyboardInterrupt
+                results[(mode, "confirmed")] = confirmed.comparison
+                if keep is not None and confirmed.run is not None:
+                    tag = "aa" if experiment == "A/A" else "slow"
+                    save_run(confirmed.run.doc,
+                             keep / f"trial-{number:03d}-{tag}-{mode.value}.json", force=True)
+            trial = Trial(number, experiment, results,
+                          tuple(slowed_keys) if experiment == "slowdown" else (),
+                          time.monotonic() - started)
             out.append(trial)
-            err.print(f"trial {number} {experiment}: "
-                      f"absolute {_cell(trial, Mode.ABSOLUTE)} | ratio {_cell(trial, Mode.RATIO)}"
-                      f" ({time.monotonic() - started:.0f} s)", highlight=False)
+            err.print(f"trial {number} {experiment}: absolute {_cell(trial, Mode.ABSOLUTE)} | "
+                      f"ratio {_cell(trial, Mode.RATIO)} ({trial.seconds:.0f} s)",
+                      highlight=False)
     return out
 
 
 # -- summary ------------------------------------------------------------------------------------
 
 def _cell(trial: Trial, mode: Mode) -> str:
-    alarms = trial.false_alarms(mode)
-    text = "exit 1" if trial.alarms(mode) else "exit 0"
+    """What `bench check` would have said: exit code after confirmation (and before it)."""
+    first, final = trial.alarms(mode, "first"), trial.alarms(mode)
+    text = f"exit {1 if final else 0}"
+    if bool(first) != bool(final):
+        text += f" (exit {1 if first else 0} before confirmation)"
     caught = trial.caught(mode)
     for key, change in trial.slowed_changes(mode).items():
         scenario = key.split(":")[1]
         text += f"; {scenario} {change:+.1%} {'caught' if key in caught else 'missed'}"
+    alarms = trial.false_alarms(mode)
     if alarms:
         text += f"; false alarm: {', '.join(alarms)}"
     return text
@@ -178,37 +226,54 @@ def summary(trials: list[Trial]) -> dict[str, Any]:
     slow = [t for t in trials if t.experiment == "slowdown"]
     out: dict[str, Any] = {}
     for mode in Mode:
-        benchmarks = sum(len(t.result(mode).compared) for t in aa)
-        entry: dict[str, Any] = {
-            "aa_trials": len(aa),
-            "aa_false_alarm_checks": sum(bool(t.alarms(mode)) for t in aa),
-            "aa_false_alarm_benchmarks": sum(len(t.alarms(mode)) for t in aa),
-            "aa_benchmarks_compared": benchmarks,
-            "slowdown_trials": len(slow),
-            "slowdown_checks_failed": sum(bool(t.caught(mode)) for t in slow),
-            "slowdown_benchmarks_caught": sum(len(t.caught(mode)) for t in slow),
-            "slowdown_benchmarks": sum(len(t.slowed_keys) for t in slow),
-            "slowdown_other_false_alarms": sum(len(t.false_alarms(mode)) for t in slow),
-        }
-        changes = [c for t in slow for c in t.slowed_changes(mode).values()]
-        entry["slowdown_median_measured_change"] = statistics.median(changes) if changes else None
-        out[mode.value] = entry
+        for stage in STAGES:
+            entry: dict[str, Any] = {
+                "aa_trials": len(aa),
+                "aa_false_alarm_checks": sum(bool(t.alarms(mode, stage)) for t in aa),
+                "aa_false_alarm_benchmarks": sum(len(t.alarms(mode, stage)) for t in aa),
+                "aa_benchmarks_compared": sum(len(t.results[(mode, stage)].compared)
+                                              for t in aa),
+                "slowdown_trials": len(slow),
+                "slowdown_checks_failed": sum(bool(t.caught(mode, stage)) for t in slow),
+                "slowdown_benchmarks_caught": sum(len(t.caught(mode, stage)) for t in slow),
+                "slowdown_benchmarks": sum(len(t.slowed_keys) for t in slow),
+                "slowdown_other_false_alarms": sum(len(t.false_alarms(mode, stage))
+                                                   for t in slow),
+            }
+            changes = [c for t in slow for c in t.slowed_changes(mode, stage).values()]
+            entry["slowdown_median_measured_change"] = (statistics.median(changes) if changes
+                                                        else None)
+            out[f"{mode.value}, {stage}"] = entry
+    return out
+
+
+def detectability(trials: list[Trial]) -> dict[str, dict[str, float | None]]:
+    """Per mode and benchmark: median over trials of the smallest detectable slowdown."""
+    out: dict[str, dict[str, float | None]] = {}
+    for mode in Mode:
+        values: dict[str, list[float]] = {}
+        for t in trials:
+            for key, value in t.detectable(mode).items():
+                if value is not None:
+                    values.setdefault(key, []).append(value)
+        out[mode.value] = {k: statistics.median(v) for k, v in values.items()}
     return out
 
 
 def render(trials: list[Trial], info: dict[str, Any]) -> tuple[Table, Table, str]:
     stats = summary(trials)
     head = Table(title="gate quality", title_justify="left")
-    headers = ["gating on", "A/A false alarms (checks)", "A/A false alarms (benchmarks)",
-               "slowdown: checks failed", "slowdown: benchmarks caught",
-               "other alarms in slowdown trials", "median measured change of slowed twin"]
+    headers = ["gating on, verdict", "A/A false alarms (checks)",
+               "A/A false alarms (benchmarks)", "slowdown: checks failed",
+               "slowdown: benchmarks caught", "other alarms in slowdown trials",
+               "median measured change of slowed twin"]
     for h in headers:
-        head.add_column(h, justify="left" if h == "gating on" else "right")
+        head.add_column(h, justify="left" if h == headers[0] else "right")
     md = ["## Gate quality", "", f"{info['description']}", "",
           "| " + " | ".join(headers) + " |", "| --- |" + " ---: |" * (len(headers) - 1)]
-    for mode, s in stats.items():
+    for label, s in stats.items():
         change = s["slowdown_median_measured_change"]
-        cells = [mode, f"{s['aa_false_alarm_checks']}/{s['aa_trials']}",
+        cells = [label, f"{s['aa_false_alarm_checks']}/{s['aa_trials']}",
                  f"{s['aa_false_alarm_benchmarks']}/{s['aa_benchmarks_compared']}",
                  f"{s['slowdown_checks_failed']}/{s['slowdown_trials']}",
                  f"{s['slowdown_benchmarks_caught']}/{s['slowdown_benchmarks']}",
@@ -216,6 +281,10 @@ def render(trials: list[Trial], info: dict[str, Any]) -> tuple[Table, Table, str
                  "—" if change is None else f"{change:+.1%}"]
         head.add_row(*cells)
         md.append("| " + " | ".join(cells) + " |")
+    md += ["", "Smallest detectable slowdown after confirmation (median over trials):", "",
+           "| mode | benchmark | detectable |", "| --- | --- | ---: |"]
+    for mode, per_key in detectability(trials).items():
+        md += [f"| {mode} | `{k}` | {v:.1%} |" for k, v in per_key.items() if v is not None]
     per = Table(title="per trial", title_justify="left")
     for h in ("trial", "experiment", "absolute", "in-run ratio"):
         per.add_column(h)
@@ -233,6 +302,14 @@ def main(
     twin: Annotated[list[str] | None, typer.Option("--twin", "-t")] = None,
     profile: Annotated[str, typer.Option("--profile", "-p")] = "default",
     trials: Annotated[int, typer.Option("--trials", "-k", min=1)] = 10,
+    baseline_passes: Annotated[int, typer.Option(
+        "--baseline-passes", min=1, help="Passes of the baseline measured first.")] = 3,
+    baseline_gap: Annotated[float, typer.Option(
+        "--baseline-gap", min=0.0,
+        help="Seconds to wait between baseline passes, so that they are as far apart as in "
+             "a `bench all --passes N` baseline (a pass of everything takes ~12 min).")] = 0.0,
+    confirm: Annotated[int, typer.Option(
+        "--confirm", min=0, help="As `bench check --confirm`.")] = 2,
     baseline: Annotated[Path | None, typer.Option(
         "--baseline", help="Reuse this run (and its profile/loop/selection) as baseline.")
     ] = None,
@@ -252,19 +329,15 @@ def main(
         thresholds = load_thresholds(override=max_regression)
         registry = discover()
         if baseline is not None:
-            if workload or scenario or twin:
-                raise BadInput("--baseline fixes the selection; drop --workload/--scenario/"
-                               "--twin")
+            if workload or scenario or twin or profile != "default":
+                raise BadInput("--baseline fixes the selection and profile; drop --workload/"
+                               "--scenario/--twin/--profile")
             base_run = load_run(baseline)
             request = request_like(base_run)
         else:
             request = RunRequest(Selection(tuple(workload or ()), tuple(twin or ()),
                                            tuple(scenario or ())), profile=profile)
-            err.print("measuring the baseline", highlight=False)
-            first = execute(request, registry=registry)
-            if first.run is None:
-                raise BadInput("the baseline run produced nothing")
-            base_run = first.run
+            base_run = measure_baseline(request, registry, baseline_passes, baseline_gap)
             if save_baseline is not None:
                 save_run(base_run.doc, save_baseline, force=True)
         name = slow_twin or next((r.twin for r in base_run.benchmarks if r.kind == "async"),
@@ -273,17 +346,22 @@ def main(
         keys: list[str] = []
         if name and name != "none":
             slowed, keys = slowed_registry(registry, base_run, name, slowdown)
-    results = run_trials(base_run, request, registry, slowed, keys, trials, thresholds, keep)
+    results = run_trials(base_run, request, registry, slowed, keys, trials, thresholds, confirm,
+                         keep)
     scenarios = ", ".join(dict.fromkeys(f"{r.workload}:{r.scenario}"
                                         for r in base_run.benchmarks))
-    description = (f"Baseline: profile {request.profile}, {len(base_run.benchmarks)} "
-                   f"benchmarks ({scenarios}); {trials} trial(s) each of A/A"
-                   + (f" and {name} {slowdown:.0%} slower" if slowed else "")
-                   + f"; default threshold {thresholds.default:.0%}, alpha "
-                   f"{results[0].absolute.alpha}.")
+    passes = max(len(r.passes) for r in base_run.benchmarks)
+    gap = f" {baseline_gap:.0f} s apart" if baseline_gap and baseline is None else ""
+    description = (f"Baseline: profile {request.profile}, {passes} pass(es){gap}, "
+                   f"{len(base_run.benchmarks)} benchmarks ({scenarios}); {trials} trial(s) "
+                   "each of A/A" + (f" and {name} {slowdown:.0%} slower" if slowed else "")
+                   + f"; each trial one pass, suspects confirmed with {confirm} more; "
+                   f"default threshold {thresholds.default:.0%}, alpha "
+                   f"{results[0].results[(Mode.ABSOLUTE, 'first')].alpha}.")
     head, per, md = render(results, {"description": description})
     console.print(description, highlight=False)
-    for warning in dict.fromkeys(w for t in results for m in Mode for w in t.result(m).warnings):
+    for warning in dict.fromkeys(w for t in results for r in t.results.values()
+                                 for w in r.warnings):
         console.print(f"[bold yellow]warning:[/] {warning}", highlight=False)
     console.print(head)
     console.print(per)
@@ -292,11 +370,17 @@ def main(
     if json_path is not None:
         json_path.write_text(json.dumps({
             "description": description, "summary": summary(results),
-            "trials": [{"number": t.number, "experiment": t.experiment,
+            "detectable": detectability(results),
+            "trials": [{"number": t.number, "experiment": t.experiment, "seconds": t.seconds,
                         "absolute": _cell(t, Mode.ABSOLUTE), "ratio": _cell(t, Mode.RATIO),
-                        "alarms": {m.value: t.alarms(m) for m in Mode}} for t in results],
+                        "alarms": {f"{m.value}, {stage}": t.alarms(m, stage)
+                                   for m in Mode for stage in STAGES}} for t in results],
         }, indent=2))
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    try:
+        typer.run(main)
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/]")
+        sys.exit(130)

@@ -12,6 +12,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from harness.results import SCHEMA_VERSION
+
 BENCH = [sys.executable, "-m", "harness"]
 
 
@@ -80,7 +82,7 @@ def test_save_writes_results_label_and_refuses_to_overwrite(tmp_path: Path) -> N
     assert result.returncode == 0, result.stderr
     saved = tmp_path / "results" / "v1.json"
     before = saved.read_bytes()
-    assert json.loads(before)["twinbench"]["schema"] == 1
+    assert json.loads(before)["twinbench"]["schema"] == SCHEMA_VERSION
     again = bench(*args, "--save", "v1", cwd=tmp_path)
     assert "exists; pass --force" in one_line_error(again)
     assert saved.read_bytes() == before
@@ -98,6 +100,7 @@ def test_save_writes_results_label_and_refuses_to_overwrite(tmp_path: Path) -> N
         (("run", "http_fetch", "--loop", "trio"), "unknown event loop 'trio'"),
         (("run", "http_fetch", "--save", "../x"), "invalid label '../x'"),
         (("all", "--save", "/abs/x"), "invalid label '/abs/x'"),
+        (("run", "http_fetch", "--passes", "0"), "--passes must be at least 1"),
     ],
 )
 def test_bad_names_get_one_line_and_exit_2(args: tuple[str, ...], expected: str) -> None:

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,18 +22,29 @@ from typer.testing import CliRunner
 
 from harness.cli_compare import check, compare
 from harness.compare import (
+    CompareResult,
     Mode,
     Status,
     Thresholds,
-    compare_ratios,
     compare_runs,
     machine_differences,
 )
 from harness.compare_report import to_json_doc, to_markdown
 from harness.errors import BadInput
-from harness.gate import decide, load_thresholds, parse_fraction, request_like
+from harness.gate import (
+    confirmation_cases,
+    decide,
+    load_thresholds,
+    measure_and_confirm,
+    parse_fraction,
+    request_like,
+    suspects,
+)
+from harness.passes import merge_passes
+from harness.registry import Selection
 from harness.results import SCHEMA_VERSION, Run, parse_run
-from harness.stats import Verdict
+from harness.runner import RunRequest, execute
+from harness.stats import Verdict, compare_ratios
 
 MACHINE = {"cpu": "Test CPU 3000", "cores": 2, "memory_bytes": 8 * 2**30,
            "os": "Linux-6.1-x86_64", "arch": "x86_64"}
@@ -114,7 +126,8 @@ def test_unchanged_runs_give_unchanged_verdicts_on_the_same_machine() -> None:
     result = compare_runs(make_run(benches(seed=0)), make_run(benches(seed=100)))
     assert result.same_machine and result.mode is Mode.ABSOLUTE
     assert [d.verdict for d in result.absolute] == ["unchanged"] * 3
-    assert not result.regressions and not result.warnings
+    assert not result.regressions
+    assert [w.split(":")[0] for w in result.warnings] == ["one pass on each side"]
     assert decide(result, Thresholds()).exit_code == 0
 
 
@@ -384,7 +397,8 @@ def test_compare_markdown(runs: tuple[Path, Path, Path]) -> None:
     assert result.exit_code == 0
     md = result.stdout
     assert md.startswith("## twinbench compare")
-    assert "| benchmark | base | current | change | 95% CI | p | threshold | verdict |" in md
+    assert ("| benchmark | base | current | change | 95% CI | p | passes | detects | threshold "
+            "| verdict |") in md
     assert "| `wl:s1:aiohttp` |" in md and "**🔴 slower**" in md
 
 
@@ -393,13 +407,13 @@ def test_compare_json_has_stable_keys(runs: tuple[Path, Path, Path]) -> None:
     result = invoke("compare", str(base), str(slow), "-f", "json")
     assert result.exit_code == 0
     doc = json.loads(result.stdout)
-    assert doc["format"] == "twinbench-compare" and doc["version"] == 1
+    assert doc["format"] == "twinbench-compare" and doc["version"] == 2
     assert doc["mode"] == "absolute" and doc["regressions"] == ["wl:s1:aiohttp"]
     b = {x["key"]: x for x in doc["benchmarks"]}["wl:s1:aiohttp"]
     assert set(b) == {"key", "workload", "scenario", "twin", "kind", "label", "status",
                       "verdict", "threshold", "base_median_s", "current_median_s", "change",
-                      "ci_low", "ci_high", "p_value", "n_base", "n_current", "underpowered",
-                      "detail"}
+                      "ci_low", "ci_high", "p_value", "method", "passes", "detectable",
+                      "n_base", "n_current", "underpowered", "detail"}
     assert b["verdict"] == "slower" and b["change"] == pytest.approx(0.3, abs=0.03)
     r = {x["key"]: x for x in doc["ratios"]}["wl:s1:aiohttp"]
     assert r["reference"] == "requests" and "base_ratio" in r
@@ -464,6 +478,8 @@ def test_check_across_machines_gates_on_ratios(tmp_path: Path,
         (("--max-regression", "10"), "'10' is ambiguous; write 10%"),
         (("--markdown", "/nonexistent-dir/x.md"), "directory /nonexistent-dir does not exist"),
         (("--json", "out.json"), "--json saves the run measured now"),
+        (("--passes", "0"), "--passes must be at least 1"),
+        (("--confirm", "-1"), "--confirm at least 0"),
     ],
 )
 def test_check_bad_options_exit_2(runs: tuple[Path, Path, Path], args: tuple[str, ...],
@@ -534,7 +550,8 @@ def test_real_quick_runs_compare_and_check(tmp_path: Path,
         assert result.exit_code == 0, result.stderr
         assert "http_fetch" in result.stdout
     current = tmp_path / "current.json"
-    result = invoke("check", "--baseline", str(base), "--json", str(current), "-f", "json")
+    result = invoke("check", "--baseline", str(base), "--json", str(current), "-f", "json",
+                    "--confirm", "0")
     # Quick runs have 3 rounds: never significant, so only a failed twin could fail the gate.
     assert result.exit_code == 0, result.stdout + result.stderr
     doc = json.loads(result.stdout)
@@ -612,9 +629,9 @@ def test_injected_slowdown_is_exact_and_caught() -> None:
     seq = by_key(result.absolute)["nap:s:seq"]
     assert seq.comparison.change == pytest.approx(0.3, abs=0.1)
     assert seq.verdict == "slower"
-    trials = gq.run_trials(baseline, request, registry, slowed, keys, 1, Thresholds())
+    trials = gq.run_trials(baseline, request, registry, slowed, keys, 1, Thresholds(), 2)
     assert [t.experiment for t in trials] == ["A/A", "slowdown"]
-    summary = gq.summary(trials)["absolute"]
+    summary = gq.summary(trials)["absolute, confirmed"]
     assert summary["slowdown_checks_failed"] == 1 and summary["slowdown_benchmarks"] == 1
     _, _, markdown = gq.render(trials, {"description": "test"})
     assert "| absolute |" in markdown and "s +" in markdown and "caught" in markdown
@@ -650,3 +667,88 @@ def test_an_overload_twin_that_served_less_fails_the_gate() -> None:
     gate = decide(result, Thresholds())
     assert gate.exit_code == 1
     assert any("served 70% of the work" in reason for reason in gate.reasons)
+
+
+# -- passes and confirmation ----------------------------------------------------------------------
+
+def passes_doc(pass_scales: Sequence[dict[str, float]], seed: int = 0, **kw: Any
+               ) -> dict[str, Any]:
+    """A run of several passes, pass k scaled by pass_scales[k] per twin (1.0 if absent)."""
+    docs = [run_doc(benches(scale, seed=seed + 10 * k), **kw)
+            for k, scale in enumerate(pass_scales)]
+    for doc in docs:
+        doc["twinbench"]["passes"] = 1
+    return merge_passes(docs)
+
+
+def test_pass_to_pass_drift_is_not_a_regression_but_a_consistent_slowdown_is() -> None:
+    """Each pass drifts by up to 8% as a whole (the machine), rounds within a pass are tight:
+    a rounds-only test calls that drift significant, the pass-level test does not."""
+    drift = [{t: f for t in BASE_TIMES} for f in (1.0, 1.08, 0.95)]
+    base = parse_run(passes_doc(drift))
+    shifted = parse_run(passes_doc([{t: 1.08 for t in BASE_TIMES}], seed=99))
+    result = compare_runs(base, shifted, thresholds=Thresholds(default=0.05), mode="absolute")
+    assert all(d.comparison.method == "passes" for d in result.compared)
+    assert all(d.comparison.passes == (3, 1) for d in result.compared)
+    assert not result.regressions  # +8% is within the baseline's own pass-to-pass spread
+    rounds_only = compare_runs(make_run(benches()), shifted,
+                               thresholds=Thresholds(default=0.05), mode="absolute")
+    assert len(rounds_only.regressions) == 3  # ...which a one-pass baseline cannot know
+    slow = parse_run(passes_doc([{t: f * 1.6 for t in BASE_TIMES} for f in (1.0, 1.05, 0.97)],
+                                seed=50))
+    caught = compare_runs(base, slow, mode="absolute")
+    assert {d.key for d in caught.regressions} == {f"wl:s1:{t}" for t in BASE_TIMES}
+    assert all(d.comparison.detectable is not None and d.comparison.detectable < 0.6
+               for d in caught.compared)
+
+
+def test_noisy_passes_are_flagged_as_unable_to_see_the_threshold() -> None:
+    base = parse_run(passes_doc([{t: f for t in BASE_TIMES} for f in (1.0, 1.4, 0.7)]))
+    result = compare_runs(base, parse_run(passes_doc([{}], seed=7)), mode="absolute")
+    assert all(d.underpowered and d.comparison.detectable > 0.10 for d in result.compared)
+    assert any("vary too much from pass to pass" in w for w in result.warnings)
+    assert not any(w.startswith("one pass on each side") for w in result.warnings)
+    md = to_markdown(result)
+    assert "| 3/1 |" in md and "≥" in md
+
+
+def test_confirmation_re_measures_suspects_and_their_references() -> None:
+    base = make_run(benches())
+    current = make_run(benches({"aiohttp": 1.5, "requests-threads": 1.02}, seed=3))
+    absolute = compare_runs(base, current, mode="absolute")
+    assert [d.key for d in suspects(absolute)] == ["wl:s1:aiohttp"]
+    assert confirmation_cases(absolute, suspects(absolute)) == ("wl-s1-aiohttp",)
+    ratio = compare_runs(base, current, mode="ratio")
+    assert confirmation_cases(ratio, suspects(ratio)) == ("wl-s1-aiohttp", "wl-s1-requests")
+
+
+def test_check_confirms_a_suspect_with_more_passes_of_just_it(tmp_path: Path) -> None:
+    """Real runs: a baseline made to look twice as fast makes every benchmark a suspect; the
+    check then measures just those again and judges them on all their passes."""
+    request = RunRequest(Selection(("http_fetch",), ("requests", "aiohttp"), ("overhead",)),
+                         profile="quick")
+    made = execute(request)
+    assert made.run is not None
+    doc = made.run.doc
+    for bench in doc["benchmarks"]:
+        bench["stats"]["data"] = [x / 2 for x in bench["stats"]["data"]]
+        bench["stats"]["median"] /= 2
+    base = parse_run(doc)
+    announced: list[str] = []
+
+    def against_base(run: Run) -> CompareResult:
+        return compare_runs(base, run, mode="absolute")
+
+    only_aiohttp = replace(request, selection=replace(request.selection, twins=("aiohttp",)))
+    measured = measure_and_confirm(only_aiohttp, against_base, confirm=2,
+                                   announce=announced.append)
+    assert measured.confirmed == ("http_fetch-overhead-aiohttp",)
+    assert announced and "confirming with 2 more pass(es) of 1 benchmark(s)" in announced[0]
+    assert measured.run is not None and measured.comparison is not None
+    record = {r.twin: r for r in measured.run.benchmarks}["aiohttp"]
+    assert len(record.passes) == 3 and measured.run.meta["confirmation"]["passes"] == 2
+    delta = by_key(measured.comparison.absolute)["http_fetch:overhead:aiohttp"]
+    assert delta.comparison.passes == (1, 3) and delta.comparison.method == "passes"
+    none = measure_and_confirm(only_aiohttp, against_base, confirm=0)
+    assert none.confirmed == () and none.comparison is not None
+    assert len({r.twin: r for r in none.run.benchmarks}["aiohttp"].passes) == 1
