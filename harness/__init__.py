@@ -4,4 +4,4 @@
 import from here, never the reverse.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
