@@ -207,10 +207,13 @@ def run_trials(baseline: Run, request: RunRequest, registry: dict[str, Workload]
 
 def _cell(trial: Trial, mode: Mode) -> str:
     """What `bench check` would have said: exit code after confirmation (and before it)."""
-    first, final = trial.alarms(mode, "first"), trial.alarms(mode)
-    text = f"exit {1 if final else 0}"
-    if bool(first) != bool(final):
-        text += f" (exit {1 if first else 0} before confirmation)"
+    def exit_code(stage: str) -> int:  # as `bench check`: a failed twin fails the gate too
+        return int(bool(trial.alarms(mode, stage) or trial.results[(mode, stage)].failures))
+
+    first, final = exit_code("first"), exit_code("confirmed")
+    text = f"exit {final}"
+    if first != final:
+        text += f" (exit {first} before confirmation)"
     caught = trial.caught(mode)
     for key, change in trial.slowed_changes(mode).items():
         scenario = key.split(":")[1]
