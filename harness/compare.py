@@ -377,6 +377,13 @@ def compare_runs(base: Run, current: Run, *, thresholds: Thresholds | None = Non
     return replace(result, warnings=tuple(warnings), notes=tuple(notes))
 
 
+def _some(deltas: list[Delta], shown: int = 4) -> str:
+    """The first few keys; the table marks every one of them anyway."""
+    keys = [d.key for d in deltas]
+    more = f" and {len(keys) - shown} more" if len(keys) > shown else ""
+    return ", ".join(keys[:shown]) + more
+
+
 def _warnings(r: CompareResult, requested_mode: str) -> tuple[list[str], list[str]]:
     """Everything that makes the comparison less than like-for-like, worst first."""
     b, c = r.base.meta, r.current.meta
@@ -420,8 +427,8 @@ def _warnings(r: CompareResult, requested_mode: str) -> tuple[list[str], list[st
         floors = sorted(d.comparison.detectable or 0 for d in noisy)
         warnings.append(f"{len(noisy)} benchmark(s) vary too much from pass to pass for a "
                         f"slowdown at their threshold to show (smallest detectable: "
-                        f"{floors[0]:.0%} to {floors[-1]:.0%}): {', '.join(d.key for d in noisy)}"
-                        "; more passes (--passes, --confirm) or a larger threshold")
+                        f"{floors[0]:.0%} to {floors[-1]:.0%}; marked †): {_some(noisy)}; more "
+                        "passes (--passes, --confirm) or a larger threshold")
     if any(d.comparison.method == "rounds" for d in compared):
         warnings.append("one pass on each side: the noise between runs is not measured, so "
                         "verdicts rest on rounds alone and overstate confidence (on a shared "
