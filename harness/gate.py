@@ -195,7 +195,7 @@ def confirm_suspects(run: Run, result: CompareResult, request: RunRequest,
     """Re-measure suspects before believing them.
 
     A benchmark whose change is beyond its threshold gets `passes` more passes, just it (and
-    its reference twin in ratio mode), minutes after the first, and the verdict is taken over
+    its reference twin in ratio mode), once the first pass is over, and the verdict is taken over
     all its passes. One slow pass is most often the machine, not the code: the extra passes
     let the test see that noise and weigh it, at the cost of re-running only what looked slow.
     """
