@@ -218,8 +218,8 @@ class _Matcher:
                      kind=rec.kind, label=rec.label, status=status,
                      threshold=self.thresholds.for_key(key), **kw)
 
-    def _power(self, base: BenchRecord, cur: BenchRecord, comparison: Comparison | None = None
-               ) -> dict[str, Any]:
+    def _power(self, base: BenchRecord, cur: BenchRecord, comparison: Comparison | None = None,
+               threshold: float = 0.0) -> dict[str, Any]:
         """Rounds on each side, and whether the comparison could see a change at the
         threshold at all: rounds too few to ever be significant, or passes too noisy."""
         out: dict[str, Any] = {"n_base": len(base.data), "n_current": len(cur.data),
@@ -230,7 +230,6 @@ class _Matcher:
             floor = min_detectable_p(len(base.data), len(cur.data))
             out["underpowered"] = floor >= self.alpha
         else:
-            threshold = self.thresholds.for_key(base.key)
             out["underpowered"] = (comparison.detectable or 0) > threshold
         return out
 
@@ -281,7 +280,7 @@ class _Matcher:
         return self._shell(key, Status.COMPARED, comparison=comparison,
                            base_value=comparison.base_median,
                            current_value=comparison.current_median,
-                           **self._power(base, cur, comparison))
+                           **self._power(base, cur, comparison, threshold))
 
     def reference_twin(self, workload: str, scenario: str) -> str | None:
         records = [r for r in self.base.benchmarks
@@ -322,7 +321,7 @@ class _Matcher:
         return self._shell(key, Status.COMPARED, comparison=comparison, reference=ref_twin,
                            base_value=comparison.base_median,
                            current_value=comparison.current_median,
-                           **self._power(base, cur, comparison))
+                           **self._power(base, cur, comparison, threshold))
 
 
 def _speedups(base: Run, current: Run) -> list[SpeedupDelta]:

@@ -407,8 +407,6 @@ def t_quantile(q: float, df: float) -> float:
 
 def _log_pass_values(passes: Sequence[Sequence[float]],
                      refs: Sequence[Sequence[float]] | None) -> list[float]:
-    if refs is not None and len(refs) != len(passes):
-        raise ValueError(f"twin has {len(passes)} passes but its reference {len(refs)}")
     out = []
     for i, rounds in enumerate(passes):
         value = median(rounds) / (median(refs[i]) if refs is not None else 1.0)
@@ -449,18 +447,17 @@ def compare_passes(
         raise ValueError("need at least one pass on each side")
     if (base_ref is None) != (current_ref is None):
         raise ValueError("a reference is needed on both sides or neither")
-    with_ref = base_ref is not None and current_ref is not None
-    if with_ref and (len(base_ref or ()) != len(base) or len(current_ref or ()) != len(current)):
+    if (base_ref is not None and current_ref is not None
+            and (len(base_ref) != len(base) or len(current_ref) != len(current))):
         raise ValueError("twin and reference must have the same number of passes")
     if len(base) == 1 and len(current) == 1:
         options = {"threshold": threshold, "alpha": alpha, "confidence": confidence,
                    "resamples": resamples, "seed": seed}
-        if with_ref:
-            assert base_ref is not None and current_ref is not None
+        if base_ref is not None and current_ref is not None:
             return compare_ratios(base[0], base_ref[0], current[0], current_ref[0], **options)
         return compare_samples(base[0], current[0], **options)
-    xs = _log_pass_values(base, base_ref if with_ref else None)
-    ys = _log_pass_values(current, current_ref if with_ref else None)
+    xs = _log_pass_values(base, base_ref)
+    ys = _log_pass_values(current, current_ref)
     nb, nc = len(xs), len(ys)
     df = nb + nc - 2
     mean_b, mean_c = sum(xs) / nb, sum(ys) / nc
