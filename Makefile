@@ -22,6 +22,7 @@ bench-quick: install
 
 lint: install
 	$(VENV)/bin/ruff check harness workloads tests scripts
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf $(VENV) build *.egg-info

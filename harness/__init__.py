@@ -1,7 +1,127 @@
 """twinbench: measure what moving I/O code from sync to async Python buys.
 
-`harness` is the engine and knows no workload; workloads live in the `workloads` package and
-import from here, never the reverse.
+This module is the public API for workload authors: everything a workload module needs is
+importable from `harness` directly (`from harness import Workload, Scenario, client_twin`), and
+workload modules import nothing else of the harness. The engine lives in the packages, along
+the data flow:
+
+    model -> drivers, peers -> run (pytest-benchmark) -> results -> analysis -> render -> cli
+
+Names are resolved on first use (PEP 562), so importing one package of the harness does not
+import the others: the measuring process never loads the analysis or rendering code.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.2.0"
+
+# public name -> the module that defines it
+_EXPORTS: dict[str, str] = {
+    # declaring a workload
+    "Workload": "harness.model.workload",
+    "Scenario": "harness.model.workload",
+    "Metric": "harness.model.workload",
+    "Twin": "harness.model.workload",
+    "BenchContext": "harness.model.workload",
+    "Params": "harness.model.workload",
+    "Kind": "harness.model.workload",
+    "CannotRun": "harness.model.workload",
+    "client_twin": "harness.drivers.client",
+    "server_twin": "harness.drivers.server",
+    "SERVER_METRICS": "harness.drivers.server",
+    # proving the work
+    "fold": "harness.model.checksum",
+    "digest": "harness.model.checksum",
+    "combine": "harness.model.checksum",
+    "MASK": "harness.model.checksum",
+    "payload": "harness.model.data",
+    # the child side of a server twin: the server and its load generator
+    "announce": "harness.drivers.loadgen",
+    "child_main": "harness.drivers.loadgen",
+    "run_loop": "harness.drivers.loadgen",
+    "clock": "harness.drivers.loadgen",
+    "Conn": "harness.drivers.loadgen",
+    "LoadSession": "harness.drivers.loadgen",
+    "LoadParams": "harness.drivers.loadgen",
+    "RequestLoad": "harness.drivers.loadgen",
+    "Schedule": "harness.drivers.loadgen",
+    "connect_all": "harness.drivers.loadgen",
+    "percentile": "harness.drivers.latency",
+}
+
+__all__ = [
+    "MASK",
+    "SERVER_METRICS",
+    "BenchContext",
+    "CannotRun",
+    "Conn",
+    "Kind",
+    "LoadParams",
+    "LoadSession",
+    "Metric",
+    "Params",
+    "RequestLoad",
+    "Scenario",
+    "Schedule",
+    "Twin",
+    "Workload",
+    "__version__",
+    "announce",
+    "child_main",
+    "client_twin",
+    "clock",
+    "combine",
+    "connect_all",
+    "digest",
+    "fold",
+    "payload",
+    "percentile",
+    "run_loop",
+    "server_twin",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'harness' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # resolved once
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:
+    from harness.drivers.client import client_twin
+    from harness.drivers.latency import percentile
+    from harness.drivers.loadgen import (
+        Conn,
+        LoadParams,
+        LoadSession,
+        RequestLoad,
+        Schedule,
+        announce,
+        child_main,
+        clock,
+        connect_all,
+        run_loop,
+    )
+    from harness.drivers.server import SERVER_METRICS, server_twin
+    from harness.model.checksum import MASK, combine, digest, fold
+    from harness.model.data import payload
+    from harness.model.workload import (
+        BenchContext,
+        CannotRun,
+        Kind,
+        Metric,
+        Params,
+        Scenario,
+        Twin,
+        Workload,
+    )

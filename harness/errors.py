@@ -1,4 +1,7 @@
-"""Errors the CLI turns into one line on stderr and exit code 2 (bad input, nothing lost)."""
+"""Errors every layer may raise and the CLI turns into one line on stderr and exit code 2.
+
+Imports nothing from the harness: it sits below every package.
+"""
 
 
 class BadInput(Exception):

@@ -37,14 +37,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from harness.compare import CompareResult, Mode, Thresholds, compare_runs
-from harness.console import bad_input_exits
+from harness.analysis.compare import CompareResult, Mode, compare_runs
+from harness.analysis.gate import to_confirm
+from harness.cli.console import bad_input_exits
+from harness.config import Thresholds, load_config
 from harness.errors import BadInput
-from harness.gate import confirm_suspects, load_thresholds, request_like
-from harness.passes import merge_passes
-from harness.registry import Bench, BenchContext, Selection, Workload, discover
-from harness.results import Run, load_run, parse_run, save_run
-from harness.runner import RunRequest, execute
+from harness.model.registry import Selection, discover
+from harness.model.workload import Bench, BenchContext, Workload
+from harness.results.files import load_run, save_run
+from harness.results.merge import merge_passes
+from harness.results.runfile import Run, parse_run
+from harness.run.confirm import confirm_suspects
+from harness.run.runner import RunRequest, execute, request_like
 
 console = Console(width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True)
@@ -162,7 +166,7 @@ def run_trials(baseline: Run, request: RunRequest, registry: dict[str, Workload]
                slowed: dict[str, Workload] | None, slowed_keys: list[str], trials: int,
                thresholds: Thresholds, confirm: int, keep: Path | None = None) -> list[Trial]:
     """Each trial measures once, then confirms the suspects of each mode separately, exactly
-    as `bench check --mode MODE --confirm N` would (harness.gate.confirm_suspects)."""
+    as `bench check --mode MODE --confirm N` would (harness.run.confirm.confirm_suspects)."""
     out = []
     plan = ["A/A", "slowdown"] if slowed is not None else ["A/A"]
     for number in range(1, trials + 1):
@@ -183,12 +187,13 @@ def run_trials(baseline: Run, request: RunRequest, registry: dict[str, Workload]
                                         current_name=name)
 
                 results[(mode, "first")] = against_baseline(first.run)
-                confirmed = confirm_suspects(first.run, results[(mode, "first")], request,
-                                             against_baseline, passes=confirm,
-                                             registry=twins)
-                if confirmed.interrupted or confirmed.comparison is None:
+                confirmed = confirm_suspects(first.run, request,
+                                             lambda _run, first=results[(mode, "first")]:
+                                             to_confirm(first),
+                                             passes=confirm, registry=twins)
+                if confirmed.interrupted or confirmed.run is None:
                     raise KeyboardInterrupt
-                results[(mode, "confirmed")] = confirmed.comparison
+                results[(mode, "confirmed")] = against_baseline(confirmed.run)
                 if keep is not None and confirmed.run is not None:
                     tag = "aa" if experiment == "A/A" else "slow"
                     save_run(confirmed.run.doc,
@@ -329,14 +334,14 @@ def main(
 ) -> None:
     """A/A false alarms and injected-slowdown detection of `bench check`."""
     with bad_input_exits():
-        thresholds = load_thresholds(override=max_regression)
+        thresholds = load_config(max_regression=max_regression).thresholds
         registry = discover()
         if baseline is not None:
             if workload or scenario or twin or profile != "default":
                 raise BadInput("--baseline fixes the selection and profile; drop --workload/"
                                "--scenario/--twin/--profile")
             base_run = load_run(baseline)
-            request = request_like(base_run)
+            request = request_like(base_run.meta)
         else:
             request = RunRequest(Selection(tuple(workload or ()), tuple(twin or ()),
                                            tuple(scenario or ())), profile=profile)

@@ -6,8 +6,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from harness.peers import PeerPool
-from harness.registry import Workload, discover
+from harness.model.registry import discover
+from harness.model.workload import Workload
+from harness.peers import PeerPool, PeerUnavailable
+from harness.peers.postgres import PostgresPeer
+from harness.testing import peer_pool as start_peers
 
 
 @pytest.fixture(scope="session")
@@ -17,6 +20,15 @@ def registry() -> dict[str, Workload]:
 
 @pytest.fixture(scope="session")
 def peer_pool() -> Iterator[PeerPool]:
-    # No capacity measurement: the tests check behaviour, not speed.
-    with PeerPool({"http_capacity_seconds": 0}) as pool:
+    with start_peers() as pool:
         yield pool
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresPeer]:
+    """A throwaway PostgreSQL of its own (not the pool's), for tests that look inside it."""
+    try:
+        with PostgresPeer({}) as peer:
+            yield peer
+    except PeerUnavailable as exc:
+        pytest.skip(str(exc))

@@ -6,17 +6,12 @@ httpx limits, aiohttp's connector), so the only difference between twins is the 
 
 from __future__ import annotations
 
-from typing import Any
-
 import aiohttp
 import httpx
 import requests
 from requests.adapters import HTTPAdapter
 
-from harness.checksum import fold
-from harness.drive import client_twin
-from harness.peers.http_server import body
-from harness.registry import BenchContext, Params, Scenario, Workload
+from harness import BenchContext, Params, Scenario, Twin, Workload, client_twin, fold, payload
 
 
 def urls(ctx: BenchContext) -> list[str]:
@@ -28,7 +23,7 @@ def urls(ctx: BenchContext) -> list[str]:
 
 
 def expected(params: Params) -> int:
-    return fold(body(i, params["size"]) for i in range(params["n"]))
+    return fold(payload(i, params["size"]) for i in range(params["n"]))
 
 
 # --- sync twins -------------------------------------------------------------------------------
@@ -95,7 +90,7 @@ class HttpxAsyncClient:
         await self.client.aclose()
 
 
-def _twins() -> tuple[Any, ...]:
+def _twins() -> tuple[Twin, ...]:
     return (
         client_twin("requests", "sync", "requests (sequential)", RequestsClient, urls),
         client_twin("requests-threads", "threads", "requests + {concurrency} threads",

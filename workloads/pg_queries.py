@@ -24,18 +24,18 @@ Fairness notes:
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import inspect
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any
 
 import asyncpg
 import psycopg
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
-from harness.checksum import fold
-from harness.drive import client_twin
-from harness.registry import BenchContext, Params, Scenario, Twin, Workload
+from harness import BenchContext, Params, Scenario, Twin, Workload, client_twin, fold
 
 WORLD_ROWS = 10_000
 COLUMNS = ("id", "randomnumber")
@@ -183,23 +183,92 @@ def _sleep_s(ctx: BenchContext) -> float:
     return float(ctx.params.get("latency_ms", 0)) / 1000
 
 
-# --- sync twins: psycopg 3 --------------------------------------------------------------------
+def warm(acquire: Callable[[], Any], release: Callable[[Any], Any], size: int,
+         ping: Callable[[Any], Any]) -> None:
+    """Before timing, every one of the pool's `size` connections exists and has run a query
+    (backend caches loaded): hold them all at once, ping each, give them back."""
+    conns = [acquire() for _ in range(size)]
+    try:
+        for conn in conns:
+            ping(conn)
+    finally:
+        for conn in conns:
+            release(conn)
 
-class _PsycopgOps:
-    """The five operations on one psycopg connection."""
 
-    sleep_s = 0.0
+async def awarm(acquire: Callable[[], Awaitable[Any]], release: Callable[[Any], Awaitable[Any]],
+                size: int, ping: Callable[[Any], Awaitable[Any]]) -> None:
+    """`warm`, for an async pool."""
+    conns = [await acquire() for _ in range(size)]
+    try:
+        for conn in conns:
+            await ping(conn)
+    finally:
+        for conn in conns:
+            await release(conn)
 
-    def _lookup(self, conn: psycopg.Connection[Any], wid: int) -> Any:
+
+class _OneConnection:
+    """The sequential twin's "pool": its single connection, with a pool's interface."""
+
+    def __init__(self, conn: psycopg.Connection[Any]):
+        self.conn = conn
+
+    def getconn(self) -> psycopg.Connection[Any]:
+        return self.conn
+
+    def putconn(self, conn: psycopg.Connection[Any]) -> None:
+        pass
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[psycopg.Connection[Any]]:
+        yield self.conn
+
+    def close(self, timeout: float = 0) -> None:
+        self.conn.close()
+
+
+# --- the clients: the same five operations on each driver, mirrored -----------------------------
+# Every client defines open, op, close, then lookup, sleep, multi, copy, rmw, in this order;
+# tests/workloads/test_mirrored.py checks it. A diff of two of them shows only the driver calls.
+
+
+class PsycopgClient:
+    """psycopg 3, sync: one connection (the sequential twin) or a ConnectionPool of C
+    connections shared by C threads."""
+
+    def __init__(self, pooled: bool = False):
+        self.pooled = pooled
+
+    def open(self, ctx: BenchContext) -> None:
+        self.sleep_s, self.work = _sleep_s(ctx), getattr(self, ctx.params["op"])
+        conninfo, size = ctx.peers["postgres"].conninfo, _pool_size(ctx) if self.pooled else 1
+        if self.pooled:
+            pool: ConnectionPool[Any] = ConnectionPool(
+                conninfo, min_size=size, max_size=size, kwargs={"autocommit": True}, open=True)
+            self.pool: ConnectionPool[Any] | _OneConnection = pool
+            pool.wait(timeout=30)
+        else:
+            self.pool = _OneConnection(psycopg.connect(conninfo, autocommit=True))
+        warm(self.pool.getconn, self.pool.putconn, size, lambda c: c.execute(LOOKUP, (1,)))
+
+    def op(self, item: Any) -> Any:
+        with self.pool.connection() as conn:
+            return self.work(conn, item)
+
+    def close(self) -> None:
+        self.pool.close(timeout=5)
+
+    def lookup(self, conn: psycopg.Connection[Any], wid: int) -> Any:
         return conn.execute(LOOKUP, (wid,)).fetchone()
 
-    def _sleep(self, conn: psycopg.Connection[Any], wid: int) -> Any:
+    def sleep(self, conn: psycopg.Connection[Any], wid: int) -> Any:
         return conn.execute(SLEEP, (self.sleep_s, wid)).fetchone()
 
-    def _multi(self, conn: psycopg.Connection[Any], wids: Sequence[int]) -> Any:
-        return tuple(conn.execute(LOOKUP, (wid,)).fetchone() for wid in wids)
+    def multi(self, conn: psycopg.Connection[Any], wids: Sequence[int]) -> Any:
+        return tuple([conn.execute(LOOKUP, (wid,)).fetchone() for wid in wids])
 
-    def _copy(self, conn: psycopg.Connection[Any], chunk: tuple[int, Sequence[Any]]) -> Any:
+    def copy(self, conn: psycopg.Connection[Any], chunk: tuple[int, Sequence[Any]]) -> Any:
         first, rows = chunk
         with conn.cursor() as cur:
             with cur.copy(COPY_BULK) as copy:
@@ -208,7 +277,7 @@ class _PsycopgOps:
                     copy.write_row(row)
             return (first, cur.rowcount)
 
-    def _rmw(self, conn: psycopg.Connection[Any], item: tuple[int, int]) -> Any:
+    def rmw(self, conn: psycopg.Connection[Any], item: tuple[int, int]) -> Any:
         wid, delta = item
         with conn.transaction():
             row = conn.execute(RMW_READ, (wid,)).fetchone()
@@ -217,130 +286,37 @@ class _PsycopgOps:
             conn.execute(RMW_WRITE, (new, wid))
         return (wid, row[0], new)
 
-    def _bind_op(self, ctx: BenchContext) -> Callable[..., Any]:
-        self.sleep_s = _sleep_s(ctx)
-        return getattr(self, f"_{ctx.params['op']}")
-
-
-class PsycopgClient(_PsycopgOps):
-    """Sequential: one connection, one query at a time."""
-
-    def open(self, ctx: BenchContext) -> None:
-        self.run = self._bind_op(ctx)
-        self.conn = psycopg.connect(ctx.peers["postgres"].conninfo, autocommit=True)
-        self.conn.execute(LOOKUP, (1,))  # warm, as the pools below are
-
-    def op(self, item: Any) -> Any:
-        return self.run(self.conn, item)
-
-    def close(self) -> None:
-        self.conn.close()
-
-
-class PsycopgPoolClient(_PsycopgOps):
-    """C threads sharing a psycopg_pool.ConnectionPool of C connections."""
-
-    def open(self, ctx: BenchContext) -> None:
-        self.run = self._bind_op(ctx)
-        size = _pool_size(ctx)
-        self.pool: ConnectionPool[Any] = ConnectionPool(
-            ctx.peers["postgres"].conninfo, min_size=size, max_size=size,
-            kwargs={"autocommit": True}, open=True)
-        self.pool.wait(timeout=30)  # all C connections exist before timing...
-        conns = [self.pool.getconn() for _ in range(size)]
-        try:  # ...and each has run a query (backend caches loaded), as on the async side
-            for conn in conns:
-                conn.execute(LOOKUP, (1,))
-        finally:
-            for conn in conns:
-                self.pool.putconn(conn)
-
-    def op(self, item: Any) -> Any:
-        with self.pool.connection() as conn:
-            return self.run(conn, item)
-
-    def close(self) -> None:
-        self.pool.close(timeout=5)
-
-
-# --- async twins: asyncpg and psycopg 3 async -------------------------------------------------
-
-async def _release_only(conn: asyncpg.Connection) -> None:
-    """asyncpg pool release without the RESET ALL round trip (see the module docstring)."""
-
-
-class AsyncpgClient:
-    """C tasks sharing an asyncpg pool of C connections."""
-
-    sleep_s = 0.0
-
-    async def _lookup(self, conn: asyncpg.Connection, wid: int) -> Any:
-        return tuple(await conn.fetchrow(A_LOOKUP, wid))
-
-    async def _sleep(self, conn: asyncpg.Connection, wid: int) -> Any:
-        return tuple(await conn.fetchrow(A_SLEEP, self.sleep_s, wid))
-
-    async def _multi(self, conn: asyncpg.Connection, wids: Sequence[int]) -> Any:
-        return tuple([tuple(await conn.fetchrow(A_LOOKUP, wid)) for wid in wids])
-
-    async def _copy(self, conn: asyncpg.Connection, chunk: tuple[int, Sequence[Any]]) -> Any:
-        first, rows = chunk
-        status = await conn.copy_records_to_table("bulk", records=rows, columns=COLUMNS)
-        return (first, int(status.split()[-1]))  # "COPY 2500"
-
-    async def _rmw(self, conn: asyncpg.Connection, item: tuple[int, int]) -> Any:
-        wid, delta = item
-        async with conn.transaction():
-            old = await conn.fetchval(A_RMW_READ, wid)
-            new = next_number(old, delta)
-            await conn.execute(A_RMW_WRITE, new, wid)
-        return (wid, old, new)
-
-    async def open(self, ctx: BenchContext) -> None:
-        self.sleep_s = _sleep_s(ctx)
-        self.run = getattr(self, f"_{ctx.params['op']}")
-        size = _pool_size(ctx)
-        extra: dict[str, Any] = {}
-        if "reset" in inspect.signature(asyncpg.create_pool).parameters:  # asyncpg >= 0.30
-            extra["reset"] = _release_only
-        # min_size=C: create_pool opens all C connections before returning.
-        self.pool = await asyncpg.create_pool(min_size=size, max_size=size, **extra,
-                                              **ctx.peers["postgres"].asyncpg_params)
-        conns = [await self.pool.acquire() for _ in range(size)]
-        try:  # each connection has run a query before timing, as on the sync side
-            for conn in conns:
-                await conn.fetchrow(A_LOOKUP, 1)
-        finally:
-            for conn in conns:
-                await self.pool.release(conn)
-
-    async def op(self, item: Any) -> Any:
-        async with self.pool.acquire() as conn:
-            return await self.run(conn, item)
-
-    async def close(self) -> None:
-        try:  # close() waits for acquired connections; do not hang on an interrupted round
-            await asyncio.wait_for(self.pool.close(), 10)
-        except TimeoutError:
-            self.pool.terminate()
-
 
 class PsycopgAsyncClient:
-    """C tasks sharing a psycopg_pool.AsyncConnectionPool of C connections."""
+    """psycopg 3, async: an AsyncConnectionPool of C connections shared by C tasks."""
 
-    sleep_s = 0.0
+    async def open(self, ctx: BenchContext) -> None:
+        self.sleep_s, self.work = _sleep_s(ctx), getattr(self, ctx.params["op"])
+        conninfo, size = ctx.peers["postgres"].conninfo, _pool_size(ctx)
+        self.pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+            conninfo, min_size=size, max_size=size, kwargs={"autocommit": True}, open=False)
+        await self.pool.open(wait=True, timeout=30)
+        await awarm(self.pool.getconn, self.pool.putconn, size,
+                    lambda c: c.execute(LOOKUP, (1,)))
 
-    async def _lookup(self, conn: psycopg.AsyncConnection[Any], wid: int) -> Any:
+    async def op(self, item: Any) -> Any:
+        async with self.pool.connection() as conn:
+            return await self.work(conn, item)
+
+    async def close(self) -> None:
+        await self.pool.close(timeout=5)
+
+    async def lookup(self, conn: psycopg.AsyncConnection[Any], wid: int) -> Any:
         return await (await conn.execute(LOOKUP, (wid,))).fetchone()
 
-    async def _sleep(self, conn: psycopg.AsyncConnection[Any], wid: int) -> Any:
+    async def sleep(self, conn: psycopg.AsyncConnection[Any], wid: int) -> Any:
         return await (await conn.execute(SLEEP, (self.sleep_s, wid))).fetchone()
 
-    async def _multi(self, conn: psycopg.AsyncConnection[Any], wids: Sequence[int]) -> Any:
+    async def multi(self, conn: psycopg.AsyncConnection[Any], wids: Sequence[int]) -> Any:
         return tuple([await (await conn.execute(LOOKUP, (wid,))).fetchone() for wid in wids])
 
-    async def _copy(self, conn: psycopg.AsyncConnection[Any],
-                    chunk: tuple[int, Sequence[Any]]) -> Any:
+    async def copy(self, conn: psycopg.AsyncConnection[Any],
+                   chunk: tuple[int, Sequence[Any]]) -> Any:
         first, rows = chunk
         async with conn.cursor() as cur:
             async with cur.copy(COPY_BULK) as copy:
@@ -349,7 +325,7 @@ class PsycopgAsyncClient:
                     await copy.write_row(row)
             return (first, cur.rowcount)
 
-    async def _rmw(self, conn: psycopg.AsyncConnection[Any], item: tuple[int, int]) -> Any:
+    async def rmw(self, conn: psycopg.AsyncConnection[Any], item: tuple[int, int]) -> Any:
         wid, delta = item
         async with conn.transaction():
             row = await (await conn.execute(RMW_READ, (wid,))).fetchone()
@@ -358,28 +334,56 @@ class PsycopgAsyncClient:
             await conn.execute(RMW_WRITE, (new, wid))
         return (wid, row[0], new)
 
+
+async def _release_only(conn: asyncpg.Connection) -> None:
+    """asyncpg pool release without the RESET ALL round trip (see the module docstring)."""
+
+
+class AsyncpgClient:
+    """asyncpg: a pool of C connections shared by C tasks."""
+
     async def open(self, ctx: BenchContext) -> None:
-        self.sleep_s = _sleep_s(ctx)
-        self.run = getattr(self, f"_{ctx.params['op']}")
-        size = _pool_size(ctx)
-        self.pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-            ctx.peers["postgres"].conninfo, min_size=size, max_size=size,
-            kwargs={"autocommit": True}, open=False)
-        await self.pool.open(wait=True, timeout=30)  # all C connections exist before timing...
-        conns = [await self.pool.getconn() for _ in range(size)]
-        try:  # ...and each has run a query, as on the other sides
-            for conn in conns:
-                await conn.execute(LOOKUP, (1,))
-        finally:
-            for conn in conns:
-                await self.pool.putconn(conn)
+        self.sleep_s, self.work = _sleep_s(ctx), getattr(self, ctx.params["op"])
+        params, size = ctx.peers["postgres"].asyncpg_params, _pool_size(ctx)
+        extra: dict[str, Any] = {}
+        if "reset" in inspect.signature(asyncpg.create_pool).parameters:  # asyncpg >= 0.30
+            extra["reset"] = _release_only
+        # min_size=C: create_pool opens all C connections before returning.
+        self.pool = await asyncpg.create_pool(min_size=size, max_size=size, **extra, **params)
+        await awarm(self.pool.acquire, self.pool.release, size,
+                    lambda c: c.fetchrow(A_LOOKUP, 1))
 
     async def op(self, item: Any) -> Any:
-        async with self.pool.connection() as conn:
-            return await self.run(conn, item)
+        async with self.pool.acquire() as conn:
+            return await self.work(conn, item)
 
     async def close(self) -> None:
-        await self.pool.close(timeout=5)
+        try:  # close() waits for acquired connections; do not hang on an interrupted round
+            await asyncio.wait_for(self.pool.close(), 10)
+        except TimeoutError:
+            self.pool.terminate()
+
+    async def lookup(self, conn: asyncpg.Connection, wid: int) -> Any:
+        return tuple(await conn.fetchrow(A_LOOKUP, wid))
+
+    async def sleep(self, conn: asyncpg.Connection, wid: int) -> Any:
+        return tuple(await conn.fetchrow(A_SLEEP, self.sleep_s, wid))
+
+    async def multi(self, conn: asyncpg.Connection, wids: Sequence[int]) -> Any:
+        return tuple([tuple(await conn.fetchrow(A_LOOKUP, wid)) for wid in wids])
+
+    async def copy(self, conn: asyncpg.Connection, chunk: tuple[int, Sequence[Any]]) -> Any:
+        first, rows = chunk
+        status = await conn.copy_records_to_table("bulk", records=rows, columns=COLUMNS)
+        return (first, int(status.split()[-1]))  # "COPY 2500"
+
+    async def rmw(self, conn: asyncpg.Connection, item: tuple[int, int]) -> Any:
+        wid, delta = item
+        async with conn.transaction():
+            old = await conn.fetchval(A_RMW_READ, wid)
+            new = next_number(old, delta)
+            await conn.execute(A_RMW_WRITE, new, wid)
+        return (wid, old, new)
 
 
 def _twins() -> tuple[Twin, ...]:
@@ -389,7 +393,7 @@ def _twins() -> tuple[Twin, ...]:
                     **common),
         client_twin("psycopg-threads", "threads",
                     "psycopg + {concurrency} threads (pool of {concurrency})",
-                    PsycopgPoolClient, items, **common),
+                    functools.partial(PsycopgClient, pooled=True), items, **common),
         client_twin("asyncpg", "async", "asyncpg (pool of {concurrency})", AsyncpgClient,
                     items, **common),
         client_twin("psycopg-async", "async", "psycopg async (pool of {concurrency})",

@@ -10,7 +10,7 @@ Twins, in this order everywhere: a thread-per-connection `socketserver.Threading
 (TCP_NODELAY set, as asyncio sets it), an asyncio streams server and an asyncio Protocol
 server, each of the two also on uvloop. All use the same listen backlog. The server runs in its
 own process, the load generator (uvloop, one process for every twin) in another; see
-harness.server_twin and harness.loadgen.
+harness.drivers.server and harness.drivers.loadgen. Request i's body is `payload(i, size)`.
 
 Run by the harness as `python -m workloads.tcp_server serve --twin NAME ...` and
 `python -m workloads.tcp_server load ...`.
@@ -24,20 +24,26 @@ import struct
 import time
 from typing import Any, cast
 
-from harness.checksum import fold
-from harness.loadgen import Conn, LoadSession, RequestLoad, announce, child_main, run_loop
-from harness.registry import Metric, Params, Scenario, Workload
-from harness.server_twin import SERVER_METRICS, server_twin
+from harness import (
+    SERVER_METRICS,
+    Conn,
+    LoadSession,
+    Metric,
+    Params,
+    RequestLoad,
+    Scenario,
+    Workload,
+    announce,
+    child_main,
+    fold,
+    payload,
+    run_loop,
+    server_twin,
+)
 
 HEADER = struct.Struct("!I")
 BACKLOG = 4096  # the same listen queue for every twin (the kernel caps it at somaxconn)
 _SHIFT = bytes((b + 1) % 256 for b in range(256))
-
-
-def payload(index: int, size: int) -> bytes:
-    """Request `index`'s body: unique per request, reproducible by the checks."""
-    unit = b"%08d" % index
-    return (unit * (size // len(unit) + 1))[:size]
 
 
 def answer(body: bytes) -> bytes:

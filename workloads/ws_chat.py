@@ -11,7 +11,9 @@ Measured at the client (one load process, aiohttp on uvloop, the same for every 
 fan-out latency of each message, from its send to its last receipt; deliveries per second;
 and that every client got every message exactly once and intact. Closed loop (default): each
 sender posts its next message when its own copy comes back. Open loop (`rate`): senders post
-on schedule and never wait, so a server that stalls shows in the latency.
+on the load generator's shared schedule (harness.drivers.loadgen.Schedule) and never wait for
+echoes, so a server that stalls shows in the latency: a send still blocked in the previous
+send's write (the server not reading) is charged from its due time.
 
 Run by the harness as `python -m workloads.ws_chat serve --twin NAME ...` / `... load ...`.
 """
@@ -25,18 +27,25 @@ from array import array
 from collections import Counter
 from typing import Any
 
-from harness.checksum import MASK, combine, digest
-from harness.loadgen import (
+from harness import (
+    MASK,
+    SERVER_METRICS,
+    LoadParams,
     LoadSession,
+    Metric,
+    Params,
+    Scenario,
+    Schedule,
+    Workload,
     announce,
     child_main,
     clock,
-    percentile,
+    combine,
+    connect_all,
+    digest,
     run_loop,
-    sort_connects,
+    server_twin,
 )
-from harness.registry import Metric, Params, Scenario, Workload
-from harness.server_twin import SERVER_METRICS, server_twin
 
 BACKLOG = 4096
 WELCOME = "welcome"
@@ -217,14 +226,11 @@ class ChatLoad:
         import aiohttp
 
         self.aiohttp = aiohttp
-        self.n = int(params["n"])
-        self.clients_n = max(1, int(params["concurrency"]))
+        self.load = load = LoadParams.of(params)
+        self.n, self.clients_n = load.n, load.concurrency
         self.senders = max(1, min(int(params.get("senders", 1)), self.clients_n))
         self.size = int(params["size"])
-        self.rate = float(params.get("rate") or 0)
-        self.timeout = float(params.get("timeout_s", 10))
-        self.connect_timeout = float(params.get("connect_timeout_s", 10))
-        self.round_timeout = float(params.get("round_timeout_s", 120))
+        self.timeout, self.round_timeout = load.timeout, load.round_timeout
         self.tag = 0
         self.full = expected({"n": self.n, "size": self.size, "concurrency": self.clients_n})
         self.session: Any = None
@@ -248,16 +254,10 @@ class ChatLoad:
                 raise ConnectionError(f"no welcome: {greeting.type!r}")
             return ws
 
-        start = clock()
-        results = await asyncio.gather(
-            *(asyncio.wait_for(join(), self.connect_timeout) for _ in range(self.clients_n)),
-            return_exceptions=True)
-        elapsed = clock() - start
-        self.clients, counts = sort_connects(results)
+        self.clients, reply = await connect_all(join, self.clients_n, self.load.connect_timeout)
         self.readers = [asyncio.ensure_future(self._read(c, ws))
                         for c, ws in enumerate(self.clients) if ws is not None]
-        connected = len(self.readers)
-        return {"connected": connected, "elapsed": elapsed, "counts": counts}
+        return reply
 
     async def _read(self, client: int, ws: Any) -> None:
         text_type = self.aiohttp.WSMsgType.TEXT
@@ -295,28 +295,22 @@ class ChatLoad:
         counts = {"timeouts": 0, "unsent": 0, "late": self.late}
         self.late = 0
         current = self.round = _Round(texts, self.clients_n, senders, connected)
-        lags: list[float] = []
+        schedule = Schedule(self.load.rate)
         loop = asyncio.get_running_loop()
-        t0 = clock()
+        t0 = schedule.begin()
         deadline = t0 + self.round_timeout
 
         async def post(s: int) -> None:
             ws = clients[s]
             share = range(s, n, senders)
-            previous_send_done = 0.0
+            previous_send_done = t0  # the socket is busy until the previous send is written
             for done, i in enumerate(share):
                 if ws is None or ws.closed or clock() > deadline:
                     counts["unsent"] += len(share) - done
                     return
-                if self.rate:  # open loop: on schedule, never waiting for the server
-                    due = t0 + i / self.rate
-                    if clock() < due:
-                        await asyncio.sleep(due - clock())
-                    sent = clock()
-                    # Held back by our previous send (the server not reading, so the socket
-                    # buffer is full): charge the wait to the server, from the due time.
-                    current.start[i] = due if previous_send_done > due else sent
-                    lags.append(sent - due)
+                if schedule.rate:  # open loop: on schedule, never waiting for the server
+                    due = await schedule.wait(i)
+                    current.start[i] = schedule.start(due, previous_send_done)
                     await ws.send_str(texts[i])
                     previous_send_done = clock()
                     continue
@@ -341,10 +335,10 @@ class ChatLoad:
                 break
         elapsed = clock() - t0
         current.finished = True
-        return self._tally(current, elapsed, counts, lags)
+        return self._tally(current, elapsed, counts, schedule)
 
     def _tally(self, current: _Round, elapsed: float, counts: dict[str, int],
-               lags: list[float]) -> dict[str, Any]:
+               schedule: Schedule) -> dict[str, Any]:
         wanted = set(current.texts)
         ok = missing = duplicates = corrupt = 0
         checksum = 0
@@ -358,7 +352,6 @@ class ChatLoad:
         fanned = [current.last[i] - current.start[i] for i in range(self.n)
                   if current.copies[i] >= self.clients_n]
         self.latencies = array("d", fanned)
-        lags.sort()
         return {
             "ok": ok, "attempted": self.n * self.clients_n, "elapsed": elapsed,
             "checksum": checksum & MASK,
@@ -366,7 +359,7 @@ class ChatLoad:
             "counts": {**counts, "missing": missing, "duplicates": duplicates,
                        "corrupt": corrupt},
             "totals": {"deliveries": sum(current.count)},
-            "send_lag_p99": percentile(lags, 99),
+            "send_lag_p99": schedule.lag_p99(),
         }
 
 

@@ -8,7 +8,8 @@ import time
 import urllib.request
 from typing import Any
 
-from harness.peers import PeerFailed, ServerProcess, python_cmd
+from harness.peers import PeerFailed
+from harness.procs import ChildFailed, ChildProcess, python_cmd
 
 
 class HttpPeer:
@@ -21,21 +22,31 @@ class HttpPeer:
     def __init__(self, options: dict[str, Any] | None = None):
         options = options or {}
         self.capacity_seconds: float = options.get("http_capacity_seconds", 1.0)
-        self.process = ServerProcess(python_cmd("harness.peers.http_server"))
+        self.process = ChildProcess(python_cmd("harness.peers.http_server"))
         self.url = ""
         self.capacity_rps: float | None = None
         self.capacity_per_cpu_s: float | None = None
 
     def start(self) -> HttpPeer:
-        info = self.process.start()
-        self.url = f"http://127.0.0.1:{info['port']}"
-        self._wait_healthy()
-        if self.capacity_seconds > 0:
+        """Start, wait until healthy, measure capacity. Until this returns the peer is in no
+        pool's exit stack, so anything that goes wrong here — Ctrl-C during the capacity
+        measurement included — stops the server here."""
+        try:
             try:
-                self.capacity_rps = self.measure_capacity(self.capacity_seconds)
-            except (OSError, ValueError, KeyError, subprocess.SubprocessError) as exc:
-                self.stop()  # not yet in the pool's exit stack: stop it here
-                raise PeerFailed(f"measuring the HTTP peer's capacity failed: {exc}") from None
+                info = self.process.start()
+            except ChildFailed as exc:
+                raise PeerFailed(str(exc)) from None
+            self.url = f"http://127.0.0.1:{info['port']}"
+            self._wait_healthy()
+            if self.capacity_seconds > 0:
+                try:
+                    self.capacity_rps = self.measure_capacity(self.capacity_seconds)
+                except (OSError, ValueError, KeyError, subprocess.SubprocessError) as exc:
+                    raise PeerFailed(f"measuring the HTTP peer's capacity failed: {exc}"
+                                     ) from None
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def _wait_healthy(self, timeout: float = 10.0) -> None:
@@ -48,7 +59,6 @@ class HttpPeer:
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                self.stop()
                 raise PeerFailed(f"HTTP peer at {self.url} did not become healthy")
             time.sleep(0.05)
 
@@ -69,7 +79,7 @@ class HttpPeer:
         cpu = self.process.cpu_seconds() - cpu_before
         if cpu > 0:
             self.capacity_per_cpu_s = result["requests"] / cpu
-        return result["requests"] / result["seconds"]
+        return float(result["requests"]) / float(result["seconds"])
 
     def cpu_seconds(self) -> float:
         return self.process.cpu_seconds()

@@ -1,8 +1,8 @@
-"""Mock HTTP peer (run as `python -m harness.peers.http_server`), an aiohttp app in its own process.
+"""The mock HTTP peer, an aiohttp app in its own process (`python -m harness.peers.http_server`).
 
-GET /item/{i}?delay_ms=L&size=S&status=C answers after L ms with a deterministic body of S bytes
-for item i and status C. `fault=reset` drops the connection instead of answering, to exercise
-error paths. The process prints {"port": N} once it listens on 127.0.0.1.
+GET /item/{i}?delay_ms=L&size=S&status=C answers after L ms with `payload(i, S)`
+(harness.model.data) and status C. `fault=reset` drops the connection instead of answering, to
+exercise error paths. The process prints {"port": N} once it listens on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -14,13 +14,9 @@ import sys
 
 from aiohttp import web
 
+from harness.model.data import payload
+
 DEFAULT_SIZE = 1024
-
-
-def body(item: int, size: int = DEFAULT_SIZE) -> bytes:
-    """The body served for `item`: unique per item, cheap to build, reproducible by tests."""
-    unit = b"%08d" % item
-    return (unit * (size // len(unit) + 1))[:size]
 
 
 async def item(request: web.Request) -> web.StreamResponse:
@@ -38,7 +34,7 @@ async def item(request: web.Request) -> web.StreamResponse:
         assert request.transport is not None
         request.transport.close()
         return web.Response(status=500)
-    return web.Response(body=body(index, size), status=status,
+    return web.Response(body=payload(index, size), status=status,
                         content_type="application/octet-stream")
 
 
@@ -54,9 +50,10 @@ async def serve() -> None:
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0, backlog=4096)
     await site.start()
-    server = site._server
-    assert server is not None and server.sockets
-    port = server.sockets[0].getsockname()[1]
+    # uvloop's server is no asyncio.Server subclass, but has the same `sockets`.
+    sockets = getattr(site._server, "sockets", None)
+    assert sockets
+    port = sockets[0].getsockname()[1]
     sys.stdout.write(json.dumps({"port": port}) + "\n")
     sys.stdout.flush()
     stop = asyncio.Event()

@@ -1,0 +1,88 @@
+"""`bench check`'s decisions: pass or fail, and which benchmarks to re-measure first.
+
+The gate fails (exit 1) only on evidence: a benchmark whose verdict is SLOWER — change beyond
+its threshold, p < alpha and the CI above 1 (`stats.compare_passes`) — or a twin that failed
+in the current run (a wrong checksum is a broken twin, not a slow one). Everything else (noise,
+added or removed benchmarks, changed parameters, comparisons too weak to tell) is listed and
+warned about but passes, so the gate stays quiet on noise.
+
+Measured on this project's machines (scripts/gate_quality.py), most false alarms came from
+noise shared by all rounds of a run — the machine was slower for a minute — which no test on
+rounds can see. Hence the two defences: baselines recorded with several passes, so the test
+weighs the pass-to-pass spread; and confirmation (harness.run.confirm), which re-measures only
+the benchmarks that came out beyond their threshold before anything is believed. No
+multiple-comparison correction across benchmarks: a stricter alpha does not address shared
+drift; passes do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.analysis.compare import CompareResult, Delta, Mode, Status
+from harness.config import Thresholds
+from harness.errors import BadInput
+from harness.model.case import CaseKey
+
+
+@dataclass(frozen=True)
+class GateResult:
+    comparison: CompareResult
+    thresholds: Thresholds
+
+    @property
+    def reasons(self) -> list[str]:
+        """Why the gate fails; empty when it passes."""
+        out = []
+        for d in self.comparison.regressions:
+            c = d.comparison
+            if c is None:  # e.g. an overload twin that served less of the work
+                out.append(f"{d.key}: {d.verdict} ({d.detail})")
+                continue
+            out.append(f"{d.key} is {c.change:+.1%} slower (CI {c.ci_low - 1:+.1%} … "
+                       f"{c.ci_high - 1:+.1%}, p={c.p_value:.2g}; threshold {d.threshold:.0%})")
+        out.extend(f"failed: {f}" for f in self.comparison.failures)
+        return out
+
+    @property
+    def passed(self) -> bool:
+        return not self.reasons
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.passed else 1
+
+
+def decide(comparison: CompareResult, thresholds: Thresholds) -> GateResult:
+    """The gate's verdict; also refuses a check that compares nothing at all."""
+    if not comparison.compared and not comparison.failures:
+        stale = any(d.status is Status.PARAMS_DIFFER for d in comparison.absolute)
+        hint = ("; their parameters differ: refresh the baseline" if stale
+                else "; is it the right baseline?")
+        raise BadInput(f"nothing to check: {comparison.base_name} and "
+                       f"{comparison.current_name} share no comparable benchmark{hint}")
+    return GateResult(comparison, thresholds)
+
+
+def suspects(result: CompareResult) -> list[Delta]:
+    """Gated benchmarks whose measured change is beyond their threshold, significant or not."""
+    return [d for d in result.compared
+            if d.comparison is not None and d.comparison.change > d.threshold]
+
+
+def confirmation_cases(result: CompareResult, suspected: list[Delta]) -> tuple[str, ...]:
+    """Case ids to re-measure: the suspects, and in ratio mode the twins they are divided by."""
+    keys = {CaseKey(d.workload, d.scenario, d.twin) for d in suspected}
+    if result.mode is Mode.RATIO:
+        keys |= {CaseKey(d.workload, d.scenario, d.reference) for d in suspected if d.reference}
+    return tuple(sorted(k.test_id for k in keys))
+
+
+def to_confirm(result: CompareResult) -> tuple[tuple[str, ...], str]:
+    """What confirmation re-measures, and the line announcing it (harness.run.confirm)."""
+    suspected = suspects(result)
+    if not suspected:
+        return (), ""
+    return (confirmation_cases(result, suspected),
+            f"{len(suspected)} benchmark(s) beyond threshold: "
+            f"{', '.join(d.key for d in suspected)}")

@@ -1,0 +1,109 @@
+"""Per-scenario arithmetic of one run: the best sync and best async twin and the speedups.
+
+Speedups are ratios of the scenario's score (the median wall time, or the metric it is judged
+by). "vs seq" compares with the sequential sync twin, "vs best sync" with the fastest of the
+sync and thread-pool twins: async has to beat the best sync code, not only the naive one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from harness.model.workload import SYNC_KINDS
+from harness.results.runfile import BenchRecord, Run
+
+
+@dataclass(frozen=True)
+class Row:
+    record: BenchRecord
+    vs_sequential: float | None
+    vs_best_sync: float | None
+
+
+@dataclass(frozen=True)
+class ScenarioSummary:
+    workload: str
+    scenario: str
+    params: dict[str, Any]
+    rows: tuple[Row, ...]
+    best_sync: BenchRecord | None
+    best_async: BenchRecord | None
+    judged_by: str | None = None  # an extra_info key; None means wall time
+
+    def score(self, record: BenchRecord) -> float:
+        return score(record, self.judged_by)
+
+    @property
+    def async_speedup(self) -> float | None:
+        """Best sync twin's score over best async twin's (> 1: async is better)."""
+        if self.best_sync is None or self.best_async is None:
+            return None
+        denominator = self.score(self.best_async)
+        return self.score(self.best_sync) / denominator if denominator > 0 else None
+
+    @property
+    def pair(self) -> tuple[str, str] | None:
+        """(best async twin, best sync twin), when both exist."""
+        if self.best_async is None or self.best_sync is None:
+            return None
+        return self.best_async.twin, self.best_sync.twin
+
+
+def score(record: BenchRecord, judged_by: str | None) -> float:
+    """What a verdict compares (lower is better): wall time, or the scenario's chosen metric."""
+    if judged_by is None:
+        return record.median
+    value = record.extra.get(judged_by)
+    return float(value) if isinstance(value, int | float) else float("inf")
+
+
+def did_all_the_work(record: BenchRecord) -> bool:
+    """Overload scenarios record dropped work as a result; such a twin cannot be "best",
+    since failing fast looks quick."""
+    served = record.extra.get("served", 1)
+    return served is None or served >= 1
+
+
+def summarize(run: Run) -> list[ScenarioSummary]:
+    """Group a run's benchmarks by workload and scenario, in the order they ran."""
+    groups: dict[tuple[str, str], list[BenchRecord]] = {}
+    for record in run.benchmarks:
+        groups.setdefault((record.workload, record.scenario), []).append(record)
+    return [_summarize_group(records) for records in groups.values()]
+
+
+def _summarize_group(records: list[BenchRecord]) -> ScenarioSummary:
+    judged_by = records[0].extra.get("judged_by")
+
+    def best(candidates: list[BenchRecord]) -> BenchRecord | None:
+        complete = [r for r in candidates if did_all_the_work(r)]
+        return min(complete, key=lambda r: score(r, judged_by)) if complete else None
+
+    sequential = next((r for r in records if r.kind == "sync"), None)
+    best_sync = best([r for r in records if r.kind in SYNC_KINDS])
+    best_async = best([r for r in records if r.kind not in SYNC_KINDS])
+
+    def ratio(base: BenchRecord | None, record: BenchRecord) -> float | None:
+        if base is None:
+            return None
+        mine = score(record, judged_by)
+        return score(base, judged_by) / mine if 0 < mine < float("inf") else None
+
+    rows = tuple(Row(r, ratio(sequential, r), ratio(best_sync, r)) for r in records)
+    first = records[0]
+    return ScenarioSummary(first.workload, first.scenario, first.params, rows, best_sync,
+                           best_async, judged_by)
+
+
+BUSY_WARNING = 0.8
+
+
+def busiest(run: Run, peer: str) -> tuple[float, BenchRecord | None]:
+    """The highest CPU share a peer used during any one benchmark, and which one."""
+    best: tuple[float, BenchRecord | None] = (0.0, None)
+    for record in run.benchmarks:
+        busy = (record.extra.get("peer_busy") or {}).get(peer)
+        if busy is not None and busy > best[0]:
+            best = (busy, record)
+    return best

@@ -1,0 +1,152 @@
+"""How a workload and its twins are declared.
+
+A workload is one module that defines a module-level `WORKLOAD`. The harness binds each twin to
+a scenario (its parameters, scaled by the profile) and to the peers the workload asked for, and
+gets back a `Bench`: set-up and tear-down outside the timed region, `round()` inside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+Kind = Literal["sync", "threads", "async"]
+KINDS: tuple[Kind, ...] = ("sync", "threads", "async")
+SYNC_KINDS: frozenset[str] = frozenset({"sync", "threads"})
+ALL_PROFILES = frozenset({"quick", "default", "full"})
+
+Params = Mapping[str, Any]
+
+
+class CannotRun(Exception):
+    """A bench cannot run on this machine (e.g. too few open files allowed); the message says
+    why. Raised from `setup`, it reports the benchmark as skipped, not failed."""
+
+
+class Bench(Protocol):
+    """One twin bound to one scenario, ready to be timed.
+
+    `setup` and `teardown` run once, outside the timed region (sessions, pools, event loop);
+    `reset` runs before every round, untimed (e.g. truncate a table a round writes to);
+    `round` is the timed work and returns the order-independent checksum of what it did.
+    `loop` names the event loop the twin ran on (None for sync twins).
+    """
+
+    ops: int
+    loop: str | None
+
+    def setup(self) -> None: ...
+
+    def reset(self) -> None: ...
+
+    def round(self) -> int: ...
+
+    def teardown(self) -> None: ...
+
+    def extra_info(self) -> dict[str, Any]:
+        """Measurements beyond wall time (latency percentiles, RSS...), read after the rounds."""
+        ...
+
+
+@dataclass(frozen=True)
+class BenchContext:
+    """What a twin is bound to: the scenario's parameters, the started peers, the loop choice."""
+
+    params: Params
+    peers: Mapping[str, Any]
+    loop: str = "asyncio"
+    warmup_rounds: int = 0
+
+
+@dataclass(frozen=True)
+class Twin:
+    """One implementation of a workload.
+
+    `label` is a format string over the scenario's parameters, e.g. "requests + {concurrency}
+    threads", so a verdict names the contender as it actually ran. `impl` is what the twin is
+    made of (a client class, a server module), for tests that check twins are mirrored.
+    """
+
+    name: str
+    kind: Kind
+    label: str
+    bind: Callable[[BenchContext], Bench]
+    impl: Any = None
+
+    def describe(self, params: Params) -> str:
+        try:
+            return self.label.format(**params)
+        except (KeyError, IndexError, ValueError):
+            return self.label
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A named parameter set. `profiles` limits where it runs (e.g. a 10k-connection scenario
+    only under `full`); `max_rounds` caps the profile's rounds where one round is long (e.g.
+    10,000 connections to a server that cannot keep up). `judged_by` names an extra_info
+    measurement (lower is better) that decides the verdict instead of wall time: an open-loop
+    scenario's wall time is fixed by its schedule, so latency is what tells twins apart."""
+
+    name: str
+    params: Params
+    description: str = ""
+    profiles: frozenset[str] = ALL_PROFILES
+    max_rounds: int | None = None
+    judged_by: str | None = None
+
+
+@dataclass(frozen=True)
+class Metric:
+    """An `extra_info` measurement the report shows as a column (e.g. p99 latency).
+
+    `unit` picks the formatting: "s" (a duration in seconds), "rate" (per second), "bytes",
+    "count" or "fraction".
+    """
+
+    key: str
+    header: str
+    unit: str = "count"
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A workload: its twins, scenarios and the peers it needs.
+
+    `size_param` names the parameter a profile scales (quick runs fewer operations);
+    `tiny` overrides parameters for the test suite's integration runs;
+    `expected` optionally gives the checksum every twin must return, computed independently
+    of any twin (the strongest check that twins did the work, not merely the same work);
+    `metrics` are extra_info keys the report shows as columns after the timing ones.
+    """
+
+    name: str
+    description: str
+    twins: tuple[Twin, ...]
+    scenarios: tuple[Scenario, ...]
+    peers: tuple[str, ...] = ()
+    size_param: str | None = "n"
+    min_size: int = 1
+    tiny: Params = field(default_factory=dict)
+    expected: Callable[[Params], int] | None = None
+    metrics: tuple[Metric, ...] = ()
+
+    def twin(self, name: str) -> Twin:
+        for twin in self.twins:
+            if twin.name == name:
+                return twin
+        raise LookupError(name)
+
+    def scenario(self, name: str) -> Scenario:
+        for scenario in self.scenarios:
+            if scenario.name == name:
+                return scenario
+        raise LookupError(name)
+
+    def params_for(self, scenario: Scenario, scale: float) -> dict[str, Any]:
+        """The scenario's parameters with the size scaled by the profile."""
+        params = dict(scenario.params)
+        if self.size_param and self.size_param in params and scale != 1:
+            params[self.size_param] = max(self.min_size, round(params[self.size_param] * scale))
+        return params

@@ -1,0 +1,222 @@
+"""The PostgreSQL peer: a user's server (`--pg-dsn`) or a throwaway one the harness owns.
+
+Resolution order:
+1. `--pg-dsn` / TWINBENCH_PG_DSN: an existing server (`dsn`). The peer creates a private schema
+   `twinbench_<random>`, points every connection's search_path at it, and drops only it at the
+   end; nothing else in that database is read or written.
+2. Otherwise a throwaway cluster (`local`) from the binaries `install` finds: the `pgserver`
+   wheel's (a dependency) or a PostgreSQL install on the machine.
+
+Passwords never leave this package: descriptions are rebuilt from parsed DSNs without the
+password, and error text is scrubbed of it.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from harness.errors import BadInput
+from harness.peers import PeerFailed, PeerUnavailable
+from harness.peers.postgres.dsn import (
+    asyncpg_params,
+    parse_dsn,
+    public_dsn,
+    scrub,
+    server_version,
+)
+from harness.peers.postgres.dsn import (
+    where as where_is,
+)
+from harness.peers.postgres.install import BINDIR_ENV, HOW_TO_GET, find_installations
+from harness.peers.postgres.local import BENCH_SETTINGS, LocalServer
+
+__all__ = ["BINDIR_ENV", "HOW_TO_GET", "PostgresPeer"]
+
+
+class PostgresPeer:
+    """A PostgreSQL server and a private schema in it, for one run.
+
+    Twins connect with `conninfo` (psycopg) or `asyncpg_params` (asyncpg); both set the
+    search_path to `schema`, so the workload's SQL never names a schema and cannot touch
+    anything outside it.
+    """
+
+    # Set only when the server's processes are ours to watch (the throwaway one): PeerPool asks
+    # hasattr(peer, "cpu_seconds"), and 0.0 for a server we cannot see would read as "idle".
+    cpu_seconds: Callable[[], float]
+
+    def __init__(self, options: dict[str, Any] | None = None):
+        options = options or {}
+        self.pg_dsn: str | None = options.get("pg_dsn") or None
+        self.schema = f"twinbench_{secrets.token_hex(4)}"
+        self.source = "dsn" if self.pg_dsn else ""
+        self.server: LocalServer | None = None
+        self._info: dict[str, str] = {}
+        self.conninfo = ""
+        self.asyncpg_params: dict[str, Any] = {}
+        self.server_version = ""
+        self.startup_s: float | None = None
+        self._local: dict[str, Any] = {}  # what describe() says about a throwaway server
+        self._schema_created = False
+
+    @property
+    def dsn(self) -> str:
+        """The libpq conninfo twins connect with (may hold a password: never print it)."""
+        return self.conninfo
+
+    # -- bad input -------------------------------------------------------------------------------
+
+    @staticmethod
+    def preflight(options: dict[str, Any]) -> None:
+        """Reject an unusable --pg-dsn before anything runs: one line, no password."""
+        dsn = options.get("pg_dsn")
+        if not dsn:
+            return
+        info = parse_dsn(dsn)
+        where = where_is(info)
+        try:
+            with psycopg.connect(dsn, connect_timeout=5, autocommit=True) as conn:
+                row = conn.execute("SELECT has_database_privilege(current_database(), 'CREATE')"
+                                   ).fetchone()
+        except psycopg.Error as exc:
+            raise BadInput(f"cannot connect to PostgreSQL at {where}: "
+                           f"{scrub(str(exc), info)}") from None
+        if not (row and row[0]):
+            raise BadInput(f"PostgreSQL at {where}: this role may not create a schema there "
+                           "(twinbench works only in a private twinbench_* schema)")
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> PostgresPeer:
+        began = time.perf_counter()
+        if self.pg_dsn:
+            info = parse_dsn(self.pg_dsn)
+            base = self.pg_dsn
+        else:
+            self.server = self._start_local()
+            info = parse_dsn(self.server.conninfo())
+            base = self.server.conninfo()
+            self.cpu_seconds = self.server.cpu_seconds
+            self._local = {
+                "bindir": str(self.server.installation.bindir),
+                "settings": dict(BENCH_SETTINGS),
+                "run_as": self.server.run_as.name if self.server.run_as else None,
+            }
+        self._info = info
+        if self.server is not None:  # a server given by DSN was not started by us
+            self.startup_s = time.perf_counter() - began
+        try:
+            self._create_schema(base, info)
+        except BaseException:
+            self.stop()
+            raise
+        # The schema also names the sessions (application_name), so that ending "our" sessions
+        # can never reach another run's on a shared server.
+        options = f"{info.get('options', '')} -c search_path={self.schema}".strip()
+        self.conninfo = make_conninfo(base, options=options, application_name=self.schema)
+        self.asyncpg_params = {
+            **asyncpg_params(info),
+            "server_settings": {"search_path": self.schema, "application_name": self.schema},
+        }
+        return self
+
+    def _start_local(self) -> LocalServer:
+        installations = find_installations()
+        if not installations:
+            raise PeerUnavailable(HOW_TO_GET)
+        failures = []
+        for installation in installations:  # the next install may work where one did not
+            server = LocalServer(installation)
+            try:
+                server.start()
+            except PeerFailed as exc:
+                failures.append(f"{installation.bindir}: {exc}")
+                continue
+            self.source = installation.source
+            return server
+        raise PeerFailed("could not start PostgreSQL: " + "; ".join(failures))
+
+    def _create_schema(self, base: str, info: dict[str, str]) -> None:
+        try:
+            with psycopg.connect(base, connect_timeout=10, autocommit=True) as conn:
+                self.server_version = server_version(conn)
+                conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(self.schema)))
+                self._schema_created = True
+        except psycopg.Error as exc:
+            raise PeerFailed(f"PostgreSQL at {where_is(info)}: {scrub(str(exc), info)}") from None
+
+    def _drop_schema(self) -> None:
+        """Drop our schema and nothing else; end our own sessions if one still holds a lock."""
+        if not self._schema_created:
+            return
+        drop = sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(self.schema))
+        with psycopg.connect(self.pg_dsn or "", connect_timeout=10, autocommit=True) as conn:
+            conn.execute("SET lock_timeout = '2s'")
+            try:
+                conn.execute(drop)
+            except psycopg.errors.LockNotAvailable:
+                conn.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name = %s AND usename = current_user "
+                    "AND pid <> pg_backend_pid()", (self.schema,))
+                conn.execute(drop)
+        self._schema_created = False
+
+    def stop(self) -> None:
+        server, self.server = self.server, None
+        if server is not None:
+            server.stop()  # the schema goes with the whole cluster
+        elif self.pg_dsn:
+            try:
+                self._drop_schema()
+            except psycopg.Error as exc:
+                raise PeerFailed(f"could not drop schema {self.schema} at "
+                                 f"{where_is(self._info)}: {scrub(str(exc), self._info)}"
+                                 ) from None
+
+    def __enter__(self) -> PostgresPeer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- for twins and the results file ----------------------------------------------------------
+
+    def connect(self) -> psycopg.Connection[Any]:
+        """A plain autocommit connection into the schema (set-up and resets, never timed)."""
+        return psycopg.connect(self.conninfo, autocommit=True)
+
+    @property
+    def public_dsn(self) -> str:
+        return public_dsn(self._info) if self._info else ""
+
+    def describe(self) -> dict[str, Any]:
+        version = self.server_version.split()[0] if self.server_version else "?"
+        if self.source == "dsn":
+            summary = (f"PostgreSQL {version} at {where_is(self._info)} (--pg-dsn), "
+                       f"schema {self.schema}")
+        else:
+            summary = (f"PostgreSQL {version} ({self.source}), started in "
+                       f"{self.startup_s or 0:.2f} s")
+        described: dict[str, Any] = {
+            "kind": "PostgreSQL",
+            "source": self.source,
+            "server_version": self.server_version,
+            "startup_s": self.startup_s,
+            "dsn": self.public_dsn,
+            "schema": self.schema,
+            "summary": summary,
+        }
+        described.update(self._local)
+        return described
+
+    def __repr__(self) -> str:
+        return f"PostgresPeer(source={self.source!r}, schema={self.schema!r})"
+

@@ -1,0 +1,290 @@
+"""The throwaway PostgreSQL server: initdb into a private dir, a postmaster child, stop, delete.
+
+The server lives in a private temp dir (mode 0700), listens on a Unix socket in that dir only
+(trust auth is then safe: nobody else can reach the socket), runs as a direct child of the
+harness in its own session (a terminal Ctrl-C reaches the harness, which stops it in order)
+with a parent-death signal (so it shuts down even if the harness is killed outright), and is
+stopped with `pg_ctl stop -m fast`, escalating to SIGQUIT/SIGKILL, then deleted. The lifecycle
+is ours rather than pgserver's: pgserver keeps servers alive across processes (shared pgdata,
+pid lists, atexit), and as root it adds a system user and chmods the path prefixes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import shutil
+import signal
+import stat
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import psycopg
+from psycopg.conninfo import make_conninfo
+
+from harness.peers import PeerFailed, PeerUnavailable
+from harness.peers.postgres.install import Installation
+from harness.procs import kill_group, preexec, tree_cpu_seconds
+
+SOCKET_PORT = 5432  # names the socket file only; the socket dir is private, so never clashes
+
+# Throwaway-server settings, recorded in the results. Durability is off, as usual for a bench
+# database that is deleted afterwards: the measurement is driver and I/O-model overhead, not the
+# disk. 100 connections covers every twin's pool at once (pools are C <= 20) plus the reset and
+# admin connections.
+BENCH_SETTINGS: dict[str, str] = {
+    "fsync": "off",
+    "synchronous_commit": "off",
+    "full_page_writes": "off",
+    "max_connections": "100",
+}
+
+
+@dataclass(frozen=True)
+class RunAs:
+    """Who the throwaway server runs as: PostgreSQL refuses to run as root."""
+
+    name: str
+    uid: int
+    gid: int
+
+    def popen_kwargs(self) -> dict[str, Any]:
+        return {"user": self.uid, "group": self.gid, "extra_groups": []}
+
+
+def _run_as() -> RunAs | None:
+    if os.geteuid() != 0:
+        return None
+    # `nobody` owns nothing, so a server running as it can touch nothing but its own dir.
+    for name in ("nobody", "postgres"):
+        with contextlib.suppress(KeyError):
+            entry = pwd.getpwnam(name)
+            return RunAs(name, entry.pw_uid, entry.pw_gid)
+    raise PeerUnavailable("PostgreSQL refuses to run as root and there is no 'nobody' user to "
+                          "run it as; run twinbench as a normal user or pass --pg-dsn")
+
+
+def _reachable(path: Path, user: RunAs) -> bool:
+    """Whether `user` can traverse to `path` and read/execute it (root's os.access says yes to
+    everything, so look at the permission bits)."""
+    path = path.resolve()
+    for part in (*reversed(path.parents), path):
+        try:
+            st = part.stat()
+        except OSError:
+            return False
+        if st.st_uid == user.uid:
+            bits = stat.S_IXUSR
+        elif st.st_gid == user.gid:
+            bits = stat.S_IXGRP
+        else:
+            bits = stat.S_IXOTH
+        if not st.st_mode & bits:
+            return False
+    return True
+
+
+# Runs after the child switched user (CPython sets uid before preexec_fn), so the setting
+# survives; SIGINT is PostgreSQL's fast shutdown (ends sessions, exits promptly).
+_exit_with_parent = preexec(signal.SIGINT)
+
+
+# -- the throwaway server ------------------------------------------------------------------------
+
+def _log_tail(path: Path, lines: int = 3) -> str:
+    try:
+        text = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return " | ".join(text[-lines:])
+
+
+class LocalServer:
+    """One throwaway cluster: initdb into a private dir, a postmaster child, stop and delete."""
+
+    def __init__(self, installation: Installation):
+        self.installation = installation
+        self.run_as = _run_as()
+        self.root = Path()  # the private dir, made by start()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+        self.bindir = installation.bindir
+        self._library_path: str | None = None
+
+    @property
+    def socket_dir(self) -> str:
+        return str(self.root)
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def log_path(self) -> Path:
+        return self.root / "postgres.log"
+
+    def _make_private_dir(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="twinbench-pg-"))  # mode 0700
+        if len(str(self.root)) > 80:  # a Unix socket path must fit in 107 bytes
+            shutil.rmtree(self.root)
+            self.root = Path(tempfile.mkdtemp(prefix="twinbench-pg-", dir="/tmp"))
+
+    def _env(self) -> dict[str, str]:
+        # No PG* variables from the user's shell (they would redirect initdb/pg_ctl).
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C", "TZ": "UTC"}
+        if self._library_path:
+            env["LD_LIBRARY_PATH"] = self._library_path
+        return env
+
+    def _prepare_private_dir(self) -> None:
+        if self.run_as is None:
+            return
+        os.chown(self.root, self.run_as.uid, self.run_as.gid)
+        if not _reachable(self.bindir / "postgres", self.run_as):
+            # e.g. a venv under /root: copy the install into the private dir instead of
+            # loosening permissions on the user's directories (pgserver chmods them).
+            self.bindir = self._copy_install()
+
+    def _copy_install(self) -> Path:
+        assert self.run_as is not None
+        src = self.installation.bindir.parent
+        dst = self.root / "pginstall"
+        (dst / "bin").mkdir(parents=True)
+        for tool in ("initdb", "postgres", "pg_ctl"):
+            if (src / "bin" / tool).exists():
+                shutil.copy2(src / "bin" / tool, dst / "bin" / tool)
+        for sub in ("lib", "share"):
+            if (src / sub).is_dir():
+                shutil.copytree(src / sub, dst / sub, symlinks=True)
+        # A wheel's binaries find vendored libraries (libpq) through an $ORIGIN-relative
+        # RPATH into "<package>.libs" next to the package; in the copy, the loader path does.
+        package = self.installation.bindir.parents[1]
+        vendored = package.parent / f"{package.name}.libs"
+        if vendored.is_dir():
+            shutil.copytree(vendored, dst / "libs", symlinks=True)
+            self._library_path = str(dst / "libs")
+        for path in (dst, *dst.rglob("*")):
+            os.lchown(path, self.run_as.uid, self.run_as.gid)
+        return dst / "bin"
+
+    def _tool(self, name: str, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+        """Run initdb/pg_ctl as the server's user, in a session of its own: if we are interrupted
+        the whole group goes (initdb's bootstrap postgres children too, which would otherwise
+        keep writing into the dir being deleted)."""
+        extra = self.run_as.popen_kwargs() if self.run_as else {}
+        proc = subprocess.Popen(
+            [str(self.bindir / name), *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, cwd=self.root, env=self._env(),
+            start_new_session=True, **extra,
+        )
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except BaseException:
+            kill_group(proc)
+            raise
+        return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+    def start(self, timeout: float = 60.0) -> None:
+        try:  # everything from the first mkdir on is undone if anything fails or Ctrl-C lands
+            self._make_private_dir()
+            self._prepare_private_dir()
+            done = self._tool("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust",
+                              "-E", "UTF8", "--locale=C", "--no-sync", timeout=timeout)
+            if done.returncode != 0:
+                last = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
+                raise PeerFailed(f"initdb failed: {last}")
+            self._spawn()
+            self._wait_ready(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _spawn(self) -> None:
+        args = [str(self.bindir / "postgres"), "-D", str(self.data), "-k", self.socket_dir,
+                "-p", str(SOCKET_PORT), "-c", "listen_addresses="]
+        for key, value in BENCH_SETTINGS.items():
+            args += ["-c", f"{key}={value}"]
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 -- outlives this call; closed in stop()
+        extra = self.run_as.popen_kwargs() if self.run_as else {}
+        self.proc = subprocess.Popen(
+            args, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
+            cwd=self.root, env=self._env(), start_new_session=True,
+            preexec_fn=_exit_with_parent, **extra,
+        )
+
+    def _wait_ready(self, timeout: float) -> None:
+        assert self.proc is not None
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                psycopg.connect(self.conninfo(), connect_timeout=2).close()
+                return
+            except psycopg.OperationalError:
+                if self.proc.poll() is not None:
+                    raise PeerFailed(f"postgres exited with code {self.proc.returncode}: "
+                                     f"{_log_tail(self.log_path)}") from None
+                if time.monotonic() > deadline:
+                    raise PeerFailed(f"postgres did not accept connections within "
+                                     f"{timeout:.0f} s: {_log_tail(self.log_path)}") from None
+                time.sleep(0.02)
+
+    def conninfo(self, **extra: Any) -> str:
+        return make_conninfo(host=self.socket_dir, port=SOCKET_PORT, user="postgres",
+                             dbname="postgres", **extra)
+
+    def cpu_seconds(self) -> float:
+        """CPU of the postmaster and its backends, finished ones included."""
+        return tree_cpu_seconds(self.proc.pid) if self.proc is not None else 0.0
+
+    def stop(self) -> None:
+        """Stop (pg_ctl, then signals) and delete; safe to call twice or after a failed start."""
+        proc, self.proc = self.proc, None
+        try:
+            if proc is not None:
+                self._shutdown(proc)
+        finally:
+            if self._log is not None:
+                self._log.close()
+                self._log = None
+            root, self.root = self.root, Path()
+            for _ in range(50):  # a straggler may still be writing for a moment
+                if root == Path() or not root.exists():
+                    break
+                shutil.rmtree(root, ignore_errors=True)
+                time.sleep(0.02)
+
+    def _shutdown(self, proc: subprocess.Popen[bytes]) -> None:
+        import psutil
+
+        try:
+            if proc.poll() is None:
+                with contextlib.suppress(OSError, subprocess.SubprocessError):
+                    self._tool("pg_ctl", "stop", "-D", str(self.data), "-m", "fast", "-w",
+                               "-t", "15", timeout=20)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(5)
+        finally:
+            if proc.poll() is None:
+                # Backends run in sessions of their own, so collect them before the postmaster
+                # goes; they would exit on postmaster death anyway, but not instantly.
+                try:
+                    children = psutil.Process(proc.pid).children(recursive=True)
+                except psutil.Error:
+                    children = []
+                proc.send_signal(signal.SIGQUIT)  # immediate shutdown
+                try:
+                    proc.wait(5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+                for child in children:
+                    with contextlib.suppress(psutil.Error):
+                        child.kill()
+            proc.wait()
+
+

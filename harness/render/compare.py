@@ -1,0 +1,340 @@
+"""Renders a comparison (and, for `bench check`, the gate's decision) as a rich table,
+GitHub-flavoured markdown (for the job summary) or JSON.
+
+JSON keys are stable (bump JSON_VERSION on any change a reader must know about):
+
+    format "twinbench-compare", version, mode ("absolute" | "ratio": which view the verdicts
+    gate on), same_machine, machine_differences [str], alpha, confidence,
+    base / current: {name, profile, loop, created, commit, branch, dirty, python, machine,
+                     complete}
+    benchmarks: [{key, workload, scenario, twin, kind, label, status, verdict, threshold,
+                  base_median_s, current_median_s, change, ci_low, ci_high, p_value,
+                  method, passes [base, current], detectable, n_base, n_current,
+                  underpowered, detail}]
+    ratios: same keys but base_ratio / current_ratio instead of *_median_s, plus reference
+    speedups: [{workload, scenario, base, current, change, base_best_async, base_best_sync,
+                current_best_async, current_best_sync, params_differ}]
+    regressions [key] (in the gated view), failures [str], warnings [str], notes [str],
+    gate (only from `bench check`): {passed, exit_code, max_regression, reasons [str]}
+
+`change`, `ci_low`, `ci_high` are fractions of the base (0.12 = 12% slower; for ratios, 12%
+more time relative to the reference twin). `method` "passes": a side has several passes, and
+`p_value` is the t-test on pass medians, the CI its t interval, `detectable` the smallest
+slowdown that noise lets the test call significant; `method` "rounds": one pass each side,
+`p_value` is Mann-Whitney on the raw rounds (for ratios, the larger of that and the bootstrap
+p), the CI a bootstrap over the rounds, `detectable` null (see harness/stats.py).
+`underpowered`: the comparison cannot see a change as small as its threshold. Version 2 added
+method, passes and detectable. `status` is one
+of compared, added, removed, failed, params differ, reference, no reference, error; `verdict`
+is faster | slower | unchanged when compared, else the status. Absent numbers are null.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from harness.analysis.compare import VERDICT_ORDER, CompareResult, Delta, Mode, SpeedupDelta, Status
+from harness.analysis.gate import GateResult
+from harness.render.fmt import fmt_seconds, fmt_signed_percent
+from harness.results.runfile import Run
+
+JSON_VERSION = 2
+FORMATS = ("table", "markdown", "json")
+UNDERPOWERED_MARK = "†"
+FOOTNOTE = ("cannot see a change as small as its threshold: too few rounds, or too much noise "
+            "between passes")
+LEGEND = ("passes: base/current. detects: the smallest slowdown the pass-to-pass noise lets "
+          "the test call significant (— with one pass each side: that noise is unmeasured).")
+
+
+# -- shared text --------------------------------------------------------------------------------
+
+_pct = fmt_signed_percent
+
+
+def _ci(d: Delta) -> str:
+    c = d.comparison
+    return "—" if c is None else f"{_pct(c.ci_low - 1)} … {_pct(c.ci_high - 1)}"
+
+
+def _p(d: Delta) -> str:
+    return "—" if d.comparison is None else f"{d.comparison.p_value:.2g}"
+
+
+def _passes(d: Delta) -> str:
+    c = d.comparison
+    return "—" if c is None else f"{c.passes[0]}/{c.passes[1]}"
+
+
+def _detects(d: Delta) -> str:
+    c = d.comparison
+    return "—" if c is None or c.detectable is None else f"≥{c.detectable:.0%}"
+
+
+def _verdict(d: Delta) -> str:
+    text = d.verdict
+    if d.status is Status.COMPARED and d.underpowered:
+        text += UNDERPOWERED_MARK
+    if d.detail and d.status is not Status.COMPARED:
+        text += f" ({d.detail})"
+    return text
+
+
+def _value(d: Delta, ratio: bool) -> tuple[str, str]:
+    def one(v: float | None) -> str:
+        if v is None:
+            return "—"
+        return f"{v:.3f}x" if ratio else fmt_seconds(v)
+
+    return one(d.base_value), one(d.current_value)
+
+
+def _run_line(name: str, run: Run) -> str:
+    m = run.meta
+    git = m.get("git") or {}
+    machine = m.get("machine") or {}
+    commit = str(git.get("commit") or "?")[:10] + (" (dirty)" if git.get("dirty") else "")
+    return (f"{name}: profile {m.get('profile')}, loop {m.get('loop')}, commit {commit}, "
+            f"{m.get('created', '?')}, {machine.get('cores')} cores · {machine.get('cpu')}")
+
+
+def _summary_line(r: CompareResult) -> str:
+    counts: dict[str, int] = {}
+    for d in r.gated:
+        counts[d.verdict] = counts.get(d.verdict, 0) + 1
+    parts = [f"{counts[k]} {k}" for k in VERDICT_ORDER if counts.get(k)]
+    view = "in-run ratios" if r.mode is Mode.RATIO else "absolute times"
+    weak = sum(d.underpowered for d in r.compared)
+    caveat = f" ({weak} unable to see a change at their threshold)" if weak else ""
+    return f"{len(r.compared)} compared on {view}{caveat}: " + ", ".join(parts)
+
+
+def _gate_line(gate: GateResult) -> str:
+    if gate.passed:
+        compared = gate.comparison.compared
+        weak = sum(d.underpowered for d in compared)
+        caveat = (f", but {weak} of {len(compared)} could not see a change that small"
+                  if weak else "")
+        return (f"PASS: no benchmark is significantly slower than its threshold "
+                f"(default {gate.thresholds.default:.0%}){caveat}")
+    return f"FAIL: {len(gate.reasons)} problem(s): " + "; ".join(gate.reasons)
+
+
+def _speedup_text(value: float | None, pair: tuple[str, str] | None) -> str:
+    if value is None or pair is None:
+        return "—"
+    return f"{value:.2f}x ({pair[0]} vs {pair[1]})"
+
+
+def _benchmark_name(d: Delta) -> str:
+    return f"{d.workload} · {d.scenario} · {d.twin}" if d.workload else d.key
+
+
+DELTA_HEADERS = ["benchmark", "vs", "base", "current", "change", "95% CI", "p", "passes",
+                 "detects", "threshold", "verdict"]
+
+
+def _delta_rows(deltas: tuple[Delta, ...], ratio: bool) -> list[tuple[Delta, list[str]]]:
+    """The cells of each delta's row (the reference twin of a ratio view has none), the same
+    for the terminal and for markdown; the caller styles the name and the verdict."""
+    rows = []
+    for d in deltas:
+        if ratio and d.status is Status.REFERENCE:
+            continue
+        base, cur = _value(d, ratio)
+        change = d.comparison.change if d.comparison else None
+        rows.append((d, [_benchmark_name(d), *([d.reference or "—"] if ratio else []), base,
+                         cur, _pct(change), _ci(d), _p(d), _passes(d), _detects(d),
+                         f"{d.threshold:.0%}", _verdict(d)]))
+    return rows
+
+
+def _headers(ratio: bool, base: str, current: str) -> list[str]:
+    heads = [h for h in DELTA_HEADERS if ratio or h != "vs"]
+    return [base if h == "base" else current if h == "current" else h for h in heads]
+
+
+# -- rich table ---------------------------------------------------------------------------------
+
+_STYLES = {"slower": "bold red", "faster": "green", "failed": "bold red", "added": "cyan",
+           "removed": "yellow", "params differ": "yellow"}
+
+
+def _delta_table(title: str, deltas: tuple[Delta, ...], ratio: bool) -> Table:
+    table = Table(title=title, title_justify="left")
+    unit = " ratio" if ratio else " median"
+    for h in _headers(ratio, "base" + unit, "current" + unit):
+        table.add_column(h, justify="left" if h in ("benchmark", "vs", "verdict") else "right")
+    for d, cells in _delta_rows(deltas, ratio):
+        table.add_row(*cells, style=_STYLES.get(d.verdict))
+    return table
+
+
+def _speedup_table(speedups: tuple[SpeedupDelta, ...]) -> Table:
+    table = Table(title="async over best sync, per run", title_justify="left")
+    for h in ("scenario", "base", "current", "moved"):
+        table.add_column(h, justify="left" if h == "scenario" else "right")
+    for s in speedups:
+        moved = "params differ" if s.params_differ else _pct(s.change)
+        table.add_row(f"{s.workload} · {s.scenario}", _speedup_text(s.base, s.base_pair),
+                      _speedup_text(s.current, s.current_pair), moved)
+    return table
+
+
+def render_table(r: CompareResult, console: Console, gate: GateResult | None = None) -> None:
+    console.print(_run_line(f"base {r.base_name}", r.base), highlight=False)
+    console.print(_run_line(f"current {r.current_name}", r.current), highlight=False)
+    for w in r.warnings:
+        console.print(f"[bold yellow]warning:[/] {w}", highlight=False)
+    for n in r.notes:
+        console.print(f"[dim]note: {n}[/]", highlight=False)
+    console.print()
+    if r.mode is Mode.RATIO:
+        console.print(_delta_table("time of each twin ÷ time of its scenario's sync twin "
+                                   "in the same run (gated)", r.ratios, ratio=True))
+        console.print(_delta_table("absolute times (different machines: for information "
+                                   "only)" if not r.same_machine else "absolute times",
+                                   r.absolute, ratio=False))
+    else:
+        console.print(_delta_table("per benchmark (gated)" if gate else "per benchmark",
+                                   r.absolute, ratio=False))
+    if any(d.underpowered for d in r.gated):
+        console.print(f"{UNDERPOWERED_MARK} {FOOTNOTE}")
+    console.print(f"[dim]{LEGEND}[/]")
+    console.print(_speedup_table(r.speedups))
+    console.print(_summary_line(r), highlight=False)
+    if gate is not None:
+        style = "bold green" if gate.passed else "bold red"
+        console.print(f"[{style}]{_gate_line(gate)}[/]", highlight=False)
+
+
+# -- markdown -----------------------------------------------------------------------------------
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _md_table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    align = ["---" if i == 0 or h in ("vs", "verdict") else "---:"
+             for i, h in enumerate(headers)]
+    lines = ["| " + " | ".join(headers) + " |", "| " + " | ".join(align) + " |"]
+    lines += ["| " + " | ".join(_md_escape(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+_MD_ICONS = {"slower": "🔴 ", "failed": "🔴 ", "faster": "🟢 "}
+
+
+def _md_deltas(deltas: tuple[Delta, ...], ratio: bool) -> list[str]:
+    rows = []
+    for d, cells in _delta_rows(deltas, ratio):
+        verdict = _MD_ICONS.get(d.verdict, "") + cells[-1]
+        if d.regression or d.status is Status.FAILED:
+            verdict = f"**{verdict}**"
+        rows.append([f"`{d.key}`", *cells[1:-1], verdict])
+    return _md_table(_headers(ratio, "base", "current"), rows)
+
+
+def to_markdown(r: CompareResult, gate: GateResult | None = None) -> str:
+    lines: list[str] = []
+    if gate is not None:
+        icon = "✅" if gate.passed else "❌"
+        lines += [f"## {icon} twinbench check: {'passed' if gate.passed else 'failed'}", ""]
+        lines += [f"- {_md_escape(x)}" for x in gate.reasons] or [_gate_line(gate)]
+        lines.append("")
+    else:
+        lines += ["## twinbench compare", ""]
+    lines += [f"- {_run_line('**base** ' + r.base_name, r.base)}",
+              f"- {_run_line('**current** ' + r.current_name, r.current)}", ""]
+    lines += [f"> ⚠️ {w}" for w in r.warnings]
+    lines += [f"> ℹ️ {n}" for n in r.notes]  # noqa: RUF001 — the emoji is meant
+    if r.warnings or r.notes:
+        lines.append("")
+    if r.mode is Mode.RATIO:
+        lines += ["### Time of each twin ÷ time of its scenario's sync twin in the same run "
+                  "(gated)", ""]
+        lines += _md_deltas(r.ratios, ratio=True)
+        lines += ["", "<details><summary>Absolute times"
+                  + (" (different machines: for information only)" if not r.same_machine
+                     else "") + "</summary>", ""]
+        lines += _md_deltas(r.absolute, ratio=False)
+        lines += ["", "</details>"]
+    else:
+        lines += ["### Per benchmark", ""]
+        lines += _md_deltas(r.absolute, ratio=False)
+    if any(d.underpowered for d in r.gated):
+        lines += ["", f"{UNDERPOWERED_MARK} {FOOTNOTE}"]
+    lines += ["", LEGEND]
+    lines += ["", "### Async over best sync, per run", ""]
+    lines += _md_table(["scenario", "base", "current", "moved"], [
+        [f"{s.workload} · {s.scenario}", _speedup_text(s.base, s.base_pair),
+         _speedup_text(s.current, s.current_pair),
+         "params differ" if s.params_differ else _pct(s.change)] for s in r.speedups])
+    lines += ["", _summary_line(r) + f" (alpha {r.alpha}: t-test on pass medians, or "
+              f"Mann-Whitney on rounds with one pass each side; {r.confidence:.0%} CI).", ""]
+    return "\n".join(lines)
+
+
+# -- JSON ---------------------------------------------------------------------------------------
+
+def _run_json(name: str, run: Run) -> dict[str, Any]:
+    m = run.meta
+    git = m.get("git") or {}
+    return {"name": name, "profile": m.get("profile"), "loop": m.get("loop"),
+            "created": m.get("created"), "commit": git.get("commit"),
+            "branch": git.get("branch"), "dirty": git.get("dirty"),
+            "python": (m.get("python") or {}).get("version"), "machine": m.get("machine"),
+            "complete": m.get("complete", True)}
+
+
+def _delta_json(d: Delta, ratio: bool) -> dict[str, Any]:
+    c = d.comparison
+    unit = "ratio" if ratio else "median_s"
+    out: dict[str, Any] = {
+        "key": d.key, "workload": d.workload, "scenario": d.scenario, "twin": d.twin,
+        "kind": d.kind, "label": d.label, "status": d.status.value, "verdict": d.verdict,
+        "threshold": d.threshold, f"base_{unit}": d.base_value,
+        f"current_{unit}": d.current_value,
+        "change": c.change if c else None, "ci_low": c.ci_low - 1 if c else None,
+        "ci_high": c.ci_high - 1 if c else None, "p_value": c.p_value if c else None,
+        "method": c.method if c else None, "passes": list(c.passes) if c else None,
+        "detectable": c.detectable if c else None,
+        "n_base": d.n_base, "n_current": d.n_current, "underpowered": d.underpowered,
+        "detail": d.detail,
+    }
+    if ratio:
+        out["reference"] = d.reference
+    return out
+
+
+def to_json_doc(r: CompareResult, gate: GateResult | None = None) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "format": "twinbench-compare", "version": JSON_VERSION, "mode": r.mode.value,
+        "same_machine": r.same_machine, "machine_differences": list(r.machine_differences),
+        "alpha": r.alpha, "confidence": r.confidence,
+        "base": _run_json(r.base_name, r.base), "current": _run_json(r.current_name, r.current),
+        "benchmarks": [_delta_json(d, ratio=False) for d in r.absolute],
+        "ratios": [_delta_json(d, ratio=True) for d in r.ratios],
+        "speedups": [{
+            "workload": s.workload, "scenario": s.scenario, "base": s.base,
+            "current": s.current, "change": s.change,
+            "base_best_async": s.base_pair[0] if s.base_pair else None,
+            "base_best_sync": s.base_pair[1] if s.base_pair else None,
+            "current_best_async": s.current_pair[0] if s.current_pair else None,
+            "current_best_sync": s.current_pair[1] if s.current_pair else None,
+            "params_differ": s.params_differ} for s in r.speedups],
+        "regressions": [d.key for d in r.regressions],
+        "failures": list(r.failures), "warnings": list(r.warnings), "notes": list(r.notes),
+    }
+    if gate is not None:
+        doc["gate"] = {"passed": gate.passed, "exit_code": gate.exit_code,
+                       "max_regression": gate.thresholds.default, "reasons": gate.reasons}
+    return doc
+
+
+def to_json(r: CompareResult, gate: GateResult | None = None) -> str:
+    return json.dumps(to_json_doc(r, gate), indent=2, allow_nan=False)

@@ -1,0 +1,62 @@
+"""Numbers and parameters as text, the same in every table and report."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+PARAM_NAMES = {"n": "N", "concurrency": "C", "latency_ms": "L", "size": "size"}
+
+
+def fmt_seconds(seconds: float) -> str:
+    if seconds >= 1:
+        return f"{seconds:.2f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.1f} ms"
+    return f"{seconds * 1e6:.0f} µs"
+
+
+def fmt_ratio(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}x"
+
+
+def fmt_rate(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def fmt_percent(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0%}"
+
+
+def fmt_signed_percent(value: float | None) -> str:
+    if value is None:
+        return "—"
+    text = f"{value:+.1%}"
+    return "+0.0%" if text == "-0.0%" else text
+
+
+def fmt_bytes(value: float) -> str:
+    return f"{value / 2**20:,.1f} MiB" if abs(value) >= 2**20 else f"{value / 1024:,.1f} KiB"
+
+
+def fmt_metric(value: Any, unit: str) -> str:
+    if value is None or isinstance(value, str):
+        return "—" if value is None else value
+    if unit == "s":
+        return fmt_seconds(value)
+    if unit == "rate":
+        return fmt_rate(value)
+    if unit == "bytes":
+        return fmt_bytes(value)
+    if unit == "fraction":
+        return fmt_percent(value)
+    return f"{value:,}" if isinstance(value, int) else f"{value:,.2f}"
+
+
+def describe_params(params: Mapping[str, Any]) -> str:
+    parts = []
+    for key, value in params.items():
+        name = PARAM_NAMES.get(key, key)
+        unit = " ms" if key.endswith("_ms") else ""
+        parts.append(f"{name}={value}{unit}")
+    return ", ".join(parts)

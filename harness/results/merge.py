@@ -1,0 +1,139 @@
+"""Passes: the same benchmarks measured again, later, and merged into one run file.
+
+Rounds of one benchmark run back to back and share that moment's machine state (CPU clock,
+other tenants' load, the peers' warm-up), so they are not independent replicates of the
+benchmark: on this project's 2-core machines the medians of unchanged code moved 2-25% from one
+run to the next while each run's rounds looked tight. A *pass* is one sweep over every selected
+benchmark; a benchmark's passes are minutes apart, and the spread of its per-pass medians is
+what a regression test must be measured against (Kalibera & Jones, "Rigorous benchmarking in
+reasonable time", 2013: replicate at the level where the variance is).
+
+In the file a benchmark stays one pytest-benchmark entry, so `pytest-benchmark compare` and
+github-action-benchmark still read it: `stats.data` holds every round, pass after pass, `stats`
+is recomputed over all of them, and `extra_info.pass_rounds` says how many rounds each pass
+contributed. A file without `pass_rounds` is one pass.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import statistics
+from collections.abc import Sequence
+from typing import Any
+
+from pytest_benchmark.stats import Stats
+
+from harness.model.physics import efficiency
+from harness.results.runfile import key_of
+
+PASS_ROUNDS = "pass_rounds"
+# Per-benchmark numbers that summarise a pass and how passes combine. The worst value is kept
+# where a single bad pass matters (errors, lost work, a saturated peer); the median elsewhere.
+_WORST_HIGH = frozenset({"errors", "timeouts", "refused", "failures"})
+_WORST_LOW = frozenset({"served"})
+_NOT_MERGED = frozenset({"ops", "ideal_s", "efficiency", PASS_ROUNDS})
+
+
+def _stats_dict(data: list[float], iterations: int) -> dict[str, Any]:
+    stats = Stats()  # type: ignore[no-untyped-call]
+    for value in data:
+        stats.update(value)  # type: ignore[no-untyped-call]
+    summary: dict[str, Any] = stats.as_dict()  # type: ignore[no-untyped-call]
+    return {**summary, "data": data, "iterations": iterations}
+
+
+def _combine(key: str, values: list[Any]) -> Any:
+    numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+    if len(numbers) != len(values) or key in _NOT_MERGED:
+        return values[-1]
+    if key in _WORST_HIGH:
+        return max(numbers)
+    if key in _WORST_LOW:
+        return min(numbers)
+    return statistics.median(numbers)
+
+
+def _merge_benchmark(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    merged = copy.deepcopy(entries[0])
+    infos = [e["extra_info"] for e in entries]
+    data: list[float] = []
+    pass_rounds: list[int] = []
+    for entry in entries:
+        data.extend(entry["stats"]["data"])
+        pass_rounds.extend(entry["extra_info"].get(PASS_ROUNDS) or [len(entry["stats"]["data"])])
+    merged["stats"] = _stats_dict(data, entries[0]["stats"].get("iterations", 1))
+    info = merged["extra_info"]
+    for key in dict.fromkeys(k for i in infos for k in i):
+        values = [i[key] for i in infos if key in i]
+        if key == "peer_busy":
+            peers = dict.fromkeys(p for v in values for p in v)
+            info[key] = {p: max(v.get(p, 0.0) for v in values) for p in peers}
+        else:
+            info[key] = _combine(key, values)
+    info["efficiency"] = efficiency(info.get("ideal_s"), merged["stats"]["median"])
+    info[PASS_ROUNDS] = pass_rounds
+    return merged
+
+
+_PASS_PREFIX = re.compile(r"^pass (\d+): ")
+
+
+def _merge_outcomes(blocks: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+    """A benchmark failed if it failed in any pass; else skipped if skipped in any.
+
+    Details name the pass ("pass 4: ..."), counting on from the passes of earlier documents
+    (a document may itself be a merge of several)."""
+    merged: dict[str, dict[str, str]] = {}
+    rank = {"failed": 2, "skipped": 1, "passed": 0}
+    offset = 0
+    for block in blocks:
+        for case, outcome in (block.get("outcomes") or {}).items():
+            old = merged.get(case)
+            if old is None or rank.get(outcome["outcome"], 0) > rank.get(old["outcome"], 0):
+                detail = outcome.get("detail", "")
+                if len(blocks) > 1 and outcome["outcome"] != "passed":
+                    own = _PASS_PREFIX.match(detail)
+                    number = offset + (int(own.group(1)) if own else 1)
+                    detail = f"pass {number}: {detail[own.end():] if own else detail}"
+                merged[case] = {"outcome": outcome["outcome"], "detail": detail}
+        offset += int(block.get("passes") or 1)
+    return merged
+
+
+def merge_passes(docs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """One run document from the documents of successive passes (the first one's metadata).
+
+    A benchmark that failed in any pass is dropped, like a failed benchmark of a single pass:
+    its other passes timed a twin known to misbehave. Twins whose checksum changed between
+    passes fail here, since each pass only checks its own rounds.
+    """
+    if not docs:
+        raise ValueError("no passes to merge")
+    if len(docs) == 1:
+        return docs[0]
+    out = copy.deepcopy(docs[0])
+    blocks = [d["twinbench"] for d in docs]
+    outcomes = _merge_outcomes(blocks)
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for doc in docs:
+        for bench in doc["benchmarks"]:
+            by_name.setdefault(bench["name"], []).append(bench)
+    benchmarks = []
+    for entries in by_name.values():
+        case = key_of(entries[0]["extra_info"]).test_id
+        checksums = {e["extra_info"].get("checksum") for e in entries}
+        if len(checksums) > 1:
+            outcomes[case] = {"outcome": "failed",
+                              "detail": f"checksum changed between passes "
+                                        f"({', '.join(sorted(map(str, checksums)))})"}
+        if outcomes.get(case, {}).get("outcome") == "failed":
+            continue
+        benchmarks.append(_merge_benchmark(entries))
+    out["benchmarks"] = benchmarks
+    out["twinbench"]["outcomes"] = outcomes
+    out["twinbench"]["complete"] = all(b.get("complete", True) for b in blocks)
+    # Passes run in all; a benchmark's own count is in its pass_rounds (a confirmation
+    # re-measures only some benchmarks).
+    out["twinbench"]["passes"] = sum(int(b.get("passes") or 1) for b in blocks)
+    return out

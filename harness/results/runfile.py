@@ -1,0 +1,411 @@
+"""The run file's schema, in one place: how a run document is built, changed, checked and read.
+
+A run file stays readable by `pytest-benchmark compare` and github-action-benchmark (the top
+level is pytest-benchmark's own JSON, raw rounds included in `stats.data`) and carries what
+comparing versions needs in a top-level `twinbench` block and in each benchmark's `extra_info`.
+Both are declared below as typed dicts; writers build them with the functions here, and the
+loader validates a whole document against the same declarations before anything reads it.
+
+Schema changelog (bump SCHEMA_VERSION on any change a reader must know about):
+  1  pytest-benchmark JSON (raw rounds in stats.data) + `twinbench` block {schema,
+     harness_version, created, profile, loop, selection, git, python, libraries, machine,
+     peers, workloads (each workload's description and metric columns, so `bench show` needs
+     no registry), outcomes (per case test id: outcome, detail), complete}. Per benchmark
+     `extra_info` {workload, twin, kind, label, scenario, judged_by, params, ops, checksum,
+     ideal_s, efficiency, loop, peer_busy, and the twin's own measurements}.
+  2  `twinbench.passes` (how many times the benchmarks were run over) and per benchmark
+     `extra_info.pass_rounds` (rounds per pass; `stats.data` is the passes' rounds in order);
+     `twinbench.confirmation` {passes, cases} when `bench check` re-measured suspects.
+     A version-1 file reads as one pass.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, NotRequired, Required, cast
+
+from typing_extensions import TypedDict
+
+from harness.errors import BadInput
+from harness.model.case import CaseKey
+from harness.model.physics import efficiency
+
+SCHEMA_VERSION = 2
+
+OutcomeName = Literal["passed", "failed", "skipped"]
+KindName = Literal["sync", "threads", "async"]
+# pydantic's ConfigDict, spelt as a plain dict so that building a run file (in the measuring
+# process) never imports pydantic; only loading one does. Files may carry more than we read.
+_OPEN = {"extra": "allow", "strict": True}
+
+
+class RunFileError(BadInput):
+    """A run file that is missing, damaged, foreign or from an unknown schema."""
+
+
+# -- the declarations --------------------------------------------------------------------------
+
+class StatsJson(TypedDict, total=False):
+    """pytest-benchmark's statistics; twinbench reads the raw rounds and the quartiles."""
+
+    data: Required[list[float]]
+    median: Required[float]
+    q1: Required[float]
+    q3: Required[float]
+    iterations: int
+
+
+class ExtraInfo(TypedDict, total=False):
+    """What the plugin records per benchmark, beside the twin's own measurements."""
+
+    workload: Required[str]
+    twin: Required[str]
+    kind: Required[KindName]
+    scenario: Required[str]
+    label: str
+    judged_by: str | None
+    params: dict[str, Any]
+    ops: int
+    checksum: str
+    ideal_s: float | None
+    efficiency: float | None
+    loop: str | None
+    peer_busy: dict[str, float]
+    pass_rounds: list[int]
+
+
+class BenchmarkJson(TypedDict, total=False):
+    name: Required[str]
+    group: str | None
+    stats: Required[StatsJson]
+    extra_info: Required[ExtraInfo]
+
+
+class OutcomeJson(TypedDict):
+    outcome: OutcomeName
+    detail: NotRequired[str]
+
+
+class MetricJson(TypedDict):
+    key: str
+    header: str
+    unit: NotRequired[str]
+
+
+class WorkloadJson(TypedDict, total=False):
+    description: str
+    metrics: list[MetricJson]
+
+
+class GitJson(TypedDict, total=False):
+    commit: str | None
+    branch: str | None
+    dirty: bool | None
+
+
+class MachineJson(TypedDict, total=False):
+    cpu: str | None
+    cores: int | None
+    memory_bytes: int | None
+    os: str | None
+    arch: str | None
+
+
+class ConfirmationJson(TypedDict):
+    passes: int
+    cases: list[str]
+
+
+class Block(TypedDict, total=False):
+    """The `twinbench` block (see the changelog above)."""
+
+    schema: Required[int]
+    harness_version: str
+    created: str
+    profile: str
+    loop: str
+    passes: int
+    selection: dict[str, list[str]]
+    git: GitJson
+    python: dict[str, str]
+    libraries: dict[str, str | None]
+    machine: MachineJson
+    peers: dict[str, dict[str, Any]]
+    workloads: dict[str, WorkloadJson]
+    outcomes: dict[str, OutcomeJson]
+    complete: bool
+    confirmation: ConfirmationJson
+
+
+class RunJson(TypedDict, total=False):
+    benchmarks: Required[list[BenchmarkJson]]
+    twinbench: Required[Block]
+
+
+_VALIDATOR: Any = None
+_SCHEMAS = (StatsJson, ExtraInfo, BenchmarkJson, OutcomeJson, MetricJson, WorkloadJson, GitJson,
+            MachineJson, ConfirmationJson, Block, RunJson)
+
+
+def _validate(doc: dict[str, Any]) -> str | None:
+    """None if `doc` matches the declarations, else where and how it does not."""
+    from pydantic import TypeAdapter, ValidationError
+
+    global _VALIDATOR
+    if _VALIDATOR is None:
+        for schema in _SCHEMAS:  # read by pydantic; kept off the classes for type checkers
+            setattr(schema, "__pydantic_config__", _OPEN)  # noqa: B010
+        _VALIDATOR = TypeAdapter(RunJson)
+    try:
+        _VALIDATOR.validate_python(doc)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        what = "benchmark entry" if first["loc"][:1] == ("benchmarks",) else "twinbench block"
+        return f"malformed {what} at {_where(first['loc'])}: {first['msg']}"
+    return None
+
+
+# -- outcomes -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one case ended. Keyed in the file by the case's test id (see CaseKey)."""
+
+    case_id: str
+    outcome: str  # passed | failed | skipped
+    detail: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome == "failed"
+
+
+def outcomes_json(outcomes: Iterable[Outcome]) -> dict[str, OutcomeJson]:
+    return {o.case_id: {"outcome": cast(OutcomeName, o.outcome), "detail": o.detail}
+            for o in outcomes}
+
+
+def outcomes_of(block: Mapping[str, Any]) -> dict[str, Outcome]:
+    raw = block.get("outcomes") or {}
+    return {k: Outcome(k, str(v["outcome"]), str(v.get("detail", ""))) for k, v in raw.items()}
+
+
+# -- building a run document (the plugin and the runner) ---------------------------------------
+
+def case_info(key: CaseKey, *, kind: str, label: str, judged_by: str | None,
+              params: Mapping[str, Any], ops: int, checksum: int, ideal_s: float | None,
+              median: float, loop: str | None, peer_busy: Mapping[str, float],
+              measured: Mapping[str, Any]) -> dict[str, Any]:
+    """One benchmark's `extra_info`: identity, parameters, the physics yardstick and the
+    twin's own measurements (`measured`, e.g. latency percentiles), which may not shadow the
+    harness's keys."""
+    info: dict[str, Any] = dict(measured)
+    info.update(
+        workload=key.workload, twin=key.twin, kind=kind, label=label, scenario=key.scenario,
+        judged_by=judged_by, params=dict(params), ops=ops, checksum=f"{checksum:016x}",
+        ideal_s=ideal_s, efficiency=efficiency(ideal_s, median), loop=loop,
+        peer_busy=dict(peer_busy),
+    )
+    return info
+
+
+def key_of(info: Mapping[str, Any]) -> CaseKey:
+    return CaseKey(str(info["workload"]), str(info["scenario"]), str(info["twin"]))
+
+
+def attach_block(output_json: dict[str, Any], block: Mapping[str, Any], *,
+                 peers: Mapping[str, Any], workloads: Mapping[str, WorkloadJson],
+                 outcomes: Iterable[Outcome]) -> None:
+    """Turn pytest-benchmark's JSON into a run document: keep only benchmarks that recorded
+    our extra_info (a twin that failed after its rounds has none: its failure is in the
+    outcomes) and add the twinbench block."""
+    output_json["benchmarks"] = [b for b in output_json["benchmarks"]
+                                 if "workload" in b.get("extra_info", {})]
+    full = dict(block)
+    full.update(peers=dict(peers), workloads=dict(workloads), outcomes=outcomes_json(outcomes))
+    output_json["twinbench"] = full
+
+
+def set_outcomes(doc: dict[str, Any], outcomes: Iterable[Outcome]) -> None:
+    doc["twinbench"]["outcomes"] = outcomes_json(outcomes)
+
+
+def set_complete(doc: dict[str, Any], complete: bool) -> None:
+    doc["twinbench"]["complete"] = complete
+
+
+def set_confirmation(doc: dict[str, Any], passes: int, cases: Iterable[str]) -> None:
+    doc["twinbench"]["confirmation"] = {"passes": passes, "cases": list(cases)}
+
+
+def drop_benchmarks(doc: dict[str, Any], drop: Callable[[CaseKey], bool]) -> None:
+    """Remove the benchmarks whose case `drop` selects (failed or dissenting twins)."""
+    doc["benchmarks"] = [b for b in doc["benchmarks"] if not drop(key_of(b["extra_info"]))]
+
+
+def benchmark_infos(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Each benchmark's extra_info, in file order (for checks across twins before loading)."""
+    return [b["extra_info"] for b in doc["benchmarks"]]
+
+
+# -- the loaded view ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BenchRecord:
+    """One benchmark of a run, flattened for comparison and reporting."""
+
+    name: str
+    group: str
+    workload: str
+    twin: str
+    kind: str
+    label: str
+    scenario: str
+    params: dict[str, Any]
+    ops: int
+    checksum: str
+    ideal_s: float | None
+    data: tuple[float, ...]
+    median: float
+    q1: float
+    q3: float
+    extra: dict[str, Any] = field(default_factory=dict)
+    pass_rounds: tuple[int, ...] = ()  # empty: one pass
+
+    @property
+    def case(self) -> CaseKey:
+        return CaseKey(self.workload, self.scenario, self.twin)
+
+    @property
+    def key(self) -> str:
+        """Identity across runs: workload, scenario and twin (parameters may differ)."""
+        return str(self.case)
+
+    @property
+    def case_id(self) -> str:
+        """The id the runner records outcomes under."""
+        return self.case.test_id
+
+    @property
+    def efficiency(self) -> float | None:
+        return efficiency(self.ideal_s, self.median)
+
+    @property
+    def passes(self) -> tuple[tuple[float, ...], ...]:
+        """The rounds of each pass (harness.results.merge), in the order they ran."""
+        if not self.pass_rounds:
+            return (self.data,)
+        out, start = [], 0
+        for count in self.pass_rounds:
+            out.append(self.data[start:start + count])
+            start += count
+        return tuple(out)
+
+    @property
+    def pass_spread(self) -> float | None:
+        """How far apart the slowest and fastest pass medians are (None with one pass)."""
+        if len(self.passes) < 2:
+            return None
+        medians = [statistics.median(p) for p in self.passes]
+        return max(medians) / min(medians) - 1 if min(medians) > 0 else None
+
+    @property
+    def iqr(self) -> float:
+        return self.q3 - self.q1
+
+    @property
+    def ops_per_s(self) -> float:
+        return self.ops / self.median if self.median > 0 else math.nan
+
+
+@dataclass(frozen=True)
+class Run:
+    path: Path | None
+    doc: dict[str, Any]
+    benchmarks: tuple[BenchRecord, ...]
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return cast(dict[str, Any], self.doc["twinbench"])
+
+    @property
+    def outcomes(self) -> dict[str, Outcome]:
+        return outcomes_of(self.meta)
+
+    @property
+    def failures(self) -> list[Outcome]:
+        return [o for o in self.outcomes.values() if o.failed]
+
+
+_KNOWN_INFO = frozenset({"workload", "twin", "kind", "label", "scenario", "params", "ops",
+                         "checksum", "ideal_s", "efficiency", "pass_rounds"})
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def parse_run(doc: Any, path: Path | None = None) -> Run:
+    """Check a whole document against the schema, then flatten it; RunFileError on anything
+    a reader could trip over, naming where."""
+    where = str(path) if path else "run"
+    if not isinstance(doc, dict) or not isinstance(doc.get("benchmarks"), list):
+        raise RunFileError(f"{where}: not a benchmark run file (no 'benchmarks' list)")
+    meta = doc.get("twinbench")
+    if not isinstance(meta, dict):
+        raise RunFileError(f"{where}: written by another tool (no 'twinbench' block); "
+                           "save runs with `bench run --save LABEL`")
+    schema = meta.get("schema")
+    if not isinstance(schema, int) or isinstance(schema, bool):
+        raise RunFileError(f"{where}: twinbench block has no schema version")
+    if schema > SCHEMA_VERSION:
+        raise RunFileError(f"{where}: schema {schema} is newer than this twinbench understands "
+                           f"({SCHEMA_VERSION}); upgrade twinbench")
+    if schema < 1:
+        raise RunFileError(f"{where}: unknown schema version {schema}")
+    problem = _validate(doc)
+    if problem is not None:
+        raise RunFileError(f"{where}: {problem}")
+    try:
+        records = tuple(_record(b) for b in doc["benchmarks"])
+    except ValueError as exc:
+        raise RunFileError(f"{where}: malformed benchmark entry ({exc})") from None
+    return Run(path, doc, records)
+
+
+def _record(bench: dict[str, Any]) -> BenchRecord:
+    info = bench["extra_info"]
+    stats = bench["stats"]
+    data = tuple(float(x) for x in stats["data"])
+    if not data or not all(math.isfinite(x) and x >= 0 for x in data):
+        raise ValueError(f"{bench.get('name')}: raw rounds missing or not finite")
+    pass_rounds = info.get("pass_rounds") or []
+    if (not all(n > 0 for n in pass_rounds)
+            or (pass_rounds and sum(pass_rounds) != len(data))):
+        raise ValueError(f"{bench.get('name')}: pass_rounds does not add up to the raw rounds")
+    return BenchRecord(
+        name=str(bench["name"]),
+        group=str(bench.get("group") or ""),
+        workload=str(info["workload"]),
+        twin=str(info["twin"]),
+        kind=str(info["kind"]),
+        label=str(info.get("label") or info["twin"]),
+        scenario=str(info["scenario"]),
+        params=dict(info.get("params") or {}),
+        ops=int(info.get("ops") or 0),
+        checksum=str(info.get("checksum") or ""),
+        ideal_s=info.get("ideal_s"),
+        data=data,
+        median=float(stats["median"]),
+        q1=float(stats["q1"]),
+        q3=float(stats["q3"]),
+        extra={k: v for k, v in info.items() if k not in _KNOWN_INFO},
+        pass_rounds=tuple(pass_rounds) if len(pass_rounds) > 1 else (),
+    )

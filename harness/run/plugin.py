@@ -1,0 +1,203 @@
+"""The pytest plugin: one pytest-benchmark benchmark per workload x twin x scenario.
+
+`bench run` hands this plugin the selected cases; it parametrises `harness/bench_cases.py`
+with them, starts the peers a case needs on first use, times each twin in pedantic mode with
+the profile's rounds, and records what the report needs in `extra_info`. The twinbench block of
+the run file is added through pytest-benchmark's own JSON hook, so an interrupted session still
+writes what it measured.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import pytest
+
+from harness.model.case import Case
+from harness.model.physics import ideal_seconds
+from harness.model.workload import BenchContext, CannotRun
+from harness.peers import PeerFailed, PeerPool, PeerUnavailable
+from harness.results.runfile import Outcome, WorkloadJson, attach_block, case_info
+from harness.run.events import Listener
+from harness.run.profiles import Profile
+
+
+class PeerUsage:
+    """CPU share each peer used during the rounds (not set-up or resets).
+
+    Near 100% of a core means the peer, not the twin, set the pace and the comparison is void.
+    The window opens as a round is about to start and closes when the next reset begins.
+    """
+
+    def __init__(self, peers: PeerPool):
+        self.peers = peers
+        self.cpu: dict[str, float] = {}
+        self.wall = 0.0
+        self._open: tuple[dict[str, float], float] | None = None
+
+    def start(self) -> None:
+        self._open = (self.peers.cpu_seconds(), time.perf_counter())
+
+    def stop(self) -> None:
+        if self._open is None:
+            return
+        cpu_before, wall_before = self._open
+        self._open = None
+        self.wall += time.perf_counter() - wall_before
+        for name, seconds in self.peers.cpu_seconds().items():
+            self.cpu[name] = self.cpu.get(name, 0.0) + seconds - cpu_before.get(name, seconds)
+
+    def busy(self) -> dict[str, float]:
+        return {name: cpu / self.wall for name, cpu in self.cpu.items()} if self.wall else {}
+
+
+@dataclass
+class TwinbenchPlugin:
+    cases: list[Case]
+    profile: Profile
+    peers: PeerPool
+    loop: str = "asyncio"
+    listener: Listener = field(default_factory=Listener)
+    metadata: Callable[[], dict[str, Any]] = dict
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    _by_nodeid: dict[str, Case] = field(default_factory=dict)
+
+    # -- collection ----------------------------------------------------------------------------
+
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        if "twin_case" in metafunc.fixturenames:
+            metafunc.parametrize("twin_case", self.cases, ids=[c.id for c in self.cases])
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            callspec = getattr(item, "callspec", None)
+            if callspec is not None:
+                self._by_nodeid[item.nodeid] = callspec.params["twin_case"]
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.listener.session_start(len(session.items))
+
+    @pytest.fixture
+    def twinbench(self) -> TwinbenchPlugin:
+        return self
+
+    # -- progress and outcomes -----------------------------------------------------------------
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        case = self._by_nodeid.get(report.nodeid)
+        if case is None:
+            return
+        if report.when == "call" or report.outcome != "passed":
+            if report.skipped:
+                detail = _skip_reason(report)
+            elif report.failed:
+                detail = _failure_line(report)
+            else:
+                detail = ""
+            if case.id in self.outcomes and self.outcomes[case.id].outcome != "passed":
+                return  # keep the first failure (e.g. call) over a later teardown report
+            self.outcomes[case.id] = Outcome(case.id, str(report.outcome), detail)
+            self.listener.case_end(case, report.outcome, detail)
+
+    def pytest_configure(self, config: pytest.Config) -> None:
+        self._config = config
+
+    def pytest_keyboard_interrupt(self) -> None:
+        """Drop the benchmark cut short by Ctrl-C, so the benchmarks that finished are saved.
+
+        pytest-benchmark registers a benchmark before its first round; one cut short has too
+        few rounds (maybe none) and none of our extra_info.
+        """
+        session = getattr(self._config, "_benchmarksession", None)
+        if session is not None:
+            session.benchmarks[:] = [b for b in session.benchmarks
+                                     if b.stats is not None and b.stats.data
+                                     and "workload" in b.extra_info]
+
+    def pytest_benchmark_update_json(self, output_json: dict[str, Any]) -> None:
+        # The run file describes its own extra columns, so `bench show` needs no registry.
+        workloads: dict[str, WorkloadJson] = {
+            c.workload.name: {"description": c.workload.description,
+                              "metrics": [asdict(m) for m in c.workload.metrics]}  # type: ignore[misc]
+            for c in self.cases
+        }
+        attach_block(output_json, self.metadata(), peers=self.peers.describe(),
+                     workloads=workloads, outcomes=self.outcomes.values())
+
+    # -- the benchmark itself ------------------------------------------------------------------
+
+    def measure(self, case: Case, benchmark: Any) -> None:
+        workload = case.workload
+        try:
+            peers = {name: self.peers.get(name) for name in workload.peers}
+        except PeerUnavailable as exc:
+            pytest.skip(str(exc))
+        except PeerFailed as exc:
+            pytest.fail(f"peer failed: {exc}", pytrace=False)
+        params = workload.params_for(case.scenario, self.profile.scale)
+        ideal = ideal_seconds(params)
+        rounds = min(self.profile.rounds, case.scenario.max_rounds or self.profile.rounds)
+        warmup = self.profile.warmup_rounds
+        bench = case.twin.bind(BenchContext(params=params, peers=peers, loop=self.loop,
+                                            warmup_rounds=warmup))
+        checksums: list[int] = []
+        usage = PeerUsage(self.peers)
+        self.listener.case_start(case, rounds + warmup)
+
+        def reset() -> None:  # untimed, before every round
+            usage.stop()
+            if checksums:
+                self.listener.round_done(case)
+            bench.reset()
+            usage.start()
+
+        def timed_round() -> None:
+            checksums.append(bench.round())
+
+        benchmark.group = case.group
+        try:
+            try:
+                bench.setup()
+            except CannotRun as exc:
+                pytest.skip(str(exc))
+            benchmark.pedantic(timed_round, setup=reset, rounds=rounds,
+                               warmup_rounds=warmup, iterations=1)
+            usage.stop()
+            extra = bench.extra_info()
+        finally:
+            bench.teardown()  # drivers tolerate a set-up that failed half-way
+
+        benchmark.extra_info.update(case_info(
+            case.key, kind=case.twin.kind, label=case.twin.describe(params),
+            judged_by=case.scenario.judged_by, params=params, ops=bench.ops,
+            checksum=checksums[-1], ideal_s=ideal, median=benchmark.stats.stats.median,
+            loop=bench.loop, peer_busy=usage.busy(), measured=extra,
+        ))
+        if len(set(checksums)) != 1:
+            pytest.fail(f"{case.twin.name} returned different checksums across rounds",
+                        pytrace=False)
+        if workload.expected is not None:
+            want = workload.expected(params)
+            if checksums[-1] != want:
+                pytest.fail(f"{case.twin.name} checksum {checksums[-1]:016x} != expected "
+                            f"{want:016x}: the twin did not do the scenario's work",
+                            pytrace=False)
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return str(longrepr)
+
+
+def _failure_line(report: pytest.TestReport) -> str:
+    """The last meaningful line of a failure: the exception, not the traceback."""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is not None:
+        return str(crash.message).splitlines()[0] if crash.message else "failed"
+    text = report.longreprtext.strip().splitlines()
+    return text[-1] if text else "failed"

@@ -1,0 +1,47 @@
+"""How hard to measure: rounds per benchmark and how much of each scenario's size to run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.drivers.aio import LOOPS
+from harness.errors import BadInput
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    rounds: int
+    warmup_rounds: int
+    scale: float
+    capacity_seconds: float
+    description: str
+
+
+PROFILES: dict[str, Profile] = {
+    p.name: p
+    for p in (
+        Profile("quick", rounds=3, warmup_rounds=1, scale=0.1, capacity_seconds=0.5,
+                description="smoke run: 10% of each scenario, 3 rounds (under a minute)"),
+        Profile("default", rounds=10, warmup_rounds=1, scale=1.0, capacity_seconds=1.0,
+                description="full-size scenarios, 10 rounds: numbers worth reading"),
+        Profile("full", rounds=20, warmup_rounds=2, scale=1.0, capacity_seconds=2.0,
+                description="20 rounds and the large scenarios (e.g. 10k connections)"),
+    )
+}
+
+
+def profile_named(name: str) -> Profile:
+    if name not in PROFILES:
+        raise BadInput(f"unknown profile {name!r}; choose from: {', '.join(PROFILES)}")
+    return PROFILES[name]
+
+
+def check_loop(loop: str) -> None:
+    if loop not in LOOPS:
+        raise BadInput(f"unknown event loop {loop!r}; choose from: {', '.join(LOOPS)}")
+    if loop == "uvloop":
+        try:
+            import uvloop  # noqa: F401
+        except ImportError:
+            raise BadInput("--loop uvloop needs the uvloop package (pip install uvloop)") from None

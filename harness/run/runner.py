@@ -1,0 +1,195 @@
+"""Builds and runs the pytest invocation behind `bench run` / `bench all`.
+
+pytest runs in this process with our plugin object, an empty ini (the user's pytest settings
+must not leak into measurements) and pytest's own terminal output off: progress comes from the
+listener. Peers live in a `PeerPool` owned here, outside pytest, so they are stopped however the
+session ends: normally, on a failed benchmark, or on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections import Counter, defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.errors import BadInput
+from harness.model.case import CaseKey
+from harness.model.registry import Selection, discover, select
+from harness.model.workload import Workload
+from harness.peers import PeerPool
+from harness.results.merge import merge_passes
+from harness.results.meta import metadata_block
+from harness.results.runfile import (
+    Outcome,
+    Run,
+    benchmark_infos,
+    drop_benchmarks,
+    key_of,
+    parse_run,
+    set_complete,
+    set_outcomes,
+)
+from harness.run import bench_cases
+from harness.run.events import Listener
+from harness.run.plugin import TwinbenchPlugin
+from harness.run.profiles import check_loop, profile_named
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    selection: Selection = field(default_factory=Selection)
+    profile: str = "default"
+    loop: str = "asyncio"
+    pg_dsn: str | None = None
+    passes: int = 1
+    # Where workloads come from besides the built-in package (--workloads, [tool.twinbench]).
+    sources: tuple[str, ...] = ()
+
+
+@dataclass
+class RunResult:
+    run: Run | None
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    interrupted: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes.values() if o.failed]
+
+    @property
+    def exit_code(self) -> int:
+        if self.interrupted:
+            return 130
+        return 1 if self.failed else 0
+
+
+def execute(request: RunRequest, listener: Listener | None = None,
+            registry: dict[str, Workload] | None = None) -> RunResult:
+    """Run the selected benchmarks, `request.passes` times over; bad input raises BadInput
+    before anything starts. Passes share the peers and merge into one run (harness.passes)."""
+    profile = profile_named(request.profile)
+    check_loop(request.loop)
+    if request.passes < 1:
+        raise BadInput(f"--passes must be at least 1, not {request.passes}")
+    registry = registry if registry is not None else discover(request.sources)
+    cases = select(registry, request.selection, profile.name)
+    if not cases:
+        raise BadInput("nothing to run: the selection matches no scenario in profile "
+                       f"{profile.name!r}")
+    selection = {"workloads": list(request.selection.workloads),
+                 "twins": list(request.selection.twins),
+                 "scenarios": list(request.selection.scenarios)}
+    options: dict[str, Any] = {"http_capacity_seconds": profile.capacity_seconds,
+                               "pg_dsn": request.pg_dsn}
+    listener = listener or Listener()
+    docs: list[dict[str, Any]] = []
+    outcomes: dict[str, Outcome] = {}  # the last pass's, when no pass produced a document
+    interrupted = False
+    with PeerPool(options) as peers:
+        peers.preflight({name for case in cases for name in case.workload.peers})
+        for index in range(1, request.passes + 1):
+            listener.pass_start(index, request.passes)
+            plugin = TwinbenchPlugin(
+                cases=cases, profile=profile, peers=peers, loop=request.loop,
+                listener=listener,
+                metadata=lambda: metadata_block(profile=profile.name, loop=request.loop,
+                                                selection=selection),
+            )
+            doc, code = _one_pass(plugin)
+            outcomes = dict(plugin.outcomes)
+            if doc is not None:
+                _check_twins_agree(doc, outcomes)
+                set_outcomes(doc, outcomes.values())
+                set_complete(doc, code != pytest.ExitCode.INTERRUPTED)
+                docs.append(doc)
+            if code == pytest.ExitCode.INTERRUPTED:
+                interrupted = True
+                break
+    warnings = list(peers.close_errors)
+    run = None
+    if docs:
+        merged = merge_passes(docs)
+        set_complete(merged, not interrupted)
+        run = parse_run(merged)
+        outcomes = run.outcomes
+    return RunResult(run=run, outcomes=outcomes, interrupted=interrupted, warnings=warnings)
+
+
+def _one_pass(plugin: TwinbenchPlugin) -> tuple[dict[str, Any] | None, pytest.ExitCode | int]:
+    """One pytest session over every selected case: its run document and exit code."""
+    with tempfile.TemporaryDirectory(prefix="twinbench-") as tmp:
+        json_path = Path(tmp) / "run.json"
+        ini = Path(tmp) / "pytest.ini"
+        ini.write_text("[pytest]\n")
+        args = [
+            str(Path(bench_cases.__file__)),
+            "-c", str(ini), "--rootdir", tmp,
+            "-p", "no:cacheprovider", "-p", "no:terminal", "-p", "no:randomly",
+            "--benchmark-json", str(json_path), "--benchmark-quiet",
+            "--benchmark-sort", "name",
+        ]
+        code = pytest.main(args, plugins=[plugin])
+        if code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
+            raise RuntimeError(f"pytest could not run the benchmarks (exit code {int(code)})")
+        doc = json.loads(json_path.read_text()) if json_path.exists() else None
+    return doc, code
+
+
+def _check_twins_agree(doc: dict[str, Any], outcomes: dict[str, Outcome]) -> None:
+    """All twins of one scenario must return the same checksum; dissenters fail.
+
+    Failed twins are dropped from the run first: their timings measured something other than
+    the scenario's work and must not reach a table or a verdict. When no checksum has a strict
+    majority there is no telling which twin is right, so all of them fail.
+    """
+    def failed(key: CaseKey) -> bool:
+        outcome = outcomes.get(key.test_id)
+        return outcome is not None and outcome.failed
+
+    drop_benchmarks(doc, failed)
+    by_group: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for entry in benchmark_infos(doc):
+        by_group[key_of(entry).group].append(entry)
+    dissenters: set[CaseKey] = set()
+    for infos in by_group.values():
+        counts = Counter(info["checksum"] for info in infos)
+        if len(counts) < 2:
+            continue
+        (top, top_count), (_, runner_up) = counts.most_common(2)
+        for info in infos:
+            if info["checksum"] != top or top_count == runner_up:
+                key = key_of(info)
+                dissenters.add(key)
+                outcomes[key.test_id] = Outcome(
+                    key.test_id, "failed",
+                    f"checksum {info['checksum']} disagrees with the other twins' "
+                    f"({', '.join(sorted(counts))})",
+                )
+    drop_benchmarks(doc, dissenters.__contains__)
+
+
+def request_like(meta: Mapping[str, Any], pg_dsn: str | None = None, passes: int = 1,
+                 sources: tuple[str, ...] = ()) -> RunRequest:
+    """A run request measuring what a saved run measured: its profile, loop and selection."""
+    profile = str(meta.get("profile") or "default")
+    loop = str(meta.get("loop") or "asyncio")
+    profile_named(profile)
+    check_loop(loop)
+    chosen = meta.get("selection") or {}
+
+    def names(key: str) -> tuple[str, ...]:
+        value = chosen.get(key) or []
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise BadInput(f"baseline selection.{key} is not a list of names")
+        return tuple(value)
+
+    selection = Selection(names("workloads"), names("twins"), names("scenarios"))
+    return RunRequest(selection=selection, profile=profile, loop=loop, pg_dsn=pg_dsn,
+                      passes=passes, sources=sources)

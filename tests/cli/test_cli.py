@@ -1,0 +1,155 @@
+"""`bench` as a user runs it: a real quick run against the real peer, and every bad input."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from harness.results.runfile import SCHEMA_VERSION
+
+BENCH = [sys.executable, "-m", "harness"]
+
+
+def bench(*args: str, cwd: Path | None = None, timeout: float = 120
+          ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*BENCH, *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    out = tmp_path_factory.mktemp("run") / "quick.json"
+    result = bench("run", "http_fetch", "--profile", "quick", "--json", str(out), timeout=240)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout, out
+
+
+def test_quick_run_prints_tables_verdicts_and_peer_capacity(quick_run: tuple[str, Path]) -> None:
+    stdout, _ = quick_run
+    for scenario in ("latency-bound", "many-quick", "overhead"):
+        assert f"http_fetch · {scenario}" in stdout
+    assert stdout.count("→ ") == 3
+    assert "than the best sync twin" in stdout
+    assert "HTTP peer capacity at L=0" in stdout
+
+
+def test_quick_run_file_is_complete_and_readable_by_pytest_benchmark(
+        quick_run: tuple[str, Path]) -> None:
+    _, path = quick_run
+    doc = json.loads(path.read_text())
+    assert len(doc["benchmarks"]) == 15  # 3 scenarios x 5 twins
+    for b in doc["benchmarks"]:
+        info = b["extra_info"]
+        assert {"workload", "twin", "kind", "scenario", "params", "ops", "checksum", "ideal_s",
+                "efficiency"} <= set(info)
+        assert len(b["stats"]["data"]) == 3
+    meta = doc["twinbench"]
+    assert meta["complete"] is True and meta["profile"] == "quick"
+    assert meta["libraries"]["aiohttp"] and meta["machine"]["cores"]
+    assert meta["peers"]["http"]["capacity_rps"] > 0
+    script = "from pytest_benchmark.cli import main; main()"
+    compare = subprocess.run([sys.executable, "-c", script, "compare", str(path)],
+                             capture_output=True, text=True, timeout=60)
+    assert compare.returncode == 0, compare.stderr
+    assert "test_twin[http_fetch-overhead-aiohttp]" in compare.stdout
+
+
+def test_show_renders_a_saved_run(quick_run: tuple[str, Path]) -> None:
+    _, path = quick_run
+    result = bench("show", str(path))
+    assert result.returncode == 0
+    assert "http_fetch · overhead" in result.stdout
+
+
+def test_save_writes_results_label_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    args = ("run", "http_fetch", "--profile", "quick", "--scenario", "overhead",
+            "--twin", "requests", "--twin", "aiohttp")
+    result = bench(*args, "--save", "v1", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    saved = tmp_path / "results" / "v1.json"
+    before = saved.read_bytes()
+    assert json.loads(before)["twinbench"]["schema"] == SCHEMA_VERSION
+    again = bench(*args, "--save", "v1", cwd=tmp_path)
+    assert "exists; pass --force" in one_line_error(again)
+    assert saved.read_bytes() == before
+    assert not list((tmp_path / "results").glob(".*tmp"))
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("run", "nope"), "unknown workload nope; choose from: "),
+        (("run", "http_fetch", "--twin", "curl"), "unknown twin curl; choose from: aiohttp"),
+        (("run", "http_fetch", "--scenario", "x"), "unknown scenario x; choose from: "),
+        (("run", "http_fetch", "--profile", "huge"), "unknown profile 'huge'; choose from: "
+                                                     "quick, default, full"),
+        (("run", "http_fetch", "--loop", "trio"), "unknown event loop 'trio'"),
+        (("run", "http_fetch", "--save", "../x"), "invalid label '../x'"),
+        (("all", "--save", "/abs/x"), "invalid label '/abs/x'"),
+        (("run", "http_fetch", "--passes", "0"), "--passes must be at least 1"),
+    ],
+)
+def test_bad_names_get_one_line_and_exit_2(args: tuple[str, ...], expected: str) -> None:
+    assert expected in one_line_error(bench(*args))
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (None, "no such run file"),
+        ("", "empty file"),
+        ('{"benchmarks": [', "not valid JSON (truncated?)"),
+        ('{"benchmarks": [], "machine_info": {}}', "written by another tool"),
+        ('{"benchmarks": [], "twinbench": {"schema": 99}}', "schema 99 is newer"),
+        ('{"benchmarks": [], "twinbench": {"schema": NaN}}', "non-finite number NaN"),
+    ],
+)
+def test_show_refuses_bad_files(tmp_path: Path, content: str | None, expected: str) -> None:
+    path = tmp_path / "run.json"
+    if content is not None:
+        path.write_text(content)
+    assert expected in one_line_error(bench("show", str(path)))
+
+
+def peer_children(pid: int) -> list[psutil.Process]:
+    try:
+        children = psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+    return [c for c in children if "harness.peers" in " ".join(c.cmdline())]
+
+
+def test_ctrl_c_stops_the_peer_and_exits_130(tmp_path: Path) -> None:
+    proc = subprocess.Popen([*BENCH, "run", "http_fetch", "--profile", "quick"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        peers: list[psutil.Process] = []
+        while not peers and time.monotonic() < deadline:
+            peers = peer_children(proc.pid)
+            time.sleep(0.1)
+        assert peers, "the HTTP peer never started"
+        time.sleep(1.0)  # let a benchmark start
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+        assert proc.returncode == 130, proc.stderr.read() if proc.stderr else ""
+        for peer in peers:
+            assert not peer.is_running() or peer.status() == psutil.STATUS_ZOMBIE
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
