@@ -18,7 +18,7 @@ from harness.analysis.compare import CompareResult, compare_runs
 from harness.analysis.gate import GateResult, decide, to_confirm
 from harness.cli.console import bad_input_exits, console, err, resolve_run_path, workload_sources
 from harness.cli.options import WorkloadsOpt
-from harness.cli.progress import RichProgress
+from harness.cli.progress import progress_for
 from harness.config import load_config
 from harness.errors import BadInput
 from harness.render.compare import FORMATS, render_table, to_json, to_markdown
@@ -165,7 +165,7 @@ def _measure(request: RunRequest, against_baseline: Callable[..., CompareResult]
         return to_confirm(against_baseline(run, estimate=True))
 
     try:
-        with RichProgress(err) as progress:  # stderr: stdout may be JSON or markdown
+        with progress_for(err) as progress:  # stderr: stdout may be JSON or markdown
             outcome = measure_and_confirm(request, suspects, confirm=confirm,
                                           listener=progress, announce=announce)
     except KeyboardInterrupt:

@@ -21,7 +21,7 @@ from harness.cli.options import (
     TwinOpt,
     WorkloadsOpt,
 )
-from harness.cli.progress import RichProgress
+from harness.cli.progress import progress_for
 from harness.errors import BadInput
 from harness.model.registry import Selection, discover
 from harness.render.fmt import describe_params
@@ -50,7 +50,7 @@ def _run(request: RunRequest, save: str | None, force: bool, json_path: Path | N
             if path is not None and path.exists() and not force:
                 raise BadInput(f"{path} exists; pass --force to overwrite it")
         try:
-            with RichProgress(console) as progress:
+            with progress_for(console, err) as progress:
                 result = execute(request, progress)
         except KeyboardInterrupt:
             err.print("[yellow]interrupted; peers stopped[/]")

@@ -27,42 +27,63 @@ def new_loop(kind: str = "asyncio") -> asyncio.AbstractEventLoop:
     return loop
 
 
-def run_interruptibly(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> T:
-    """`run_until_complete`, but a Ctrl-C cancels the task (at an await) and then raises
-    KeyboardInterrupt, as asyncio.run does.
+class Bridge:
+    """Runs an async twin's coroutines on its loop, one benchmark long, with Ctrl-C made safe.
 
-    Python's default handler raises KeyboardInterrupt wherever the loop happens to be, including
-    inside a driver's C protocol callback, which can leave it corrupt (asyncpg then segfaults).
-    A second Ctrl-C raises at once.
+    Python's default SIGINT handler raises KeyboardInterrupt wherever the loop happens to be,
+    including inside a driver's C protocol callback, which can leave it corrupt (asyncpg then
+    segfaults). While a coroutine runs, this handler instead cancels its task (it unwinds at an
+    await) and KeyboardInterrupt is raised once the loop has stopped, as asyncio.run does; a
+    second Ctrl-C raises at once. Between coroutines (resets, the harness's own code) a Ctrl-C
+    raises at once too, as it would without us.
+
+    The handler is installed once per benchmark (enter) and restored at its end (exit): a
+    round then costs `run_until_complete` and a task, not two `signal.signal` calls.
     """
-    task = loop.create_task(coro)
-    if (threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
-        return loop.run_until_complete(task)
-    interrupted = False
 
-    def on_sigint(signum: int, frame: object) -> None:
-        nonlocal interrupted
-        if interrupted:
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.loop = loop
+        self._task: asyncio.Future[Any] | None = None
+        self._interrupted = False
+        self._previous: Any = None
+        self._installed = False
+
+    def __enter__(self) -> Bridge:
+        if (threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+            self._previous = signal.signal(signal.SIGINT, self._on_sigint)
+            self._installed = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._installed:
+            signal.signal(signal.SIGINT, self._previous)
+            self._installed = False
+
+    def _on_sigint(self, signum: int, frame: object) -> None:
+        task = self._task
+        if self._interrupted or task is None or task.done():
             raise KeyboardInterrupt
-        interrupted = True
+        self._interrupted = True
         task.cancel()
-        loop.call_soon_threadsafe(lambda: None)  # wake the loop if it is waiting in select()
+        self.loop.call_soon_threadsafe(lambda: None)  # wake the loop if it waits in select()
 
-    signal.signal(signal.SIGINT, on_sigint)
-    try:
-        result = loop.run_until_complete(task)
-    except BaseException:
-        if interrupted:  # whatever the cancelled round raised, the user asked to stop
-            raise KeyboardInterrupt from None
-        raise
-    finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        if not task.done():  # a second Ctrl-C: the round unwinds when teardown runs the loop
-            task.cancel()
-    if interrupted:  # arrived just as the round finished: still the user's Ctrl-C
-        raise KeyboardInterrupt
-    return result
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        task: asyncio.Task[T] = self.loop.create_task(coro)
+        self._task = task
+        try:
+            result = self.loop.run_until_complete(task)
+        except BaseException:
+            if self._interrupted:  # whatever the cancelled coroutine raised, the user asked
+                raise KeyboardInterrupt from None
+            raise
+        finally:
+            self._task = None
+            if not task.done():  # a second Ctrl-C: the task unwinds when teardown runs it
+                task.cancel()
+        if self._interrupted:  # arrived just as the coroutine finished: still the user's
+            raise KeyboardInterrupt
+        return result
 
 
 def cancel_pending(loop: asyncio.AbstractEventLoop) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
-from harness.drivers.aio import close_loop, new_loop, run_interruptibly
+from harness.drivers.aio import Bridge, close_loop, new_loop
 from harness.model.checksum import combine, digest
 from harness.model.workload import BenchContext, Kind, Params, Twin
 
@@ -114,12 +114,15 @@ class AsyncTasksBench(_ClientBench):
         self.client = client
 
     event_loop: asyncio.AbstractEventLoop | None = None
+    bridge: Bridge | None = None
 
     def setup(self) -> None:
         self.loop = self.ctx.loop
         self.event_loop = new_loop(self.ctx.loop)
-        # Opening a pool is long enough for a Ctrl-C to land in a driver's protocol callback.
-        run_interruptibly(self.event_loop, self.client.open(self.ctx))
+        # Ctrl-C-safe from here to teardown; opening a pool is long enough for a Ctrl-C to
+        # land in a driver's protocol callback.
+        self.bridge = Bridge(self.event_loop).__enter__()
+        self.bridge.run(self.client.open(self.ctx))
         self._opened = True
 
     async def _round(self) -> int:
@@ -143,19 +146,22 @@ class AsyncTasksBench(_ClientBench):
         return combine(task.result() for task in tasks)
 
     def round(self) -> int:
-        assert self.event_loop is not None
-        return run_interruptibly(self.event_loop, self._round())
+        assert self.bridge is not None
+        return self.bridge.run(self._round())
 
     def teardown(self) -> None:
-        if self.event_loop is None:
+        if self.event_loop is None or self.bridge is None:
             return
-        loop = self.event_loop
+        loop, bridge = self.event_loop, self.bridge
         try:
-            # Only the round's own tasks are gone by now (run_interruptibly and the TaskGroup
-            # saw to that); a client's pool keeps background tasks its close() still needs.
-            self._close_client(lambda: run_interruptibly(loop, self.client.close()))
+            # Only the round's own tasks are gone by now (the bridge and the TaskGroup saw to
+            # that); a client's pool keeps background tasks its close() still needs.
+            self._close_client(lambda: bridge.run(self.client.close()))
         finally:
-            close_loop(loop)
+            try:
+                close_loop(loop)
+            finally:
+                bridge.__exit__(None, None, None)
 
 
 def client_twin(

@@ -13,7 +13,8 @@ The load generator answers one JSON line per command line:
     {"cmd": "close"}               close the connections (untimed)
     {"cmd": "stats", "path": F, "skip": K}
                                    write the latencies of every round but the first K to F
-                                   (native doubles), so the timed round never ships them
+                                   (native doubles), so the timed round never ships them;
+                                   reply with each of those rounds' p50 and p99
 Failures are counts in the replies, never exceptions: a server that stops keeping up is a
 result. Every count under "counts" is a failure (refused, timed out, lost, duplicated...).
 
@@ -137,11 +138,15 @@ def _command(loop: asyncio.AbstractEventLoop, session: LoadSession, cmd: dict[st
         return loop.run_until_complete(session.close())
     if op == "stats":
         data: array[float] = array("d")
+        per_round: dict[str, list[float | None]] = {"p50_s": [], "p99_s": []}
         for latencies in rounds[int(cmd.get("skip", 0)):]:
             data.extend(latencies)
+            ranked = sorted(latencies)
+            per_round["p50_s"].append(percentile(ranked, 50))
+            per_round["p99_s"].append(percentile(ranked, 99))
         with open(cmd["path"], "wb") as out:
             data.tofile(out)
-        return {"count": len(data)}
+        return {"count": len(data), "per_round": per_round}
     return {"error": f"load generator: unknown command {op!r}"}
 
 

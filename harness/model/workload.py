@@ -30,7 +30,9 @@ class Bench(Protocol):
     `setup` and `teardown` run once, outside the timed region (sessions, pools, event loop);
     `reset` runs before every round, untimed (e.g. truncate a table a round writes to);
     `round` is the timed work and returns the order-independent checksum of what it did.
-    `loop` names the event loop the twin ran on (None for sync twins).
+    `loop` names the event loop the twin ran on (None for sync twins). A bench whose twin runs
+    in another process also offers `twin_cpu_seconds()`, that process's CPU time so far, so
+    its cost is charged to the twin, not to the idle measuring process.
     """
 
     ops: int

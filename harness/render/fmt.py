@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+RANGE = "\u2013"  # an en dash between the ends of an interval
+
 PARAM_NAMES = {"n": "N", "concurrency": "C", "latency_ms": "L", "size": "size"}
 
 
@@ -60,3 +62,8 @@ def describe_params(params: Mapping[str, Any]) -> str:
         unit = " ms" if key.endswith("_ms") else ""
         parts.append(f"{name}={value}{unit}")
     return ", ".join(parts)
+
+
+def fmt_range(low: float, high: float, suffix: str = "x") -> str:
+    """An interval of ratios, its ends joined by an en dash, e.g. 0.95 to 1.02 times."""
+    return f"{low:.2f}{RANGE}{high:.2f}{suffix}"

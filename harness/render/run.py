@@ -8,31 +8,63 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from harness.analysis.matchup import Call, Interval, Matchup, judge
 from harness.analysis.summary import BUSY_WARNING, ScenarioSummary, busiest, summarize
 from harness.render.fmt import (
     describe_params,
     fmt_metric,
     fmt_percent,
+    fmt_range,
     fmt_rate,
     fmt_ratio,
     fmt_seconds,
 )
-from harness.results.runfile import Outcome, Run
+from harness.results.runfile import BenchRecord, Outcome, Run
 
 
-def verdict_line(summary: ScenarioSummary) -> str:
-    """The best async twin against the best sync twin, losing or winning."""
-    speedup = summary.async_speedup
-    if speedup is None or summary.best_sync is None or summary.best_async is None:
+def metric_name(metric: str | None) -> str:
+    """How a verdict names what it compares: "p99_s" reads "p99 latency"."""
+    if metric is None:
+        return "time"
+    base = metric.removesuffix("_s")
+    return f"{base} latency" if base[:1] == "p" and base[1:].isdigit() else base
+
+
+def _x(value: float) -> str:
+    return f"{value:.2f}x"
+
+
+def _interval(i: Interval) -> str:
+    return f"95% CI {fmt_range(i.low, i.high)}"
+
+
+def verdict_line(summary: ScenarioSummary, matchup: Matchup | None = None) -> str:
+    """The best async twin against the best sync twin, with its uncertainty: a winner only
+    when the difference is significant and its interval excludes no change."""
+    m = matchup if matchup is not None else judge(summary)
+    if m is None:
         return "no verdict: this scenario needs a sync and an async twin that did all the work"
     where = describe_params(summary.params)
-    if summary.judged_by:
-        better, worse = f"lower {summary.judged_by}", f"higher {summary.judged_by}"
+    a, s = m.async_.label, m.sync.label
+    better = "faster" if m.metric is None else f"lower {metric_name(m.metric)}"
+    worse = "slower" if m.metric is None else f"higher {metric_name(m.metric)}"
+    factor = m.point if m.point >= 1 else 1 / m.point
+    how = f"{_x(factor)} {better if m.point >= 1 else worse}"
+    if m.call is Call.TIE and m.speedup is not None:
+        line = (f"{a} and {s} are within noise of each other ({_x(m.speedup.value)}, "
+                f"{_interval(m.speedup)}) at {where}")
+    elif m.call is Call.CANNOT_TELL:
+        line = (f"{a} looks {how} than the best sync twin ({s}) at {where}, but {m.reason}"
+                + (" (more rounds: the default profile)" if "rounds" in m.reason else ""))
     else:
-        better, worse = "faster", "slower"
-    how = f"{speedup:.2f}x {better}" if speedup >= 1 else f"{1 / speedup:.2f}x {worse}"
-    return (f"{summary.best_async.label} is {how} than the best sync twin "
-            f"({summary.best_sync.label}) at {where}")
+        assert m.speedup is not None
+        interval = (_interval(m.speedup) if m.point >= 1 else
+                    f"95% CI {fmt_range(1 / m.speedup.high, 1 / m.speedup.low)}")
+        line = f"{a} is {how} than the best sync twin ({s}, {interval}) at {where}"
+    if m.cpu_call is not None and m.cpu is not None:
+        factor = m.cpu.value if m.cpu.value >= 1 else 1 / m.cpu.value
+        line += f", and uses {_x(factor)} {m.cpu_call} CPU per op"
+    return line
 
 
 def _table(title: str, headers: list[str], rows: list[list[str]], bold: list[bool],
@@ -59,13 +91,24 @@ def scenario_tables(summary: ScenarioSummary, metrics: Sequence[dict[str, str]] 
              f"{judged}")
     bold = [row.record is summary.best_async or row.record is summary.best_sync
             for row in summary.rows]
+    sync_cpu = summary.best_sync.cpu_per_op if summary.best_sync else None
+
+    def cpu_vs(record: BenchRecord) -> float | None:
+        mine = record.cpu_per_op
+        return sync_cpu / mine if sync_cpu and mine else None
+
     timing = [[r.record.twin, r.record.kind, fmt_seconds(r.record.median),
                fmt_seconds(r.record.iqr), fmt_percent(r.record.pass_spread),
                fmt_rate(r.record.ops_per_s),
                fmt_ratio(r.vs_sequential), fmt_ratio(r.vs_best_sync),
+               _fmt_optional_seconds(r.record.cpu_per_op), fmt_ratio(cpu_vs(r.record)),
                fmt_percent(r.record.efficiency)] for r in summary.rows]
     tables = [_table(title, ["twin", "kind", "median", "IQR", "pass spread", "ops/s", "vs seq",
-                             "vs best sync", "eff. vs ideal"], timing, bold, text_columns=2)]
+                             "vs best sync", "CPU/op", "CPU vs best sync", "eff. vs ideal"],
+                     timing, bold, text_columns=2)]
+    costs = _cost_table(summary, bold)
+    if costs is not None:
+        tables.append(costs)
     if metrics:
         measured = [[r.record.twin, *(fmt_metric(r.record.extra.get(m["key"]),
                                                  m.get("unit", "count")) for m in metrics)]
@@ -74,6 +117,54 @@ def scenario_tables(summary: ScenarioSummary, metrics: Sequence[dict[str, str]] 
                              ["twin", *(m["header"] for m in metrics)], measured, bold,
                              text_columns=1))
     return tables
+
+
+def _fmt_optional_seconds(value: float | None) -> str:
+    return "—" if value is None else fmt_seconds(value)
+
+
+def _cost_table(summary: ScenarioSummary, bold: list[bool]) -> Table | None:
+    """What each client twin cost the measuring process and the peers over its timed rounds
+    (server twins report their server's in the measured-at table instead)."""
+    peers = sorted({p for r in summary.rows for p in r.record.peer_cpu_per_op()})
+    rows = [[r.record.twin,
+             fmt_metric(r.record.extra.get("threads_peak"), "count"),
+             fmt_metric(r.record.extra.get("rss_delta_bytes"), "bytes"),
+             *(_fmt_optional_seconds(r.record.peer_cpu_per_op().get(p)) for p in peers)]
+            for r in summary.rows]
+    if all(cell == "—" for row in rows for cell in row[1:]):
+        return None
+    return _table(f"  {summary.scenario}: what each twin cost over its timed rounds",
+                  ["twin", "threads (peak)", "RSS Δ", *(f"{p} CPU/op" for p in peers)],
+                  rows, bold, text_columns=1)
+
+
+def summary_table(run: Run) -> Table | None:
+    """One row per scenario: the whole answer on one screen."""
+    rows: list[list[str]] = []
+    words: list[str] = []
+    for summary in summarize(run):
+        m = judge(summary)
+        if m is None:
+            continue
+        speedup = (f"{_x(m.speedup.value)} ({fmt_range(m.speedup.low, m.speedup.high, '')})"
+                   if m.speedup is not None else f"{_x(m.point)} (untested)")
+        cpu = "—" if m.cpu is None else _x(m.cpu.value) + ("" if m.cpu.significant else " ~")
+        rows.append([f"{summary.workload} · {summary.scenario}", m.sync.twin, m.async_.twin,
+                     speedup, cpu, m.call.value])
+        words.append(m.call.value)
+    if not rows:
+        return None
+    table = Table(title="the answer: best async twin vs best sync twin, per scenario",
+                  title_justify="left", caption="speedup > 1: async is better (95% CI); CPU: "
+                  "sync CPU/op ÷ async CPU/op (~: within noise)", caption_justify="left")
+    for i, header in enumerate(("scenario", "best sync", "best async", "speedup (95% CI)",
+                                "CPU sync÷async", "verdict")):
+        table.add_column(header, justify="left" if i < 3 or i == 5 else "right", no_wrap=True)
+    styles = {"faster": "green", "slower": "red", "tie": "yellow", "cannot tell": "dim"}
+    for cells, word in zip(rows, words, strict=True):
+        table.add_row(*cells, style=styles.get(word))
+    return table
 
 
 def peer_lines(run: Run) -> list[str]:
@@ -122,7 +213,11 @@ def render_run(run: Run, console: Console) -> None:
         metrics = workloads.get(summary.workload, {}).get("metrics", [])
         for table in scenario_tables(summary, metrics):
             console.print(table)
-        console.print(Text("→ " + verdict_line(summary), style="bold"))
+        console.print(Text("→ " + verdict_line(summary), style="bold"), soft_wrap=True)
+    answer = summary_table(run)
+    if answer is not None:
+        console.print()
+        console.print(answer)
     lines = peer_lines(run)
     if lines:
         console.print()

@@ -30,7 +30,11 @@ from harness.results.runfile import key_of
 PASS_ROUNDS = "pass_rounds"
 # Per-benchmark numbers that summarise a pass and how passes combine. The worst value is kept
 # where a single bad pass matters (errors, lost work, a saturated peer); the median elsewhere.
-_WORST_HIGH = frozenset({"errors", "timeouts", "refused", "failures"})
+_WORST_HIGH = frozenset({"errors", "timeouts", "refused", "failures", "threads_peak",
+                         "rss_delta_bytes"})
+# Per-round samples (a list, or a dict of lists per peer) follow the rounds: concatenated pass
+# after pass, like stats.data, and only when every pass has them (else they would misalign).
+PER_ROUND = "_per_round"
 _WORST_LOW = frozenset({"served"})
 _NOT_MERGED = frozenset({"ops", "ideal_s", "efficiency", PASS_ROUNDS})
 
@@ -54,6 +58,18 @@ def _combine(key: str, values: list[Any]) -> Any:
     return statistics.median(numbers)
 
 
+def _concat(values: list[Any], passes: int) -> Any:
+    if len(values) != passes:
+        return None
+    if all(isinstance(v, list) for v in values):
+        return [x for v in values for x in v]
+    if all(isinstance(v, dict) for v in values):
+        keys = set(values[0])
+        if all(set(v) == keys for v in values):
+            return {k: [x for v in values for x in v[k]] for k in values[0]}
+    return None
+
+
 def _merge_benchmark(entries: list[dict[str, Any]]) -> dict[str, Any]:
     merged = copy.deepcopy(entries[0])
     infos = [e["extra_info"] for e in entries]
@@ -69,6 +85,8 @@ def _merge_benchmark(entries: list[dict[str, Any]]) -> dict[str, Any]:
         if key == "peer_busy":
             peers = dict.fromkeys(p for v in values for p in v)
             info[key] = {p: max(v.get(p, 0.0) for v in values) for p in peers}
+        elif key.endswith(PER_ROUND):
+            info[key] = _concat(values, len(entries))
         else:
             info[key] = _combine(key, values)
     info["efficiency"] = efficiency(info.get("ideal_s"), merged["stats"]["median"])

@@ -17,6 +17,15 @@ Schema changelog (bump SCHEMA_VERSION on any change a reader must know about):
      `extra_info.pass_rounds` (rounds per pass; `stats.data` is the passes' rounds in order);
      `twinbench.confirmation` {passes, cases} when `bench check` re-measured suspects.
      A version-1 file reads as one pass.
+  3  What each twin costs, per benchmark in `extra_info`, over the timed rounds only:
+     `cpu_s_per_round` (CPU seconds of the twin's own process in each timed round: the
+     measuring process for client twins, the server for server twins), `wall_s_per_round`
+     (the same windows' wall time), `peer_cpu_s_per_round` {peer: [seconds per round]},
+     `threads_peak` and `rss_delta_bytes` (the measuring process's peak threads and RSS
+     high-water mark over its level just before the rounds; client twins), and for server
+     twins `p50_s_per_round` / `p99_s_per_round` (latency percentiles of each round, so a
+     verdict judged by them has replicates). Per-round lists are concatenated across passes
+     like `stats.data`. Files of schema 1 and 2 read with these absent.
 """
 
 from __future__ import annotations
@@ -34,7 +43,7 @@ from harness.errors import BadInput
 from harness.model.case import CaseKey
 from harness.model.physics import efficiency
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 OutcomeName = Literal["passed", "failed", "skipped"]
 KindName = Literal["sync", "threads", "async"]
@@ -76,6 +85,13 @@ class ExtraInfo(TypedDict, total=False):
     loop: str | None
     peer_busy: dict[str, float]
     pass_rounds: list[int]
+    cpu_s_per_round: list[float] | None
+    wall_s_per_round: list[float] | None
+    peer_cpu_s_per_round: dict[str, list[float]] | None
+    threads_peak: int | None
+    rss_delta_bytes: int | None
+    p50_s_per_round: list[float] | None
+    p99_s_per_round: list[float] | None
 
 
 class BenchmarkJson(TypedDict, total=False):
@@ -316,6 +332,42 @@ class BenchRecord:
     @property
     def iqr(self) -> float:
         return self.q3 - self.q1
+
+    def per_round(self, key: str) -> tuple[tuple[float, ...], ...] | None:
+        """A per-round sample list of extra_info (e.g. "cpu_s_per_round"), split into passes
+        like the rounds; None when the file does not have it for every round."""
+        values = self.extra.get(key)
+        if (not isinstance(values, list) or len(values) != len(self.data)
+                or not all(isinstance(v, int | float) and not isinstance(v, bool)
+                           for v in values)):
+            return None
+        out, start = [], 0
+        for count in self.pass_rounds or (len(self.data),):
+            out.append(tuple(float(v) for v in values[start:start + count]))
+            start += count
+        return tuple(out)
+
+    def cpu_per_op_passes(self) -> tuple[tuple[float, ...], ...] | None:
+        """CPU seconds per operation of each timed round, by pass (None before schema 3)."""
+        cpu = self.per_round("cpu_s_per_round")
+        if cpu is None or self.ops <= 0:
+            return None
+        return tuple(tuple(c / self.ops for c in p) for p in cpu)
+
+    @property
+    def cpu_per_op(self) -> float | None:
+        """Median CPU seconds per operation of the twin's own process over the timed rounds."""
+        passes = self.cpu_per_op_passes()
+        return statistics.median(x for p in passes for x in p) if passes else None
+
+    def peer_cpu_per_op(self) -> dict[str, float]:
+        """Each peer's CPU seconds per operation of this twin, over all timed rounds: a peer's
+        CPU is read from the kernel's 10 ms ticks, too coarse for one round on its own."""
+        raw = self.extra.get("peer_cpu_s_per_round")
+        if not isinstance(raw, dict) or self.ops <= 0:
+            return {}
+        return {peer: sum(values) / (len(values) * self.ops) for peer, values in raw.items()
+                if isinstance(values, list) and values}
 
     @property
     def ops_per_s(self) -> float:

@@ -9,7 +9,6 @@ writes what it measured.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -21,37 +20,9 @@ from harness.model.physics import ideal_seconds
 from harness.model.workload import BenchContext, CannotRun
 from harness.peers import PeerFailed, PeerPool, PeerUnavailable
 from harness.results.runfile import Outcome, WorkloadJson, attach_block, case_info
+from harness.run.cost import RoundsMeter
 from harness.run.events import Listener
 from harness.run.profiles import Profile
-
-
-class PeerUsage:
-    """CPU share each peer used during the rounds (not set-up or resets).
-
-    Near 100% of a core means the peer, not the twin, set the pace and the comparison is void.
-    The window opens as a round is about to start and closes when the next reset begins.
-    """
-
-    def __init__(self, peers: PeerPool):
-        self.peers = peers
-        self.cpu: dict[str, float] = {}
-        self.wall = 0.0
-        self._open: tuple[dict[str, float], float] | None = None
-
-    def start(self) -> None:
-        self._open = (self.peers.cpu_seconds(), time.perf_counter())
-
-    def stop(self) -> None:
-        if self._open is None:
-            return
-        cpu_before, wall_before = self._open
-        self._open = None
-        self.wall += time.perf_counter() - wall_before
-        for name, seconds in self.peers.cpu_seconds().items():
-            self.cpu[name] = self.cpu.get(name, 0.0) + seconds - cpu_before.get(name, seconds)
-
-    def busy(self) -> dict[str, float]:
-        return {name: cpu / self.wall for name, cpu in self.cpu.items()} if self.wall else {}
 
 
 @dataclass
@@ -144,18 +115,21 @@ class TwinbenchPlugin:
         bench = case.twin.bind(BenchContext(params=params, peers=peers, loop=self.loop,
                                             warmup_rounds=warmup))
         checksums: list[int] = []
-        usage = PeerUsage(self.peers)
+        twin_cpu = getattr(bench, "twin_cpu_seconds", None)  # a server twin's own process
+        meter = (RoundsMeter(self.peers, warmup) if twin_cpu is None
+                 else RoundsMeter(self.peers, warmup, twin_cpu=twin_cpu, in_process=False))
         self.listener.case_start(case, rounds + warmup)
 
         def reset() -> None:  # untimed, before every round
-            usage.stop()
-            if checksums:
-                self.listener.round_done(case)
             bench.reset()
-            usage.start()
+            meter.open()
+
+        def after_round() -> None:  # untimed, after every round
+            meter.close()
+            self.listener.round_done(case)
 
         def timed_round() -> None:
-            checksums.append(bench.round())
+            checksums.append(meter.timed(bench.round))
 
         benchmark.group = case.group
         try:
@@ -163,18 +137,18 @@ class TwinbenchPlugin:
                 bench.setup()
             except CannotRun as exc:
                 pytest.skip(str(exc))
-            benchmark.pedantic(timed_round, setup=reset, rounds=rounds,
+            benchmark.pedantic(timed_round, setup=reset, teardown=after_round, rounds=rounds,
                                warmup_rounds=warmup, iterations=1)
-            usage.stop()
             extra = bench.extra_info()
         finally:
             bench.teardown()  # drivers tolerate a set-up that failed half-way
 
+        extra.update(meter.info(own_process=twin_cpu is None))
         benchmark.extra_info.update(case_info(
             case.key, kind=case.twin.kind, label=case.twin.describe(params),
             judged_by=case.scenario.judged_by, params=params, ops=bench.ops,
             checksum=checksums[-1], ideal_s=ideal, median=benchmark.stats.stats.median,
-            loop=bench.loop, peer_busy=usage.busy(), measured=extra,
+            loop=bench.loop, peer_busy=meter.busy(), measured=extra,
         ))
         if len(set(checksums)) != 1:
             pytest.fail(f"{case.twin.name} returned different checksums across rounds",

@@ -31,25 +31,55 @@ def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
 
 
 @pytest.fixture(scope="module")
-def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str, Path]:
     out = tmp_path_factory.mktemp("run") / "quick.json"
     result = bench("run", "http_fetch", "--profile", "quick", "--json", str(out), timeout=240)
     assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout, out
+    return result.stdout, result.stderr, out
 
 
-def test_quick_run_prints_tables_verdicts_and_peer_capacity(quick_run: tuple[str, Path]) -> None:
-    stdout, _ = quick_run
+def test_quick_run_prints_tables_verdicts_and_peer_capacity(quick_run: tuple[str, str, Path]
+                                                            ) -> None:
+    stdout, _, _ = quick_run
     for scenario in ("latency-bound", "many-quick", "overhead"):
         assert f"http_fetch · {scenario}" in stdout
     assert stdout.count("→ ") == 3
     assert "than the best sync twin" in stdout
+    # 3 rounds each: the verdicts say they cannot tell rather than call a winner or a tie.
+    assert stdout.count("3 and 3 rounds cannot show any difference is not noise") == 3
     assert "HTTP peer capacity at L=0" in stdout
 
 
+def test_quick_run_shows_what_each_twin_costs_and_the_answer(quick_run: tuple[str, str, Path]
+                                                             ) -> None:
+    stdout, stderr, path = quick_run
+    assert "CPU/op" in stdout and "CPU vs best sync" in stdout
+    assert "what each twin cost over its timed rounds" in stdout and "http CPU/op" in stdout
+    answer = stdout[stdout.index("the answer: best async twin vs best sync twin"):]
+    assert all(f"http_fetch · {s}" in answer for s in ("latency-bound", "many-quick",
+                                                       "overhead"))
+    # No terminal: one plain progress line per finished benchmark, on stderr.
+    lines = [line for line in stderr.splitlines() if line.startswith("[")]
+    assert len(lines) == 15 and lines[-1].startswith("[15/15] http_fetch · overhead")
+    for b in json.loads(path.read_text())["benchmarks"]:
+        info = b["extra_info"]
+        assert len(info["cpu_s_per_round"]) == len(b["stats"]["data"])
+        assert info["threads_peak"] >= 1 and info["rss_delta_bytes"] >= 0
+        assert set(info["peer_cpu_s_per_round"]) == {"http"}
+
+
+def test_an_old_run_file_still_renders_with_its_answer() -> None:
+    """results/baseline.json is schema 2: no costs recorded, so those columns stay out."""
+    result = bench("show", str(Path(__file__).resolve().parents[2] / "results" /
+                                "baseline.json"))
+    assert result.returncode == 0, result.stderr
+    assert "the answer: best async twin vs best sync twin" in result.stdout
+    assert "CPU vs best sync" not in result.stdout and "threads (peak)" not in result.stdout
+
+
 def test_quick_run_file_is_complete_and_readable_by_pytest_benchmark(
-        quick_run: tuple[str, Path]) -> None:
-    _, path = quick_run
+        quick_run: tuple[str, str, Path]) -> None:
+    _, _, path = quick_run
     doc = json.loads(path.read_text())
     assert len(doc["benchmarks"]) == 15  # 3 scenarios x 5 twins
     for b in doc["benchmarks"]:
@@ -68,11 +98,12 @@ def test_quick_run_file_is_complete_and_readable_by_pytest_benchmark(
     assert "test_twin[http_fetch-overhead-aiohttp]" in compare.stdout
 
 
-def test_show_renders_a_saved_run(quick_run: tuple[str, Path]) -> None:
-    _, path = quick_run
+def test_show_renders_a_saved_run(quick_run: tuple[str, str, Path]) -> None:
+    _, _, path = quick_run
     result = bench("show", str(path))
     assert result.returncode == 0
     assert "http_fetch · overhead" in result.stdout
+    assert "the answer: best async twin vs best sync twin" in result.stdout
 
 
 def test_save_writes_results_label_and_refuses_to_overwrite(tmp_path: Path) -> None:

@@ -1,39 +1,93 @@
-"""The terminal rendering of a run: the verdict line and the number formats."""
+"""The terminal rendering of a run: verdict lines that carry their uncertainty, the summary,
+the number formats."""
 
 from __future__ import annotations
 
+import io
+import random
+import re
+from typing import Any
+
+from rich.console import Console
+
 from harness.analysis.summary import summarize
 from harness.render.fmt import describe_params, fmt_seconds
-from harness.render.run import verdict_line
-from tests.helpers.runfiles import SUMMARY_PARAMS
-from tests.helpers.runfiles import summary_bench as bench
-from tests.helpers.runfiles import summary_run as make_run
+from harness.render.run import metric_name, summary_table, verdict_line
+from harness.results.runfile import parse_run
+from tests.helpers.runfiles import SUMMARY_PARAMS, lognormal, summary_bench
 
 
-def test_verdict_names_the_winner_against_the_best_sync_twin() -> None:
-    run = make_run(bench("seq", "sync", 4.0), bench("threads", "threads", 0.2),
-                   bench("aio", "async", 0.1), bench("slow-aio", "async", 0.4))
+def run_of(*twins: tuple[str, str, float], n: int = 10, seed: int = 1, **extra: Any) -> Any:
+    """A one-scenario run whose twins' rounds scatter 5% around the given medians."""
+    rng = random.Random(seed)
+    benches = []
+    for twin, kind, median in twins:
+        bench = summary_bench(twin, kind, median, **extra)
+        data = lognormal(rng, n, median)
+        s = sorted(data)
+        bench["stats"].update(data=data, median=(s[(n - 1) // 2] + s[n // 2]) / 2)
+        benches.append(bench)
+    return parse_run({"benchmarks": benches,
+                      "twinbench": {"schema": 3, "profile": "default"}})
+
+
+def line(run: Any) -> str:
     (summary,) = summarize(run)
-    assert verdict_line(summary) == ("aio label is 2.00x faster than the best sync twin "
-                                     "(threads label) at N=200, C=50, L=20 ms")
+    return verdict_line(summary)
 
 
-def test_verdict_says_when_async_loses() -> None:
-    run = make_run(bench("seq", "sync", 1.0), bench("aio", "async", 1.25))
-    (summary,) = summarize(run)
-    assert verdict_line(summary).startswith("aio label is 1.25x slower than the best sync twin")
+def test_a_winner_is_named_with_its_interval() -> None:
+    text = line(run_of(("seq", "sync", 4.0), ("threads", "threads", 0.2),
+                       ("aio", "async", 0.1), ("slow-aio", "async", 0.4)))
+    assert re.fullmatch(r"aio label is 2\.0\dx faster than the best sync twin \(threads label, "
+                        r"95% CI 1\.\d\d\u20132\.\d\dx\) at N=200, C=50, L=20 ms", text), text
 
 
-def test_no_verdict_without_both_kinds() -> None:
-    (summary,) = summarize(make_run(bench("seq", "sync", 2.0, "a")))
-    assert verdict_line(summary).startswith("no verdict")
+def test_a_loss_is_named_as_one() -> None:
+    text = line(run_of(("seq", "sync", 1.0), ("aio", "async", 1.25)))
+    assert (text.startswith("aio label is 1.2") and " slower than the best sync twin " \
+        "(seq label, 95% CI 1.1" in text) or "(seq label, 95% CI 1.2" in text, text
 
 
-def test_open_loop_verdict_names_the_metric() -> None:
-    run = make_run(bench("threaded", "threads", 1.50, judged_by="p99_s", p99_s=0.020),
-                   bench("aio", "async", 1.51, judged_by="p99_s", p99_s=0.005))
-    (summary,) = summarize(run)
-    assert verdict_line(summary).startswith("aio label is 4.00x lower p99_s than the best sync")
+def test_a_tie_says_within_noise() -> None:
+    text = line(run_of(("seq", "sync", 1.0), ("aio", "async", 1.0), seed=4))
+    assert text.startswith("aio label and seq label are within noise of each other (")
+    assert "95% CI 0." in text and "x) at N=200" in text
+
+
+def test_three_rounds_cannot_tell() -> None:
+    text = line(run_of(("seq", "sync", 2.0), ("aio", "async", 1.0), n=3))
+    assert re.search(r"looks [12]\.\d\dx faster", text), text
+    assert "3 and 3 rounds cannot show any difference is not noise" in text
+
+
+def test_open_loop_verdict_names_the_metric_naturally() -> None:
+    run = run_of(("threaded", "threads", 1.50), ("aio", "async", 1.51), judged_by="p99_s",
+                 p99_s=0.020)
+    for bench, p99 in zip(run.doc["benchmarks"], (0.020, 0.005), strict=True):
+        bench["extra_info"]["p99_s"] = p99
+        bench["extra_info"]["p99_s_per_round"] = lognormal(random.Random(p99), 10, p99)
+    text = line(parse_run(run.doc))
+    assert "lower p99 latency than the best sync twin" in text and "p99_s" not in text
+    assert metric_name("p50_s") == "p50 latency" and metric_name(None) == "time"
+
+
+def test_the_cpu_comparison_joins_the_line_when_significant() -> None:
+    run = run_of(("seq", "sync", 0.2), ("aio", "async", 0.1))
+    rng = random.Random(9)
+    for bench, per_op in zip(run.doc["benchmarks"], (400e-6, 100e-6), strict=True):
+        bench["extra_info"]["cpu_s_per_round"] = [per_op * 200 * x
+                                                  for x in lognormal(rng, 10, 1.0)]
+    text = line(parse_run(run.doc))
+    assert re.search(r", and uses [34]\.\d\dx less CPU per op$", text), text
+
+
+def test_the_summary_has_one_row_per_scenario() -> None:
+    table = summary_table(run_of(("seq", "sync", 0.2), ("aio", "async", 0.1)))
+    assert table is not None
+    out = io.StringIO()
+    Console(file=out, width=160).print(table)
+    assert "w · latency" in out.getvalue() and "faster" in out.getvalue()
 
 
 def test_formatting() -> None:

@@ -1,0 +1,132 @@
+"""A scenario's answer: its best async twin against its best sync twin, with the uncertainty.
+
+The comparison is the one `bench compare` makes between two runs (`stats.compare_passes`),
+made here between two twins of one run: the sync twin is the base, the async twin the
+current, any difference counts (threshold 0). With several passes the replicate is the pass,
+with one it is the round. A difference is called only when p < alpha and the 95% interval
+excludes no change; otherwise the twins are within noise of each other — unless the rounds
+are too few for any difference to ever be significant (3 vs 3 rounds: p >= 0.1), which is
+"cannot tell", not a tie.
+
+CPU per operation is compared the same way, on each round's CPU; a verdict mentions it only
+when that difference is significant.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from harness.analysis.stats import Comparison, Verdict, compare_passes, min_detectable_p
+from harness.analysis.summary import ScenarioSummary
+from harness.results.runfile import BenchRecord
+
+ALPHA = 0.01
+CONFIDENCE = 0.95
+
+Passes = Sequence[Sequence[float]]
+
+
+class Call(enum.StrEnum):
+    FASTER = "faster"  # async wins
+    SLOWER = "slower"  # async loses
+    TIE = "tie"
+    CANNOT_TELL = "cannot tell"
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A ratio (> 1: the async twin does better) and its confidence interval."""
+
+    value: float
+    low: float
+    high: float
+    significant: bool
+
+    @classmethod
+    def of(cls, comparison: Comparison) -> Interval:
+        """From a comparison of async (current) against sync (base) times: invert, so that
+        the ratio reads "how many times better async is"."""
+        significant = comparison.verdict is not Verdict.UNCHANGED
+        return cls(1 / comparison.ratio, 1 / comparison.ci_high, 1 / comparison.ci_low,
+                   significant)
+
+
+@dataclass(frozen=True)
+class Matchup:
+    summary: ScenarioSummary
+    sync: BenchRecord
+    async_: BenchRecord
+    metric: str | None  # what is compared: None = wall time, else an extra_info key
+    speedup: Interval | None  # None: no replicates to test (one value per run)
+    point: float  # the speedup's point estimate, even when it cannot be tested
+    call: Call
+    reason: str  # why "cannot tell", else ""
+    cpu: Interval | None  # sync CPU/op over async CPU/op, when both were recorded
+
+    @property
+    def cpu_call(self) -> str | None:
+        """"less" or "more" CPU per op for the async twin, when the difference is real."""
+        if self.cpu is None or not self.cpu.significant:
+            return None
+        return "less" if self.cpu.value > 1 else "more"
+
+
+def _samples(record: BenchRecord, metric: str | None) -> tuple[tuple[float, ...], ...] | None:
+    return record.passes if metric is None else record.per_round(f"{metric}_per_round")
+
+
+def _compare(sync: Passes, async_: Passes) -> Comparison:
+    return compare_passes(sync, async_, threshold=0.0, alpha=ALPHA, confidence=CONFIDENCE)
+
+
+def _too_few(a: Passes, b: Passes) -> str:
+    """Why no difference could be significant with these replicates, or "" when one could."""
+    if len(a) == 1 and len(b) == 1:
+        n, m = len(a[0]), len(b[0])
+        if min_detectable_p(n, m) >= ALPHA:
+            return f"{n} and {m} rounds cannot show any difference is not noise"
+    elif len(a) + len(b) < 3:
+        return "too few passes to measure their spread"
+    return ""
+
+
+def judge(summary: ScenarioSummary) -> Matchup | None:
+    """The matchup of a scenario, or None when it lacks a sync or an async twin that did all
+    the work."""
+    sync, async_ = summary.best_sync, summary.best_async
+    point = summary.async_speedup
+    if sync is None or async_ is None or point is None:
+        return None
+    metric = summary.judged_by
+    a, b = _samples(sync, metric), _samples(async_, metric)
+    speedup: Interval | None = None
+    reason = ""
+    if a is None or b is None:
+        call, reason = Call.CANNOT_TELL, "one value per run: nothing to test it against"
+    else:
+        try:
+            comparison = _compare(a, b)
+        except ValueError as exc:  # e.g. a zero-time round
+            call, reason = Call.CANNOT_TELL, str(exc)
+        else:
+            speedup = Interval.of(comparison)
+            point = speedup.value
+            if speedup.significant:
+                call = Call.FASTER if speedup.value > 1 else Call.SLOWER
+            else:
+                reason = _too_few(a, b)
+                call = Call.CANNOT_TELL if reason else Call.TIE
+    return Matchup(summary, sync, async_, metric, speedup, point, call, reason,
+                   _cpu(sync, async_))
+
+
+def _cpu(sync: BenchRecord, async_: BenchRecord) -> Interval | None:
+    a, b = sync.cpu_per_op_passes(), async_.cpu_per_op_passes()
+    if a is None or b is None:
+        return None
+    try:
+        return Interval.of(_compare(a, b))
+    except ValueError:  # no CPU at all in some round (a twin that only waits)
+        return None

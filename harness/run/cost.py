@@ -1,0 +1,130 @@
+"""What a twin's timed rounds cost: CPU (the twin's own process and each peer's), peak threads
+and the RSS high-water mark of the measuring process.
+
+A window opens just before each timed round and closes just after it (pytest-benchmark's
+pedantic setup and teardown hooks, outside the timed region), so set-up, warm-up rounds and
+resets are never counted; peers' CPU, threads and RSS are read at its ends.
+
+Whose CPU: a client twin runs in this process, and `time.process_time` (user + system, every
+thread; about a microsecond to read) is read *inside* the timed round, right around the twin's
+work (`timed`): a single-threaded twin's CPU then can never exceed the wall time
+pytest-benchmark measured around it. A server twin runs in a child, and its bench says so by
+offering `twin_cpu_seconds()`, read (from /proc, too slow for the timed region) at the
+window's ends. Threads and RSS are this process's, for client twins; server twins sample their
+server's.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.peers import PeerPool
+
+_STATUS = Path("/proc/self/status")
+_CLEAR_REFS = Path("/proc/self/clear_refs")
+
+
+def _status(field_name: str) -> int | None:
+    """A number from /proc/self/status (kB fields in bytes), or None off Linux."""
+    try:
+        for line in _STATUS.read_text().splitlines():
+            if line.startswith(field_name + ":"):
+                value = int(line.split()[1])
+                return value * 1024 if line.rstrip().endswith("kB") else value
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _reset_rss_peak() -> bool:
+    """Make VmHWM this moment's RSS (Linux >= 4.0: `echo 5 > /proc/self/clear_refs`), so the
+    high-water mark read after the rounds is theirs, not set-up's."""
+    try:
+        _CLEAR_REFS.write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+@dataclass
+class RoundsMeter:
+    peers: PeerPool
+    warmup_rounds: int
+    twin_cpu: Callable[[], float] = time.process_time
+    cpu: list[float] = field(default_factory=list)  # per timed round, seconds
+    wall: list[float] = field(default_factory=list)  # per timed round, the same window
+    peer_cpu: dict[str, list[float]] = field(default_factory=dict)
+    threads_peak: int | None = None
+    rss_before: int | None = None
+    rss_peak: int | None = None
+    in_process: bool = True  # the twin's CPU is this process's, read inside the round
+    _opened: int = 0
+    _window: tuple[float, float, dict[str, float]] | None = None
+    _hwm_reset: bool = False
+    _inner: float | None = None  # this window's CPU, read around the twin's work
+
+    def timed(self, work: Callable[[], int]) -> int:
+        """Run one round's work; with `in_process`, read the CPU counter right around it."""
+        if not self.in_process or self._window is None:
+            return work()
+        before = time.process_time()
+        result = work()
+        self._inner = time.process_time() - before
+        return result
+
+    def open(self) -> None:
+        """Just before a round (after its reset). Warm-up rounds are not metered."""
+        self._opened += 1
+        if self._opened <= self.warmup_rounds:
+            return
+        if self.rss_before is None:
+            self.rss_before = _status("VmRSS")
+            self._hwm_reset = _reset_rss_peak()
+        peers = self.peers.cpu_seconds()
+        wall = time.perf_counter()
+        self._window = (self.twin_cpu(), wall, peers)  # the CPU reading nests in the wall one
+
+    def close(self) -> None:
+        """Just after a round."""
+        if self._window is None:
+            return
+        cpu_before, wall_before, peers_before = self._window
+        cpu = self.twin_cpu()
+        wall = time.perf_counter()
+        peers = self.peers.cpu_seconds()
+        self._window = None
+        self.wall.append(wall - wall_before)
+        inner, self._inner = self._inner, None
+        self.cpu.append(max(0.0, inner if inner is not None else cpu - cpu_before))
+        for name, seconds in peers.items():
+            self.peer_cpu.setdefault(name, []).append(
+                max(0.0, seconds - peers_before.get(name, seconds)))
+        threads = _status("Threads")
+        if threads is not None:  # pools keep their threads: a round's end sees its peak
+            self.threads_peak = max(self.threads_peak or 0, threads)
+        rss = _status("VmHWM") if self._hwm_reset else _status("VmRSS")
+        if rss is not None:
+            self.rss_peak = max(self.rss_peak or 0, rss)
+
+    def busy(self) -> dict[str, float]:
+        """Each peer's CPU share over the rounds (one core = 1.0)."""
+        wall = sum(self.wall)
+        return {name: sum(cpu) / wall for name, cpu in self.peer_cpu.items()} if wall else {}
+
+    def info(self, own_process: bool) -> dict[str, Any]:
+        """The extra_info the run file records (see harness.results.runfile, schema 3)."""
+        out: dict[str, Any] = {
+            "cpu_s_per_round": [round(x, 9) for x in self.cpu],
+            "wall_s_per_round": [round(x, 9) for x in self.wall],
+            "peer_cpu_s_per_round": {k: [round(x, 9) for x in v]
+                                     for k, v in self.peer_cpu.items()},
+        }
+        if own_process:
+            out["threads_peak"] = self.threads_peak
+            if self.rss_peak is not None and self.rss_before is not None:
+                out["rss_delta_bytes"] = max(0, self.rss_peak - self.rss_before)
+        return out

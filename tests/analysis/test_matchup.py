@@ -1,0 +1,59 @@
+"""The scenario's answer carries its uncertainty: two twins drawn from one distribution are a
+tie, a clear 1.5x difference names the winner with its interval, and too few rounds say so."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+
+from harness.analysis.matchup import Call, judge
+from harness.analysis.summary import summarize
+from harness.results.runfile import parse_run
+from tests.helpers.runfiles import lognormal, run_doc
+
+
+def scenario(sync_scale: float, async_scale: float, n: int = 10, seed: int = 1,
+             cpu: tuple[float, float] | None = None) -> Any:
+    rng = random.Random(seed)
+    doc = run_doc([("wl", "s", "threads", "threads", lognormal(rng, n, sync_scale)),
+                   ("wl", "s", "tasks", "async", lognormal(rng, n, async_scale))])
+    if cpu is not None:
+        for bench, per_op in zip(doc["benchmarks"], cpu, strict=True):
+            ops = bench["extra_info"]["ops"]
+            bench["extra_info"]["cpu_s_per_round"] = [
+                per_op * ops * x for x in lognormal(rng, n, 1.0)]
+    (summary,) = summarize(parse_run(doc))
+    return judge(summary)
+
+
+def test_two_twins_from_one_distribution_are_a_tie() -> None:
+    matchup = scenario(0.1, 0.1, seed=3)
+    assert matchup.call is Call.TIE
+    assert matchup.speedup.low < 1 < matchup.speedup.high
+    assert not matchup.speedup.significant
+
+
+def test_a_clear_difference_names_the_winner_with_its_interval() -> None:
+    faster = scenario(0.15, 0.1)
+    assert faster.call is Call.FASTER
+    assert faster.speedup.value == pytest.approx(1.5, rel=0.1)
+    assert 1 < faster.speedup.low < 1.5 < faster.speedup.high
+    slower = scenario(0.1, 0.15)
+    assert slower.call is Call.SLOWER and slower.speedup.high < 1
+
+
+def test_three_rounds_cannot_tell_rather_than_tie() -> None:
+    matchup = scenario(0.2, 0.1, n=3)
+    assert matchup.call is Call.CANNOT_TELL
+    assert "3 and 3 rounds" in matchup.reason
+    assert matchup.point == pytest.approx(2.0, rel=0.15)
+
+
+def test_cpu_is_compared_only_when_recorded_and_called_only_when_significant() -> None:
+    assert scenario(0.15, 0.1).cpu is None  # schema-2 files have no CPU
+    lean = scenario(0.15, 0.1, cpu=(400e-6, 100e-6))
+    assert lean.cpu_call == "less" and lean.cpu.value == pytest.approx(4.0, rel=0.15)
+    same = scenario(0.15, 0.1, cpu=(100e-6, 100e-6), seed=5)
+    assert same.cpu_call is None
