@@ -25,6 +25,7 @@ _EXPORTS: dict[str, str] = {
     "Scenario": "harness.model.workload",
     "Metric": "harness.model.workload",
     "Twin": "harness.model.workload",
+    "Sweep": "harness.model.workload",
     "BenchContext": "harness.model.workload",
     "Params": "harness.model.workload",
     "Kind": "harness.model.workload",
@@ -66,6 +67,7 @@ __all__ = [
     "RequestLoad",
     "Scenario",
     "Schedule",
+    "Sweep",
     "Twin",
     "Workload",
     "__version__",
@@ -122,6 +124,7 @@ if TYPE_CHECKING:
         Metric,
         Params,
         Scenario,
+        Sweep,
         Twin,
         Workload,
     )

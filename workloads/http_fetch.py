@@ -11,7 +11,17 @@ import httpx
 import requests
 from requests.adapters import HTTPAdapter
 
-from harness import BenchContext, Params, Scenario, Twin, Workload, client_twin, fold, payload
+from harness import (
+    BenchContext,
+    Params,
+    Scenario,
+    Sweep,
+    Twin,
+    Workload,
+    client_twin,
+    fold,
+    payload,
+)
 
 
 def urls(ctx: BenchContext) -> list[str]:
@@ -119,4 +129,11 @@ WORKLOAD = Workload(
     peers=("http",),
     tiny={"n": 12, "concurrency": 4, "latency_ms": 1, "size": 256},
     expected=expected,
+    # The map: latency x concurrency, 16 waves of C requests per point (2 under quick). The
+    # sequential twin would need N·L at every point (the thread pools are the sync contenders)
+    # and httpx-async, never the best async twin, would take two thirds of the time.
+    sweeps=(Sweep("latency-bound", {"latency_ms": (0, 1, 2, 5, 10, 20, 50),
+                                    "concurrency": (1, 4, 16, 64, 256)},
+                  twins=("requests-threads", "httpx-threads", "aiohttp"),
+                  waves=16),),
 )

@@ -35,7 +35,7 @@ import asyncpg
 import psycopg
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
-from harness import BenchContext, Params, Scenario, Twin, Workload, client_twin, fold
+from harness import BenchContext, Params, Scenario, Sweep, Twin, Workload, client_twin, fold
 
 WORLD_ROWS = 10_000
 COLUMNS = ("id", "randomnumber")
@@ -431,4 +431,7 @@ WORKLOAD = Workload(
     min_size=4,
     tiny={"n": 8, "concurrency": 2, "queries": 3},
     expected=expected,
+    # The map of a slow database: query latency x pool size, 8 waves of C queries a point.
+    sweeps=(Sweep("slow-db", {"latency_ms": (1, 2, 5, 10, 20), "concurrency": (1, 2, 5, 10, 20)},
+                  twins=("psycopg-threads", "asyncpg", "psycopg-async"), waves=8),),
 )

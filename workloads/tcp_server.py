@@ -32,6 +32,7 @@ from harness import (
     Params,
     RequestLoad,
     Scenario,
+    Sweep,
     Workload,
     announce,
     child_main,
@@ -279,6 +280,9 @@ WORKLOAD = Workload(
     ),
     tiny={"n": 40, "concurrency": 4},
     expected=expected,
+    # The map: connections x backend latency, 50 requests per connection at every point.
+    sweeps=(Sweep("backend-1ms", {"latency_ms": (0, 1, 5), "concurrency": (10, 100, 1000)},
+                  waves=50),),
     metrics=(
         Metric("rps", "req/s", "rate"),
         Metric("p50_s", "p50", "s"),

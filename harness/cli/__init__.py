@@ -16,6 +16,7 @@ import typer
 from harness.cli.compare_cmds import check, compare
 from harness.cli.console import err
 from harness.cli.run_cmds import list_workloads, run, run_all, show
+from harness.cli.sweep_cmds import sweep
 
 app = typer.Typer(
     help="Measure what moving I/O code from sync to async Python buys: every workload has a "
@@ -25,6 +26,7 @@ app = typer.Typer(
 app.command("list")(list_workloads)
 app.command()(run)
 app.command("all")(run_all)
+app.command()(sweep)
 app.command()(show)
 app.command()(compare)
 app.command()(check)

@@ -41,7 +41,9 @@ def _request(workloads: list[str], twins: list[str] | None, scenarios: list[str]
                       passes=passes, sources=sources)
 
 
-def _run(request: RunRequest, save: str | None, force: bool, json_path: Path | None) -> None:
+def run_request(request: RunRequest, save: str | None, force: bool, json_path: Path | None
+                ) -> None:
+    """Measure, render, save, exit: what `run`, `all` and `sweep` share."""
     with bad_input_exits():
         profile_named(request.profile)
         check_loop(request.loop)
@@ -107,7 +109,7 @@ def run(
     workload_path: WorkloadsOpt = None,
 ) -> None:
     """Run the named workloads and print a table per scenario."""
-    _run(_request(workloads, twin, scenario, profile, loop, pg_dsn, passes, workload_path),
+    run_request(_request(workloads, twin, scenario, profile, loop, pg_dsn, passes, workload_path),
          save, force, json)
 
 
@@ -118,13 +120,14 @@ def run_all(
     workload_path: WorkloadsOpt = None,
 ) -> None:
     """Run every workload (a workload whose peer is unavailable is reported as skipped)."""
-    _run(_request([], twin, scenario, profile, loop, pg_dsn, passes, workload_path),
+    run_request(_request([], twin, scenario, profile, loop, pg_dsn, passes, workload_path),
          save, force, json)
 
 
-def show(path: Annotated[str, typer.Argument(help="A run file, or a label under results/.")]
-         ) -> None:
-    """Render a saved run."""
+def show(path: Annotated[str, typer.Argument(help="A run file, or a label under results/.")],
+         details: Annotated[bool, typer.Option(
+             "--details", help="For a sweep, also every point's tables.")] = False) -> None:
+    """Render a saved run (a sweep as its map)."""
     with bad_input_exits():
         run_file = load_run(resolve_run_path(path))
-    render_run(run_file, console)
+    render_run(run_file, console, details)

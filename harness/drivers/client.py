@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from harness.drivers.aio import Bridge, close_loop, new_loop
-from harness.model.checksum import combine, digest
+from harness.drivers.cpuwork import burn, iterations_for
+from harness.model.checksum import MASK, combine, digest
 from harness.model.workload import BenchContext, Kind, Params, Twin
 
 
@@ -48,6 +49,22 @@ class _ClientBench:
         self._reset = reset
         self._opened = False
         self.loop: str | None = None
+        # `cpu_us`: CPU work after every op (drivers.cpuwork); 0 keeps the plain loops below.
+        self.burn_steps = iterations_for(float(ctx.params.get("cpu_us") or 0))
+        self.proofs: list[int] = []
+
+    def _digest_and_burn(self, result: Any) -> tuple[int, int]:
+        """An op's digest and the proof of the CPU work done after it."""
+        d = digest(result)
+        return d, burn(d, self.burn_steps)
+
+    def _finish(self, pairs: Iterable[tuple[int, int]]) -> int:
+        total = proof = 0
+        for d, b in pairs:
+            total += d
+            proof += b
+        self.proofs.append(proof & MASK)
+        return total & MASK
 
     def reset(self) -> None:
         if self._reset is not None:
@@ -62,7 +79,11 @@ class _ClientBench:
                 close()
 
     def extra_info(self) -> dict[str, Any]:
-        return {}
+        if not self.burn_steps:
+            return {}
+        if len(set(self.proofs)) > 1:
+            raise RuntimeError("the CPU work after each op differed between rounds")
+        return {"cpu_work_steps": self.burn_steps, "cpu_proof": f"{self.proofs[-1]:016x}"}
 
 
 class SequentialBench(_ClientBench):
@@ -77,6 +98,8 @@ class SequentialBench(_ClientBench):
 
     def round(self) -> int:
         op = self.client.op
+        if self.burn_steps:
+            return self._finish(self._digest_and_burn(op(item)) for item in self.items)
         return combine(digest(op(item)) for item in self.items)
 
     def teardown(self) -> None:
@@ -95,8 +118,13 @@ class ThreadPoolBench(SequentialBench):
     def _op_digest(self, item: Any) -> int:
         return digest(self.client.op(item))
 
+    def _op_burn(self, item: Any) -> tuple[int, int]:
+        return self._digest_and_burn(self.client.op(item))
+
     def round(self) -> int:
         assert self.pool is not None
+        if self.burn_steps:  # in the worker thread, with the GIL held, as parsing would be
+            return self._finish(self.pool.map(self._op_burn, self.items))
         return combine(self.pool.map(self._op_digest, self.items))
 
     def teardown(self) -> None:
@@ -129,11 +157,16 @@ class AsyncTasksBench(_ClientBench):
         work = iter(self.items)
         op = self.client.op
 
-        async def worker() -> int:
-            total = 0
+        steps = self.burn_steps
+
+        async def worker() -> tuple[int, int]:
+            total = proof = 0
             for item in work:  # shared iterator: each item is taken by exactly one worker
-                total += digest(await op(item))
-            return total
+                d = digest(await op(item))
+                total += d
+                if steps:  # on the loop's thread, as parsing would be
+                    proof += burn(d, steps)
+            return total, proof
 
         workers = min(self.ctx.params["concurrency"], len(self.items)) or 1
         # A TaskGroup cancels the other workers when one op fails, so none outlives its round;
@@ -143,7 +176,9 @@ class AsyncTasksBench(_ClientBench):
                 tasks = [group.create_task(worker()) for _ in range(workers)]
         except ExceptionGroup as errors:
             raise errors.exceptions[0] from None
-        return combine(task.result() for task in tasks)
+        if steps:
+            return self._finish(task.result() for task in tasks)
+        return combine(task.result()[0] for task in tasks)
 
     def round(self) -> int:
         assert self.bridge is not None

@@ -380,4 +380,4 @@ def server_twin(
         return ServerBench(module, name, ctx, server_loop=loop, connections=connections(params),
                            ops=ops(params), rate_key=rate_key, timeout=wait)
 
-    return Twin(name=name, kind=kind, label=label, bind=bind, impl=module)
+    return Twin(name=name, kind=kind, label=label, bind=bind, impl=module, side="server")

@@ -75,6 +75,7 @@ class Twin:
     label: str
     bind: Callable[[BenchContext], Bench]
     impl: Any = None
+    side: Literal["client", "server"] = "client"  # where the twin's work runs
 
     def describe(self, params: Params) -> str:
         try:
@@ -113,6 +114,23 @@ class Metric:
 
 
 @dataclass(frozen=True)
+class Sweep:
+    """A default map for `bench sweep`: a base scenario and the grid its parameters span.
+
+    `waves`, when set, sizes every point to that many waves of C operations (n = waves · C,
+    before the profile scales it): the ideal time is then waves·L everywhere, so a point's
+    cost grows with the latency, not with the concurrency, and C never exceeds N. `twins`
+    narrows the default selection (e.g. leaving out a sequential twin that would take N·L at
+    every point); `--twin` still chooses any.
+    """
+
+    scenario: str
+    grid: Mapping[str, tuple[Any, ...]]
+    twins: tuple[str, ...] = ()
+    waves: int | None = None
+
+
+@dataclass(frozen=True)
 class Workload:
     """A workload: its twins, scenarios and the peers it needs.
 
@@ -120,7 +138,8 @@ class Workload:
     `tiny` overrides parameters for the test suite's integration runs;
     `expected` optionally gives the checksum every twin must return, computed independently
     of any twin (the strongest check that twins did the work, not merely the same work);
-    `metrics` are extra_info keys the report shows as columns after the timing ones.
+    `metrics` are extra_info keys the report shows as columns after the timing ones;
+    `sweeps` are the maps `bench sweep` draws by default (the first is the default one).
     """
 
     name: str
@@ -133,6 +152,16 @@ class Workload:
     tiny: Params = field(default_factory=dict)
     expected: Callable[[Params], int] | None = None
     metrics: tuple[Metric, ...] = ()
+    sweeps: tuple[Sweep, ...] = ()
+
+    @property
+    def client_side(self) -> bool:
+        """Every twin runs its work in the measuring process (the harness owns its loop)."""
+        return all(t.side == "client" for t in self.twins)
+
+    def parameters(self) -> list[str]:
+        """Every parameter name its scenarios use, in first-use order."""
+        return list(dict.fromkeys(k for s in self.scenarios for k in s.params))
 
     def twin(self, name: str) -> Twin:
         for twin in self.twins:

@@ -36,6 +36,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from harness.analysis.compare import VERDICT_ORDER, CompareResult, Delta, Mode, SpeedupDelta, Status
 from harness.analysis.gate import GateResult
@@ -170,7 +171,7 @@ def _delta_table(title: str, deltas: tuple[Delta, ...], ratio: bool) -> Table:
     for h in _headers(ratio, "base" + unit, "current" + unit):
         table.add_column(h, justify="left" if h in ("benchmark", "vs", "verdict") else "right")
     for d, cells in _delta_rows(deltas, ratio):
-        table.add_row(*cells, style=_STYLES.get(d.verdict))
+        table.add_row(*map(Text, cells), style=_STYLES.get(d.verdict))  # file text: no markup
     return table
 
 
@@ -180,8 +181,9 @@ def _speedup_table(speedups: tuple[SpeedupDelta, ...]) -> Table:
         table.add_column(h, justify="left" if h == "scenario" else "right")
     for s in speedups:
         moved = "params differ" if s.params_differ else _pct(s.change)
-        table.add_row(f"{s.workload} · {s.scenario}", _speedup_text(s.base, s.base_pair),
-                      _speedup_text(s.current, s.current_pair), moved)
+        table.add_row(*map(Text, (f"{s.workload} · {s.scenario}",
+                                  _speedup_text(s.base, s.base_pair),
+                                  _speedup_text(s.current, s.current_pair), moved)))
     return table
 
 

@@ -55,13 +55,14 @@ def fmt_metric(value: Any, unit: str) -> str:
     return f"{value:,}" if isinstance(value, int) else f"{value:,.2f}"
 
 
+def describe_param(key: str, value: Any) -> str:
+    """One parameter as a reader writes it: "L=20 ms", "C=50", "cpu_us=200 µs"."""
+    unit = " ms" if key.endswith("_ms") else " µs" if key.endswith("_us") else ""
+    return f"{PARAM_NAMES.get(key, key)}={value}{unit}"
+
+
 def describe_params(params: Mapping[str, Any]) -> str:
-    parts = []
-    for key, value in params.items():
-        name = PARAM_NAMES.get(key, key)
-        unit = " ms" if key.endswith("_ms") else ""
-        parts.append(f"{name}={value}{unit}")
-    return ", ".join(parts)
+    return ", ".join(describe_param(k, v) for k, v in params.items())
 
 
 def fmt_range(low: float, high: float, suffix: str = "x") -> str:

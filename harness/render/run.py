@@ -10,6 +10,7 @@ from rich.text import Text
 
 from harness.analysis.matchup import Call, Interval, Matchup, judge
 from harness.analysis.summary import BUSY_WARNING, ScenarioSummary, busiest, summarize
+from harness.analysis.sweep import analyse as analyse_sweep
 from harness.render.fmt import (
     describe_params,
     fmt_metric,
@@ -19,6 +20,7 @@ from harness.render.fmt import (
     fmt_ratio,
     fmt_seconds,
 )
+from harness.render.sweep import render_sweep
 from harness.results.runfile import BenchRecord, Outcome, Run
 
 
@@ -71,13 +73,15 @@ def _table(title: str, headers: list[str], rows: list[list[str]], bold: list[boo
            text_columns: int) -> Table:
     """A table without the columns that have nothing to say (all "—"); the first
     `text_columns` are names, the rest right-aligned numbers."""
-    table = Table(title=title, title_justify="left")
+    # Text, not str: names come from run files and scenario names hold brackets, which rich
+    # would otherwise read as markup.
+    table = Table(title=Text(title), title_justify="left")
     keep = [i for i in range(len(headers)) if i < 1 or any(cells[i] != "—" for cells in rows)]
     for i in keep:
-        table.add_column(headers[i], justify="left" if i < text_columns else "right",
+        table.add_column(Text(headers[i]), justify="left" if i < text_columns else "right",
                          no_wrap=True)
     for cells, strong in zip(rows, bold, strict=True):
-        table.add_row(*(cells[i] for i in keep), style="bold green" if strong else None)
+        table.add_row(*(Text(cells[i]) for i in keep), style="bold green" if strong else None)
     return table
 
 
@@ -163,7 +167,7 @@ def summary_table(run: Run) -> Table | None:
         table.add_column(header, justify="left" if i < 3 or i == 5 else "right", no_wrap=True)
     styles = {"faster": "green", "slower": "red", "tie": "yellow", "cannot tell": "dim"}
     for cells, word in zip(rows, words, strict=True):
-        table.add_row(*cells, style=styles.get(word))
+        table.add_row(*map(Text, cells), style=styles.get(word))
     return table
 
 
@@ -190,7 +194,9 @@ def peer_lines(run: Run) -> list[str]:
     return lines
 
 
-def render_run(run: Run, console: Console) -> None:
+def render_run(run: Run, console: Console, details: bool = False) -> None:
+    """A run's tables, verdicts and answer; a sweep's map (its points' tables with
+    `details`)."""
     meta = run.meta
     git = meta.get("git") or {}
     machine = meta.get("machine") or {}
@@ -208,16 +214,21 @@ def render_run(run: Run, console: Console) -> None:
     if not meta.get("complete", True):
         console.print("[bold yellow]incomplete run: interrupted before every benchmark ran[/]")
     workloads = meta.get("workloads", {})
-    for summary in summarize(run):
-        console.print()
-        metrics = workloads.get(summary.workload, {}).get("metrics", [])
-        for table in scenario_tables(summary, metrics):
-            console.print(table)
-        console.print(Text("→ " + verdict_line(summary), style="bold"), soft_wrap=True)
-    answer = summary_table(run)
-    if answer is not None:
-        console.print()
-        console.print(answer)
+    swept = analyse_sweep(run)
+    if swept is None or details:
+        for summary in summarize(run):
+            console.print()
+            metrics = workloads.get(summary.workload, {}).get("metrics", [])
+            for table in scenario_tables(summary, metrics):
+                console.print(table)
+            console.print(Text("→ " + verdict_line(summary), style="bold"), soft_wrap=True)
+    if swept is not None:
+        render_sweep(swept, console)
+    else:
+        answer = summary_table(run)
+        if answer is not None:
+            console.print()
+            console.print(answer)
     lines = peer_lines(run)
     if lines:
         console.print()
@@ -233,4 +244,4 @@ def render_outcomes(outcomes: Iterable[Outcome], console: Console) -> None:
     console.print()
     for o in problems:
         colour = "red" if o.failed else "yellow"
-        console.print(f"[{colour}]{o.outcome}[/] {o.case_id}: {o.detail}", highlight=False)
+        console.print(Text.assemble((o.outcome, colour), f" {o.case_id}: {o.detail}"))

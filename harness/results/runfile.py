@@ -25,7 +25,11 @@ Schema changelog (bump SCHEMA_VERSION on any change a reader must know about):
      high-water mark over its level just before the rounds; client twins), and for server
      twins `p50_s_per_round` / `p99_s_per_round` (latency percentiles of each round, so a
      verdict judged by them has replicates). Per-round lists are concatenated across passes
-     like `stats.data`. Files of schema 1 and 2 read with these absent.
+     like `stats.data`. With `cpu_us`, `cpu_work_steps` and `cpu_proof` (the proof that every
+     twin did the same CPU work after each op). `twinbench.sweep` {workload, scenario, waves,
+     axes [{name, values}], points [{scenario, values}], skipped [{values, reason}]} when the
+     run is a sweep (`bench sweep`): its scenarios are the grid's points. Files of schema 1
+     and 2 read with these absent.
 """
 
 from __future__ import annotations
@@ -136,6 +140,15 @@ class ConfirmationJson(TypedDict):
     cases: list[str]
 
 
+class SweepJson(TypedDict, total=False):
+    workload: Required[str]
+    scenario: Required[str]
+    waves: int | None
+    axes: Required[list[dict[str, Any]]]
+    points: Required[list[dict[str, Any]]]
+    skipped: list[dict[str, Any]]
+
+
 class Block(TypedDict, total=False):
     """The `twinbench` block (see the changelog above)."""
 
@@ -155,6 +168,7 @@ class Block(TypedDict, total=False):
     outcomes: dict[str, OutcomeJson]
     complete: bool
     confirmation: ConfirmationJson
+    sweep: SweepJson
 
 
 class RunJson(TypedDict, total=False):
@@ -164,7 +178,7 @@ class RunJson(TypedDict, total=False):
 
 _VALIDATOR: Any = None
 _SCHEMAS = (StatsJson, ExtraInfo, BenchmarkJson, OutcomeJson, MetricJson, WorkloadJson, GitJson,
-            MachineJson, ConfirmationJson, Block, RunJson)
+            MachineJson, ConfirmationJson, SweepJson, Block, RunJson)
 
 
 def _validate(doc: dict[str, Any]) -> str | None:
@@ -256,6 +270,12 @@ def set_complete(doc: dict[str, Any], complete: bool) -> None:
 
 def set_confirmation(doc: dict[str, Any], passes: int, cases: Iterable[str]) -> None:
     doc["twinbench"]["confirmation"] = {"passes": passes, "cases": list(cases)}
+
+
+def set_sweep(doc: dict[str, Any], block: Mapping[str, Any]) -> None:
+    """What a sweep measured: its spec (workload, base scenario, axes, waves), its points
+    (generated scenario name and values) and the points it skipped, with why."""
+    doc["twinbench"]["sweep"] = dict(block)
 
 
 def drop_benchmarks(doc: dict[str, Any], drop: Callable[[CaseKey], bool]) -> None:

@@ -34,11 +34,13 @@ from harness.results.runfile import (
     parse_run,
     set_complete,
     set_outcomes,
+    set_sweep,
 )
 from harness.run import bench_cases
 from harness.run.events import Listener
 from harness.run.plugin import TwinbenchPlugin
 from harness.run.profiles import check_loop, profile_named
+from harness.run.sweep import SweepSpec, plan
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,8 @@ class RunRequest:
     passes: int = 1
     # Where workloads come from besides the built-in package (--workloads, [tool.twinbench]).
     sources: tuple[str, ...] = ()
+    # A sweep: the selected workload's scenarios are replaced by the grid's points.
+    sweep: SweepSpec | None = None
 
 
 @dataclass
@@ -79,6 +83,13 @@ def execute(request: RunRequest, listener: Listener | None = None,
     if request.passes < 1:
         raise BadInput(f"--passes must be at least 1, not {request.passes}")
     registry = registry if registry is not None else discover(request.sources)
+    sweep = None
+    if request.sweep is not None:
+        if request.sweep.workload not in registry:
+            raise BadInput(f"unknown workload {request.sweep.workload}; choose from: "
+                           + ", ".join(sorted(registry)))
+        sweep = plan(registry[request.sweep.workload], request.sweep, profile)
+        registry = {sweep.workload.name: sweep.workload}
     cases = select(registry, request.selection, profile.name)
     if not cases:
         raise BadInput("nothing to run: the selection matches no scenario in profile "
@@ -117,6 +128,8 @@ def execute(request: RunRequest, listener: Listener | None = None,
     if docs:
         merged = merge_passes(docs)
         set_complete(merged, not interrupted)
+        if sweep is not None:
+            set_sweep(merged, sweep.block())
         run = parse_run(merged)
         outcomes = run.outcomes
     return RunResult(run=run, outcomes=outcomes, interrupted=interrupted, warnings=warnings)
@@ -158,18 +171,22 @@ def _check_twins_agree(doc: dict[str, Any], outcomes: dict[str, Outcome]) -> Non
     for entry in benchmark_infos(doc):
         by_group[key_of(entry).group].append(entry)
     dissenters: set[CaseKey] = set()
+    def proof(info: Mapping[str, Any]) -> str:
+        """The checksum, and with `cpu_us` the proof of the CPU work after each op."""
+        return "/".join(filter(None, (info["checksum"], info.get("cpu_proof"))))
+
     for infos in by_group.values():
-        counts = Counter(info["checksum"] for info in infos)
+        counts = Counter(proof(info) for info in infos)
         if len(counts) < 2:
             continue
         (top, top_count), (_, runner_up) = counts.most_common(2)
         for info in infos:
-            if info["checksum"] != top or top_count == runner_up:
+            if proof(info) != top or top_count == runner_up:
                 key = key_of(info)
                 dissenters.add(key)
                 outcomes[key.test_id] = Outcome(
                     key.test_id, "failed",
-                    f"checksum {info['checksum']} disagrees with the other twins' "
+                    f"checksum {proof(info)} disagrees with the other twins' "
                     f"({', '.join(sorted(counts))})",
                 )
     drop_benchmarks(doc, dissenters.__contains__)
@@ -191,5 +208,6 @@ def request_like(meta: Mapping[str, Any], pg_dsn: str | None = None, passes: int
         return tuple(value)
 
     selection = Selection(names("workloads"), names("twins"), names("scenarios"))
+    sweep = SweepSpec.from_json(meta["sweep"]) if meta.get("sweep") else None
     return RunRequest(selection=selection, profile=profile, loop=loop, pg_dsn=pg_dsn,
-                      passes=passes, sources=sources)
+                      passes=passes, sources=sources, sweep=sweep)

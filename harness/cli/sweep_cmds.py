@@ -1,0 +1,76 @@
+"""`bench sweep`: where async starts to pay, over latency × concurrency × CPU per operation."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from harness.cli.console import bad_input_exits, err, workload_sources
+from harness.cli.options import (
+    DsnOpt,
+    ForceOpt,
+    JsonOpt,
+    LoopOpt,
+    PassesOpt,
+    ProfileOpt,
+    SaveOpt,
+    TwinOpt,
+    WorkloadsOpt,
+)
+from harness.cli.progress import fmt_duration
+from harness.cli.run_cmds import run_request
+from harness.model.registry import RegistryError, Selection, discover
+from harness.run.profiles import profile_named
+from harness.run.runner import RunRequest
+from harness.run.sweep import default_spec, estimate_seconds, parse_vary, plan
+
+
+def sweep(
+    workload: Annotated[str, typer.Argument(help="The workload to sweep (see `bench list`).")],
+    scenario: Annotated[str | None, typer.Option(
+        "--scenario", "-s", help="The base scenario (default: the workload's declared sweep, "
+                                 "else its first scenario).")] = None,
+    vary: Annotated[list[str] | None, typer.Option(
+        "--vary", help="NAME=V1,V2,... or NAME=LO..HI*FACTOR / LO..HI+STEP (repeatable; the "
+                       "grid is the product). Any parameter of the workload's scenarios, "
+                       "and cpu_us (CPU work per operation, client workloads). Default: the "
+                       "workload's declared grid.")] = None,
+    twin: TwinOpt = None, profile: ProfileOpt = "default", passes: PassesOpt = 1,
+    save: SaveOpt = None, force: ForceOpt = False, json: JsonOpt = None,
+    loop: LoopOpt = "asyncio", pg_dsn: DsnOpt = None,
+    max_points: Annotated[int, typer.Option(
+        "--max-points", help="Refuse a grid with more points than this.")] = 100,
+    workload_path: WorkloadsOpt = None,
+) -> None:
+    """Measure every point of a grid and draw where async starts (or stops) paying."""
+    # Every point is an ordinary benchmark of every selected twin (same fairness rules and
+    # checksums); the map shows each point's best async over best sync speedup, coloured by
+    # verdict, and one crossover line per row of the grid.
+    with bad_input_exits():
+        chosen = profile_named(profile)
+        sources = workload_sources(workload_path)
+        registry = discover(sources)
+        if workload not in registry:
+            raise RegistryError(f"unknown workload {workload}; choose from: "
+                                + ", ".join(sorted(registry)))
+        declared = registry[workload]
+        axes = [parse_vary(v) for v in vary or ()]
+        spec, default_twins = default_spec(declared, scenario, axes)
+        planned = plan(declared, spec, chosen, max_points)
+        twins = tuple(twin or default_twins)
+        known = {t.name for t in declared.twins}
+        bad = [t for t in twins if t not in known]
+        if bad:
+            raise RegistryError(f"unknown twin {', '.join(bad)}; choose from: "
+                                + ", ".join(sorted(known)))
+        count = len(twins or known)
+        seconds = estimate_seconds(planned, twins, chosen) * passes
+    shape = " × ".join(f"{a.name} ({len(a.values)})" for a in spec.axes)
+    err.print(f"sweeping {workload} · {spec.scenario} over {shape}: {len(planned.points)} "
+              f"points × {count} twins = {len(planned.points) * count} benchmarks"
+              + (f", {len(planned.skipped)} point(s) skipped" if planned.skipped else "")
+              + f"; about {fmt_duration(seconds)} (a rough estimate)", highlight=False)
+    request = RunRequest(selection=Selection((workload,), twins), profile=profile, loop=loop,
+                         pg_dsn=pg_dsn, passes=passes, sources=sources, sweep=spec)
+    run_request(request, save, force, json)

@@ -1,0 +1,100 @@
+"""The crossover on synthetic sweeps with known answers: where the verdict changes along the
+primary axis, interpolated on the log scale, and the rows where it never does."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+
+from harness.analysis.sweep import analyse, primary_axis
+from harness.render.sweep import crossover_line, grids
+from harness.results.runfile import parse_run
+from tests.helpers.runfiles import lognormal, run_doc
+
+LATENCIES = (0, 1, 2, 5, 10)
+
+
+def sweep_run(speedups: dict[int, dict[int, float]], n: int = 10, sigma: float = 0.02) -> Any:
+    """A sweep over latency_ms x concurrency whose async twin is `speedups[C][L]` times
+    faster than its sync twin at every point, with 5% noise."""
+    rng = random.Random(7)
+    items, points = [], []
+    for c, row in speedups.items():
+        for latency, speedup in row.items():
+            name = f"base[latency_ms={latency},concurrency={c}]"
+            points.append({"scenario": name, "values": {"latency_ms": latency,
+                                                        "concurrency": c}})
+            items.append(("wl", name, "pool", "threads", lognormal(rng, n, 0.1, sigma)))
+            items.append(("wl", name, "tasks", "async", lognormal(rng, n, 0.1 / speedup, sigma)))
+    doc = run_doc(items)
+    doc["twinbench"]["schema"] = 3
+    doc["twinbench"]["sweep"] = {
+        "workload": "wl", "scenario": "base", "waves": None, "points": points,
+        "axes": [{"name": "latency_ms", "values": list(LATENCIES)},
+                 {"name": "concurrency", "values": sorted(speedups)}],
+        "skipped": [{"values": {"latency_ms": 10, "concurrency": 99}, "reason": "too big"}]}
+    return parse_run(doc)
+
+
+def test_the_crossover_is_interpolated_on_the_log_scale_between_its_grid_points() -> None:
+    result = analyse(sweep_run({
+        4: {0: 0.5, 1: 0.7, 2: 2.0, 5: 3.0, 10: 4.0},  # loses below 2 ms, wins from 2 ms
+        16: {0: 2.0, 1: 2.5, 2: 3.0, 5: 4.0, 10: 5.0},  # wins everywhere
+        64: {0: 0.5, 1: 0.5, 2: 0.6, 5: 0.5, 10: 0.6},  # never
+    }))
+    assert result is not None and result.primary == "latency_ms"
+    rows = {c.fixed["concurrency"]: c for c in result.crossovers}
+    (change,) = rows[4].changes
+    assert change.starts and (change.low, change.high) == (1, 2)
+    # log s goes from log 0.7 to log 2 as log L goes from log 1 to log 2: s = 1 at
+    # L = 2 ** (-log 0.7 / (log 2 - log 0.7)) ~ 1.27 ms (the measured speedups scatter a bit)
+    assert change.at == pytest.approx(1.266, rel=0.05)
+    assert crossover_line(rows[4]) == ("C=4: async starts to pay between L=1 ms and 2 ms "
+                                       "(speedup crosses 1 at about 1.25 ms)")
+    assert rows[16].everywhere and crossover_line(rows[16]) == \
+        "C=16: async wins everywhere swept (L=0 ms to 10 ms)"
+    assert rows[64].never and "async never wins in the swept range" in crossover_line(rows[64])
+    assert [p.reason for p in result.points if p.scenario is None] == ["too big"]
+
+
+def test_async_stops_paying_as_the_cpu_per_operation_grows() -> None:
+    run = sweep_run({16: {0: 3.0, 1: 2.0, 2: 1.5, 5: 0.8, 10: 0.5}})
+    for axis in run.doc["twinbench"]["sweep"]["axes"]:
+        if axis["name"] == "latency_ms":
+            axis["name"] = "cpu_us"
+    for point in run.doc["twinbench"]["sweep"]["points"]:
+        point["values"]["cpu_us"] = point["values"].pop("latency_ms")
+    result = analyse(parse_run(run.doc))
+    assert result.primary == "cpu_us"
+    (change,) = result.crossovers[0].changes
+    assert not change.starts and (change.low, change.high) == (2, 5)
+    assert "async stops paying between cpu_us=2 µs and 5 µs" in crossover_line(
+        result.crossovers[0])
+
+
+def test_an_interval_without_a_straddle_has_no_interpolated_point() -> None:
+    # Noisy rounds (30%): at L=0 the async twin is a little faster, within noise; from L=1
+    # on it is significantly faster. Both ends are above 1: nothing to interpolate.
+    result = analyse(sweep_run({4: {0: 1.1, 1: 1.1, 2: 4.0, 5: 4.0, 10: 4.0}}, sigma=0.3))
+    points = {p.values["latency_ms"]: p.matchup for p in result.points if p.matchup}
+    assert points[0].call.value == "tie" and points[0].point > 1
+    assert points[1].call.value == "faster"
+    (change,) = result.crossovers[0].changes
+    assert (change.low, change.high) == (0, 1) and change.at is None
+
+
+def test_the_grid_has_a_row_per_concurrency_and_a_column_per_latency() -> None:
+    result = analyse(sweep_run({4: dict.fromkeys(LATENCIES, 2.0),
+                                16: dict.fromkeys(LATENCIES, 0.5)}))
+    (table,) = grids(result)
+    assert [c.header for c in table.columns] == ["concurrency", "L=0 ms", "L=1 ms", "L=2 ms",
+                                                 "L=5 ms", "L=10 ms"]
+    assert table.row_count == 2
+
+
+def test_primary_axis_prefers_latency_then_cpu() -> None:
+    assert primary_axis([("concurrency", (1, 2)), ("latency_ms", (1, 2))]) == "latency_ms"
+    assert primary_axis([("concurrency", (1, 2)), ("cpu_us", (1, 2))]) == "cpu_us"
+    assert primary_axis([("size", (1,)), ("concurrency", (1, 2))]) == "concurrency"
