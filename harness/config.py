@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -104,3 +105,16 @@ def load_config(pyproject: Path | None = None, max_regression: str | None = None
     if not isinstance(workloads, list) or not all(isinstance(w, str) and w for w in workloads):
         raise BadInput(f"{where} workloads must be a list of module names or paths")
     return Config(Thresholds(default, entries), tuple(workloads), pyproject.parent)
+
+
+def workload_sources(given: Sequence[str] | None, config: Config | None = None) -> tuple[str, ...]:
+    """Where workloads come from besides the built-in package: `[tool.twinbench] workloads`
+    of ./pyproject.toml (paths relative to it), then each `--workloads`."""
+    config = config if config is not None else load_config()
+    configured = tuple(w if Path(w).is_absolute() or not _looks_like_path(w)
+                       else str(config.root / w) for w in config.workloads)
+    return configured + tuple(given or ())
+
+
+def _looks_like_path(source: str) -> bool:
+    return source.endswith(".py") or "/" in source

@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import IO, Any
 
 
@@ -104,11 +105,13 @@ class ChildProcess:
     """
 
     def __init__(self, cmd: Sequence[str], *, ready_timeout: float = 20.0,
-                 env: dict[str, str] | None = None, commands: bool = False):
+                 env: dict[str, str] | None = None, commands: bool = False,
+                 cwd: Path | None = None):
         self.cmd = list(cmd)
         self.ready_timeout = ready_timeout
         self.env = env
         self.commands = commands
+        self.cwd = cwd
         self.proc: subprocess.Popen[bytes] | None = None
         self.info: dict[str, Any] = {}
         self._stderr: IO[bytes] | None = None
@@ -125,6 +128,7 @@ class ChildProcess:
             start_new_session=True,
             preexec_fn=preexec(),
             env=self.env,
+            cwd=self.cwd,
         )
 
     def wait_ready(self) -> dict[str, Any]:

@@ -30,14 +30,16 @@ from typing import Any
 from harness.analysis.stats import (
     Comparison,
     Verdict,
+    compare_pairs,
     compare_passes,
+    estimate_pairs,
     estimate_passes,
     min_detectable_p,
 )
 from harness.analysis.summary import summarize
 from harness.config import Thresholds
 from harness.model.workload import SYNC_KINDS
-from harness.results.runfile import BenchRecord, Run
+from harness.results.runfile import BenchRecord, Run, paired_with
 
 DEFAULT_ALPHA = 0.01
 MACHINE_FIELDS = ("cpu", "cores", "memory_bytes", "os", "arch")
@@ -146,6 +148,7 @@ class CompareResult:
     notes: tuple[str, ...]
     alpha: float
     confidence: float
+    paired: bool = False  # the two sides of one interleaved A/B session
 
     @property
     def gated(self) -> tuple[Delta, ...]:
@@ -192,12 +195,14 @@ class _Matcher:
     alpha: float
     confidence: float
     estimate: bool = False  # point estimates only: no test, no interval, no scipy
+    paired: bool = False  # the runs are the two sides of one interleaved A/B session
     base_by_key: dict[str, BenchRecord] = field(init=False)
     current_by_key: dict[str, BenchRecord] = field(init=False)
 
     def __post_init__(self) -> None:
         self.base_by_key = {r.key: r for r in self.base.benchmarks}
         self.current_by_key = {r.key: r for r in self.current.benchmarks}
+        self.paired = paired_with(self.base, self.current)
 
     def keys(self) -> list[str]:
         return list(dict.fromkeys([*self.base_by_key, *self.current_by_key]))
@@ -219,6 +224,8 @@ class _Matcher:
         if comparison.method == "rounds":
             floor = min_detectable_p(len(base.data), len(cur.data))
             out["underpowered"] = floor >= self.alpha
+        elif comparison.detectable is None:  # point estimates only
+            out["underpowered"] = False
         else:
             out["underpowered"] = (comparison.detectable or 0) > threshold
         return out
@@ -273,7 +280,12 @@ class _Matcher:
         base, cur = self.base_by_key[key], self.current_by_key[key]
         threshold = self.thresholds.for_key(key)
         try:
-            comparison = self._compare(base.passes, cur.passes, threshold=threshold)
+            if self.paired and base.pass_rounds == cur.pass_rounds and len(base.data) >= 3:
+                comparison = (estimate_pairs(base.passes, cur.passes) if self.estimate else
+                              compare_pairs(base.passes, cur.passes, threshold=threshold,
+                                            alpha=self.alpha, confidence=self.confidence))
+            else:
+                comparison = self._compare(base.passes, cur.passes, threshold=threshold)
         except ValueError as exc:  # e.g. a zero-time round: no ratio exists
             return self._shell(key, Status.ERROR, detail=str(exc), **self._power(base, cur))
         return self._shell(key, Status.COMPARED, comparison=comparison,
@@ -367,6 +379,7 @@ def compare_runs(base: Run, current: Run, *, thresholds: Thresholds | None = Non
         mode=resolved, same_machine=same, machine_differences=tuple(diffs),
         absolute=absolute, ratios=ratios, speedups=tuple(_speedups(base, current)),
         failures=failures, warnings=(), notes=(), alpha=alpha, confidence=confidence,
+        paired=matcher.paired,
     )
     warnings, notes = _warnings(result, mode)
     return replace(result, warnings=tuple(warnings), notes=tuple(notes))
@@ -384,6 +397,10 @@ def _warnings(r: CompareResult, requested_mode: str) -> tuple[list[str], list[st
     b, c = r.base.meta, r.current.meta
     warnings: list[str] = []
     notes: list[str] = []
+    if r.paired:
+        session = (r.base.meta.get("ab") or {}).get("session")
+        notes.append(f"one interleaved A/B session ({session}): each benchmark's rounds ran in "
+                     "ABBA order next to the other side's, and verdicts rest on those pairs")
     if not r.same_machine:
         how = ("gating on in-run ratios (each twin against its scenario's sync twin, "
                "measured in the same run)" if r.mode is Mode.RATIO

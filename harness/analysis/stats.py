@@ -24,9 +24,11 @@ __all__ = [
     "Verdict",
     "bootstrap_ratio_ci",
     "classify",
+    "compare_pairs",
     "compare_passes",
     "compare_ratios",
     "compare_samples",
+    "estimate_pairs",
     "estimate_passes",
     "iqr",
     "mann_whitney_p",
@@ -194,6 +196,7 @@ class Comparison:
     # Smallest slowdown this much between-pass noise lets the test call significant; None
     # when the noise between runs is unmeasured (one pass on each side).
     detectable: float | None = None
+    pairs: int = 0  # method "pairs": how many neighbouring rounds were compared
 
 
 def compare_samples(
@@ -427,6 +430,75 @@ def compare_passes(
         change=ratio - 1, ci_low=ci_low, ci_high=ci_high, p_value=p,
         verdict=classify(ratio, p, ci_low, ci_high, threshold, alpha),
         significant=p < alpha, method="passes", passes=(nb, nc),
+        detectable=math.exp(t_quantile(1 - alpha / 2, df) * se) - 1,
+    )
+
+
+# -- interleaved sides: the test is on neighbouring rounds ----------------------------------------
+
+def _log_ratios(base: Sequence[Sequence[float]], current: Sequence[Sequence[float]]
+                ) -> list[float]:
+    if len(base) != len(current) or any(len(b) != len(c) for b, c in zip(base, current,
+                                                                            strict=True)):
+        raise ValueError("paired sides must have the same rounds in every pass")
+    out = []
+    for b_pass, c_pass in zip(base, current, strict=True):
+        for b, c in zip(b_pass, c_pass, strict=True):
+            if b <= 0 or c <= 0:
+                raise ValueError("round times must be positive")
+            out.append(math.log(c / b))
+    return out
+
+
+def estimate_pairs(base: Sequence[Sequence[float]], current: Sequence[Sequence[float]]
+                   ) -> Comparison:
+    """`compare_pairs`' point estimate alone (pure Python: picks suspects between
+    measurements, where scipy must not be loaded)."""
+    d = _log_ratios(base, current)
+    ratio = math.exp(sum(d) / len(d))
+    return Comparison(base_median=median([x for p in base for x in p]),
+                      current_median=median([x for p in current for x in p]), ratio=ratio,
+                      change=ratio - 1, ci_low=ratio, ci_high=ratio, p_value=1.0,
+                      verdict=Verdict.UNCHANGED, significant=False, method="pairs",
+                      passes=(len(base), len(current)), pairs=len(d))
+
+
+def compare_pairs(
+    base: Sequence[Sequence[float]],
+    current: Sequence[Sequence[float]],
+    *,
+    threshold: float = 0.10,
+    alpha: float = 0.01,
+    confidence: float = 0.95,
+) -> Comparison:
+    """Compare two versions measured round by round next to each other (harness.run.ab).
+
+    Round i of the base and round i of the current version ran back to back (A B B A ...), so
+    d_i = log(current_i / base_i) carries the difference between the versions and only the
+    white noise of two neighbouring rounds; drift of the machine, common to both, cancels.
+    The test is a one-sample t-test on the d_i (the pairs are the replicates), the interval
+    exp(mean ± t·SE), the point estimate the geometric mean ratio, and `detectable` the
+    smallest slowdown this noise and this many pairs could call significant. The verdict rule
+    is `classify`'s, as everywhere: beyond the threshold, significant, and the CI above 1.
+    """
+    d = _log_ratios(base, current)
+    n = len(d)
+    if n < 3:
+        raise ValueError("need at least 3 pairs of rounds")
+    mean = sum(d) / n
+    sd = math.sqrt(sum((x - mean) ** 2 for x in d) / (n - 1))
+    se = sd / math.sqrt(n)
+    df = n - 1
+    p = min(1.0, 2 * t_sf(abs(mean) / se, df)) if se > 0 else (1.0 if mean == 0 else 0.0)
+    half = t_quantile(1 - (1 - confidence) / 2, df) * se
+    ratio = math.exp(mean)
+    ci_low, ci_high = math.exp(mean - half), math.exp(mean + half)
+    return Comparison(
+        base_median=median([x for p_ in base for x in p_]),
+        current_median=median([x for p_ in current for x in p_]), ratio=ratio,
+        change=ratio - 1, ci_low=ci_low, ci_high=ci_high, p_value=p,
+        verdict=classify(ratio, p, ci_low, ci_high, threshold, alpha),
+        significant=p < alpha, method="pairs", passes=(len(base), len(current)), pairs=n,
         detectable=math.exp(t_quantile(1 - alpha / 2, df) * se) - 1,
     )
 

@@ -10,24 +10,39 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from harness.analysis.compare import CompareResult, compare_runs
 from harness.analysis.gate import GateResult, decide, to_confirm
-from harness.cli.console import bad_input_exits, console, err, resolve_run_path, workload_sources
-from harness.cli.options import WorkloadsOpt
+from harness.cli.console import bad_input_exits, console, err, resolve_run_path
+from harness.cli.options import (
+    DsnOpt,
+    ForceOpt,
+    LoopOpt,
+    ProfileOpt,
+    SaveOpt,
+    ScenarioOpt,
+    TwinOpt,
+    WorkloadsOpt,
+)
 from harness.cli.progress import progress_for
-from harness.config import load_config
+from harness.config import Config, Thresholds, load_config, workload_sources
 from harness.errors import BadInput
+from harness.model.registry import Selection
 from harness.render.compare import FORMATS, render_table, to_json, to_markdown
-from harness.results.files import load_run, save_run
+from harness.results.files import label_path, load_run, save_run
 from harness.results.runfile import Run
+from harness.run import refs
+from harness.run.ab import SideFailed, measure_ab
 from harness.run.confirm import measure_and_confirm
 from harness.run.runner import RunRequest, request_like
 
 MODES = ("auto", "absolute", "ratio")
+# ABBA pairs of rounds per benchmark in an interleaved check: about as many rounds as a plain
+# default-profile run of the same selection on each side (see README "How good the gate is").
+DEFAULT_PAIRS = 12
 
 FormatOpt = Annotated[str, typer.Option(
     "--format", "-f", help="table | markdown (GitHub-flavoured) | json (stable keys).")]
@@ -82,8 +97,21 @@ def compare(base: RunArg, current: RunArg, fmt: FormatOpt = "table",
 
 
 def check(
-    baseline: Annotated[str, typer.Option(
-        "--baseline", help="The committed run to gate against (a path or a label).")],
+    workloads: Annotated[list[str] | None, typer.Argument(
+        help="With --against: the workloads to measure (default: all).")] = None,
+    baseline: Annotated[str | None, typer.Option(
+        "--baseline", help="The committed run to gate against (a path or a label).")] = None,
+    against: Annotated[str | None, typer.Option(
+        "--against", help="Gate against another version of this code: a git revision "
+                          "(branch, tag, commit, e.g. origin/main), measured now beside the "
+                          "working tree, round by round in ABBA order.")] = None,
+    current_ref: Annotated[str | None, typer.Option(
+        "--current-ref", help="With --against: measure this revision instead of the working "
+                              "tree.")] = None,
+    against_requirements: Annotated[list[str] | None, typer.Option(
+        "--against-requirements",
+        help="Gate the same code with other pins, e.g. 'aiohttp==3.10.11' (repeatable): "
+             "what upgrading a library costs.")] = None,
     current: Annotated[str | None, typer.Option(
         "--current", help="A run to check; without it the baseline's benchmarks are run now "
                           "with its profile, loop and selection.")] = None,
@@ -98,57 +126,187 @@ def check(
                            "\"$GITHUB_STEP_SUMMARY\").")] = None,
     json_path: Annotated[Path | None, typer.Option(
         "--json", help="Write the run measured now to this path (pytest-benchmark JSON, "
-                       "e.g. for github-action-benchmark's `pytest` tool).")] = None,
+                       "e.g. for github-action-benchmark's `pytest` tool); with --against, "
+                       "the current side's.")] = None,
+    base_json: Annotated[Path | None, typer.Option(
+        "--base-json", help="With --against: write the base side's run here.")] = None,
+    save: SaveOpt = None,
+    force: ForceOpt = False,
     fmt: FormatOpt = "table",
     mode: ModeOpt = "auto",
-    pg_dsn: Annotated[str | None, typer.Option(
-        "--pg-dsn", envvar="TWINBENCH_PG_DSN", show_envvar=True,
-        help="PostgreSQL server to use instead of a throwaway one.")] = None,
+    twin: TwinOpt = None,
+    scenario: ScenarioOpt = None,
+    profile: ProfileOpt = "default",
+    loop: LoopOpt = "asyncio",
+    pg_dsn: DsnOpt = None,
     passes: Annotated[int, typer.Option(
         "--passes",
         help="Passes over the benchmarks measured now (more passes: smaller detectable "
              "change, longer check).")] = 1,
+    pairs: Annotated[int, typer.Option(
+        "--pairs", help="With --against: ABBA pairs of rounds per benchmark (more: smaller "
+                        "detectable change, longer check).")] = DEFAULT_PAIRS,
     confirm: Annotated[int, typer.Option(
         "--confirm",
-        help="Extra passes of just the benchmarks that came out beyond their threshold, "
-             "before any verdict is believed; 0 trusts the first measurement.")] = 2,
+        help="Extra passes (with --against: extra sets of --pairs pairs) of just the "
+             "benchmarks that came out beyond their threshold, before any verdict is "
+             "believed; 0 trusts the first measurement.")] = 2,
+    clean_cache: Annotated[bool, typer.Option(
+        "--clean-cache", help="Remove the worktrees and virtualenvs --against keeps between "
+                              "checks, and exit.")] = False,
     workload_path: WorkloadsOpt = None,
 ) -> None:
-    """Gate on a baseline run: exit 1 only on a significant slowdown beyond threshold."""
+    """Gate on a baseline: exit 1 only on a significant slowdown beyond threshold."""
     # A failed twin also exits 1; every verdict is listed either way. Runs from different
     # machines are gated on in-run ratios (each twin against its scenario's sync twin).
+    # --against measures both versions now, on this machine, interleaved round by round,
+    # and gates on the pairs.
     with bad_input_exits():
+        if clean_cache:
+            for removed in refs.clean(_root_or_none()):
+                err.print(f"removed {removed}", highlight=False)
+            raise typer.Exit(0)
         _check_choices(fmt, mode)
-        if passes < 1 or confirm < 0:
-            raise BadInput(f"--passes must be at least 1 and --confirm at least 0, not "
-                           f"{passes} and {confirm}")
+        chosen = [n for n, v in (("--baseline", baseline), ("--against", against),
+                                 ("--against-requirements", against_requirements)) if v]
+        if len(chosen) != 1:
+            raise BadInput("check against one thing: --baseline RUN, --against REF or "
+                           "--against-requirements PIN" + (f" (not {' and '.join(chosen)})"
+                                                           if chosen else ""))
+        if passes < 1 or confirm < 0 or not 3 <= pairs <= 1000:
+            raise BadInput(f"--passes must be at least 1, --confirm at least 0 and --pairs "
+                           f"3 to 1000, not {passes}, {confirm} and {pairs}")
         config = load_config(max_regression=max_regression)
-        thresholds = config.thresholds
-        base_run = _load(baseline)
         if markdown is not None:
             _writable(markdown, "--markdown")
-        if json_path is not None:
+        if baseline is None:
             if current is not None:
-                raise BadInput("--json saves the run measured now; with --current nothing "
-                               "is measured")
-            _writable(json_path, "--json")
-
-        def against_baseline(run: Run, name: str = "measured now",
-                             estimate: bool = False) -> CompareResult:
-            return compare_runs(base_run, run, thresholds=thresholds, mode=mode,
-                                base_name=baseline, current_name=name, estimate=estimate)
-
-        if current is not None:
-            result = against_baseline(_load(current), current)
+                raise BadInput("--current checks a saved run; with --against both sides are "
+                               "measured now")
+            selection = Selection(tuple(workloads or ()), tuple(twin or ()),
+                                  tuple(scenario or ()))
+            request = RunRequest(selection=selection, profile=profile, loop=loop,
+                                 pg_dsn=pg_dsn, sources=tuple(workload_path or ()))
+            outputs = _ab_outputs(save, json_path, base_json, force)
+            result = _against(request, against, current_ref, tuple(against_requirements or ()),
+                              config.thresholds, mode, pairs, confirm, outputs)
         else:
-            request = request_like(base_run.meta, pg_dsn, passes,
-                                   workload_sources(workload_path, config))
-            result = _measure(request, against_baseline, confirm, json_path)
-        gate = decide(result, thresholds)
+            if workloads or twin or scenario or current_ref or base_json or save:
+                raise BadInput("--baseline re-runs what the baseline measured; workloads, "
+                               "--twin, --scenario, --current-ref, --base-json and --save go "
+                               "with --against")
+            result = _against_baseline(baseline, current, config, mode, pg_dsn, passes,
+                                       confirm, json_path, workload_path)
+        gate = decide(result, config.thresholds)
     _emit(result, fmt, gate)
     if markdown is not None:
         markdown.write_text(to_markdown(result, gate))
     raise typer.Exit(gate.exit_code)
+
+
+def _root_or_none() -> Path | None:
+    try:
+        return refs.project_root()
+    except BadInput:
+        return None
+
+
+def _against_baseline(baseline: str, current: str | None, config: Config, mode: str,
+                      pg_dsn: str | None, passes: int, confirm: int, json_path: Path | None,
+                      workload_path: list[str] | None) -> CompareResult:
+    base_run = _load(baseline)
+    if json_path is not None:
+        if current is not None:
+            raise BadInput("--json saves the run measured now; with --current nothing "
+                           "is measured")
+        _writable(json_path, "--json")
+
+    def against_baseline(run: Run, name: str = "measured now",
+                         estimate: bool = False) -> CompareResult:
+        return compare_runs(base_run, run, thresholds=config.thresholds, mode=mode,
+                            base_name=baseline, current_name=name, estimate=estimate)
+
+    if current is not None:
+        return against_baseline(_load(current), current)
+    request = request_like(base_run.meta, pg_dsn, passes,
+                           workload_sources(workload_path, config))
+    return _measure(request, against_baseline, confirm, json_path)
+
+
+def _ab_outputs(save: str | None, json_path: Path | None, base_json: Path | None,
+                force: bool) -> dict[str, list[Path]]:
+    """Where each side's run file goes (--save LABEL writes LABEL.json and LABEL.base.json),
+    checked before anything is measured."""
+    out: dict[str, list[Path]] = {"base": [], "current": []}
+    if save is not None:
+        out["current"].append(label_path(save))
+        out["base"].append(label_path(f"{save}.base"))
+    if json_path is not None:
+        out["current"].append(json_path)
+    if base_json is not None:
+        out["base"].append(base_json)
+    for path in (*out["base"], *out["current"]):
+        if path.exists() and not force:
+            raise BadInput(f"{path} exists; pass --force to overwrite it")
+        if path.parent != Path("results") or not path.parent.exists():
+            _writable(path, "output")
+    return out
+
+
+def _against(request: RunRequest, against: str | None, current_ref: str | None,
+             pins: tuple[str, ...], thresholds: Thresholds, mode: str, pairs: int,
+             confirm: int, outputs: dict[str, list[Path]]) -> CompareResult:
+    root = refs.project_root()
+    if against is not None:
+        sha = refs.resolve(root, against)
+        base = refs.side_at("base", root, sha, f"{against} ({sha[:10]})", root)
+        if current_ref is not None:
+            sha2 = refs.resolve(root, current_ref)
+            current = refs.side_at("current", root, sha2, f"{current_ref} ({sha2[:10]})", root)
+        else:
+            current = refs.side_here("current", root, "the working tree")
+    else:
+        if current_ref is not None:
+            raise BadInput("--current-ref goes with --against")
+        base = refs.side_here("base", root, "the installed requirements")
+        current = refs.side_here("current", root, "with " + ", ".join(pins), pins)
+
+    def compare(b: Run, c: Run, estimate: bool = False) -> CompareResult:
+        return compare_runs(b, c, thresholds=thresholds, mode=mode, base_name=base.label,
+                            current_name=current.label, estimate=estimate)
+
+    def suspects(b: Run, c: Run) -> tuple[tuple[str, ...], str]:
+        return to_confirm(compare(b, c, estimate=True))  # point estimates: no scipy here
+
+    err.print(f"measuring {base.label} against {current.label}, interleaved: {pairs} ABBA "
+              f"pairs of rounds per benchmark, profile {request.profile}, workloads "
+              f"{', '.join(request.selection.workloads) or 'all'}", highlight=False)
+
+    def on_end(side: str, event: dict[str, Any]) -> None:
+        if side == "current" or event.get("outcome") != "passed":
+            detail = f" ({event.get('detail')})" if event.get("detail") else ""
+            err.print(f"{side}: {event['case']}: {event['outcome']}{detail}", highlight=False,
+                      markup=False)
+
+    try:
+        measured = measure_ab(base, current, request, pairs=pairs, warmup=1, confirm=confirm,
+                              suspects=suspects, on_end=on_end,
+                              announce=lambda text: err.print(text, highlight=False))
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted; both sides stopped[/]")
+        raise typer.Exit(130) from None
+    except SideFailed as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+    if measured is None or measured.interrupted:
+        err.print("[yellow]interrupted: nothing was checked[/]")
+        raise typer.Exit(130)
+    for warning in measured.warnings:
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False, markup=False)
+    for side, run in (("base", measured.base), ("current", measured.current)):
+        for path in outputs[side]:
+            err.print(f"wrote {save_run(run.doc, path, force=True)}", highlight=False)
+    return compare(measured.base, measured.current)
 
 
 def _measure(request: RunRequest, against_baseline: Callable[..., CompareResult],

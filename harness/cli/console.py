@@ -11,7 +11,6 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from harness.config import Config, load_config
 from harness.errors import BadInput
 from harness.results.files import RESULTS_DIR, label_path
 
@@ -43,16 +42,3 @@ def resolve_run_path(ref: str, results_dir: Path = RESULTS_DIR) -> Path:
         return label_path(ref, results_dir)
     except BadInput:
         return path
-
-
-def workload_sources(given: list[str] | None, config: Config | None = None) -> tuple[str, ...]:
-    """Where workloads come from besides the built-in package: `[tool.twinbench] workloads`
-    of ./pyproject.toml (relative to it), then each `--workloads`."""
-    config = config if config is not None else load_config()
-    configured = tuple(w if Path(w).is_absolute() or not _looks_like_path(w)
-                       else str(config.root / w) for w in config.workloads)
-    return configured + tuple(given or ())
-
-
-def _looks_like_path(source: str) -> bool:
-    return source.endswith(".py") or "/" in source

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from harness.cli.console import bad_input_exits, console, err, resolve_run_path, workload_sources
+from harness.cli.console import bad_input_exits, console, err, resolve_run_path
 from harness.cli.options import (
     DsnOpt,
     ForceOpt,
@@ -22,6 +22,7 @@ from harness.cli.options import (
     WorkloadsOpt,
 )
 from harness.cli.progress import progress_for
+from harness.config import workload_sources
 from harness.errors import BadInput
 from harness.model.registry import Selection, discover
 from harness.render.fmt import describe_params

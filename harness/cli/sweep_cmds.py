@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from harness.cli.console import bad_input_exits, err, workload_sources
+from harness.cli.console import bad_input_exits, err
 from harness.cli.options import (
     DsnOpt,
     ForceOpt,
@@ -20,6 +20,7 @@ from harness.cli.options import (
 )
 from harness.cli.progress import fmt_duration
 from harness.cli.run_cmds import run_request
+from harness.config import workload_sources
 from harness.model.registry import RegistryError, Selection, discover
 from harness.run.profiles import profile_named
 from harness.run.runner import RunRequest

@@ -24,7 +24,9 @@ slowdown that noise lets the test call significant; `method` "rounds": one pass 
 `p_value` is Mann-Whitney on the raw rounds (for ratios, the larger of that and the bootstrap
 p), the CI a bootstrap over the rounds, `detectable` null (see harness/stats.py).
 `underpowered`: the comparison cannot see a change as small as its threshold. Version 2 added
-method, passes and detectable. `status` is one
+method, passes and detectable; version 3 `paired` (the runs are the two sides of one
+interleaved A/B session) and per benchmark `pairs` (method "pairs": a t-test on the log ratios
+of neighbouring rounds, the CI its t interval, `detectable` from their spread). `status` is one
 of compared, added, removed, failed, params differ, reference, no reference, error; `verdict`
 is faster | slower | unchanged when compared, else the status. Absent numbers are null.
 """
@@ -43,13 +45,15 @@ from harness.analysis.gate import GateResult
 from harness.render.fmt import fmt_seconds, fmt_signed_percent
 from harness.results.runfile import Run
 
-JSON_VERSION = 2
+JSON_VERSION = 3
 FORMATS = ("table", "markdown", "json")
 UNDERPOWERED_MARK = "†"
 FOOTNOTE = ("cannot see a change as small as its threshold: too few rounds, or too much noise "
             "between passes")
-LEGEND = ("passes: base/current. detects: the smallest slowdown the pass-to-pass noise lets "
-          "the test call significant (— with one pass each side: that noise is unmeasured).")
+LEGEND = ("passes: base/current, or the pairs of neighbouring rounds of an interleaved A/B "
+          "check. detects: the smallest slowdown the noise (between passes, or between the "
+          "rounds of a pair) lets the test call significant (— with one pass each side: that "
+          "noise is unmeasured).")
 
 
 # -- shared text --------------------------------------------------------------------------------
@@ -68,7 +72,9 @@ def _p(d: Delta) -> str:
 
 def _passes(d: Delta) -> str:
     c = d.comparison
-    return "—" if c is None else f"{c.passes[0]}/{c.passes[1]}"
+    if c is None:
+        return "—"
+    return f"{c.pairs} pairs" if c.method == "pairs" else f"{c.passes[0]}/{c.passes[1]}"
 
 
 def _detects(d: Delta) -> str:
@@ -304,6 +310,7 @@ def _delta_json(d: Delta, ratio: bool) -> dict[str, Any]:
         "change": c.change if c else None, "ci_low": c.ci_low - 1 if c else None,
         "ci_high": c.ci_high - 1 if c else None, "p_value": c.p_value if c else None,
         "method": c.method if c else None, "passes": list(c.passes) if c else None,
+        "pairs": c.pairs if c and c.method == "pairs" else None,
         "detectable": c.detectable if c else None,
         "n_base": d.n_base, "n_current": d.n_current, "underpowered": d.underpowered,
         "detail": d.detail,
@@ -317,6 +324,7 @@ def to_json_doc(r: CompareResult, gate: GateResult | None = None) -> dict[str, A
     doc: dict[str, Any] = {
         "format": "twinbench-compare", "version": JSON_VERSION, "mode": r.mode.value,
         "same_machine": r.same_machine, "machine_differences": list(r.machine_differences),
+        "paired": r.paired,
         "alpha": r.alpha, "confidence": r.confidence,
         "base": _run_json(r.base_name, r.base), "current": _run_json(r.current_name, r.current),
         "benchmarks": [_delta_json(d, ratio=False) for d in r.absolute],

@@ -28,8 +28,11 @@ Schema changelog (bump SCHEMA_VERSION on any change a reader must know about):
      like `stats.data`. With `cpu_us`, `cpu_work_steps` and `cpu_proof` (the proof that every
      twin did the same CPU work after each op). `twinbench.sweep` {workload, scenario, waves,
      axes [{name, values}], points [{scenario, values}], skipped [{values, reason}]} when the
-     run is a sweep (`bench sweep`): its scenarios are the grid's points. Files of schema 1
-     and 2 read with these absent.
+     run is a sweep (`bench sweep`): its scenarios are the grid's points. `twinbench.ab`
+     {session, side (base | current), label, order, rounds, warmup_rounds} when the run is
+     one side of an interleaved A/B session (`bench check --against`): round i of each
+     benchmark was measured next to round i of the other side's. Files of schema 1 and 2
+     read with these absent.
 """
 
 from __future__ import annotations
@@ -149,6 +152,15 @@ class SweepJson(TypedDict, total=False):
     skipped: list[dict[str, Any]]
 
 
+class AbJson(TypedDict, total=False):
+    session: Required[str]
+    side: Required[Literal["base", "current"]]
+    label: str
+    order: str
+    rounds: int | None
+    warmup_rounds: int | None
+
+
 class Block(TypedDict, total=False):
     """The `twinbench` block (see the changelog above)."""
 
@@ -169,6 +181,7 @@ class Block(TypedDict, total=False):
     complete: bool
     confirmation: ConfirmationJson
     sweep: SweepJson
+    ab: AbJson
 
 
 class RunJson(TypedDict, total=False):
@@ -178,7 +191,7 @@ class RunJson(TypedDict, total=False):
 
 _VALIDATOR: Any = None
 _SCHEMAS = (StatsJson, ExtraInfo, BenchmarkJson, OutcomeJson, MetricJson, WorkloadJson, GitJson,
-            MachineJson, ConfirmationJson, SweepJson, Block, RunJson)
+            MachineJson, ConfirmationJson, SweepJson, AbJson, Block, RunJson)
 
 
 def _validate(doc: dict[str, Any]) -> str | None:
@@ -276,6 +289,18 @@ def set_sweep(doc: dict[str, Any], block: Mapping[str, Any]) -> None:
     """What a sweep measured: its spec (workload, base scenario, axes, waves), its points
     (generated scenario name and values) and the points it skipped, with why."""
     doc["twinbench"]["sweep"] = dict(block)
+
+
+def set_ab(doc: dict[str, Any], block: Mapping[str, Any]) -> None:
+    """Which interleaved A/B session measured this run, and which side it is."""
+    doc["twinbench"]["ab"] = dict(block)
+
+
+def paired_with(base: Run, current: Run) -> bool:
+    """Whether the two runs are the two sides of one interleaved session: round i of one
+    was measured next to round i of the other."""
+    a, b = base.meta.get("ab") or {}, current.meta.get("ab") or {}
+    return bool(a) and a.get("session") == b.get("session") and a.get("side") != b.get("side")
 
 
 def drop_benchmarks(doc: dict[str, Any], drop: Callable[[CaseKey], bool]) -> None:

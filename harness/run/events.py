@@ -12,7 +12,18 @@ class Listener:
 
     def session_start(self, total: int) -> None: ...
 
+    def planned(self, case_ids: list[str]) -> None:
+        """The cases this session will measure, in order."""
+
+    def before_case(self, case: Case) -> None:
+        """Before anything of the case runs (peers, set-up). An interleaving coordinator
+        (harness.run.ab) blocks here until the other side is idle."""
+
     def case_start(self, case: Case, rounds: int) -> None: ...
+
+    def before_round(self, case: Case) -> None:
+        """Before each round's untimed reset, warm-ups included; may block like
+        `before_case`."""
 
     def round_done(self, case: Case) -> None: ...
 

@@ -50,6 +50,8 @@ class TwinbenchPlugin:
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.listener.session_start(len(session.items))
+        self.listener.planned([self._by_nodeid[i.nodeid].id for i in session.items
+                               if i.nodeid in self._by_nodeid])
 
     @pytest.fixture
     def twinbench(self) -> TwinbenchPlugin:
@@ -102,6 +104,7 @@ class TwinbenchPlugin:
 
     def measure(self, case: Case, benchmark: Any) -> None:
         workload = case.workload
+        self.listener.before_case(case)
         try:
             peers = {name: self.peers.get(name) for name in workload.peers}
         except PeerUnavailable as exc:
@@ -121,6 +124,7 @@ class TwinbenchPlugin:
         self.listener.case_start(case, rounds + warmup)
 
         def reset() -> None:  # untimed, before every round
+            self.listener.before_round(case)
             bench.reset()
             meter.open()
 

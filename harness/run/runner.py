@@ -12,7 +12,7 @@ import json
 import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,9 @@ class RunRequest:
     sources: tuple[str, ...] = ()
     # A sweep: the selected workload's scenarios are replaced by the grid's points.
     sweep: SweepSpec | None = None
+    # Rounds per benchmark instead of the profile's (an interleaved A/B session sets them).
+    rounds: int | None = None
+    warmup_rounds: int | None = None
 
 
 @dataclass
@@ -79,6 +82,10 @@ def execute(request: RunRequest, listener: Listener | None = None,
     """Run the selected benchmarks, `request.passes` times over; bad input raises BadInput
     before anything starts. Passes share the peers and merge into one run (harness.passes)."""
     profile = profile_named(request.profile)
+    if request.rounds is not None or request.warmup_rounds is not None:
+        profile = replace(profile, rounds=request.rounds or profile.rounds,
+                          warmup_rounds=(profile.warmup_rounds if request.warmup_rounds is None
+                                         else request.warmup_rounds))
     check_loop(request.loop)
     if request.passes < 1:
         raise BadInput(f"--passes must be at least 1, not {request.passes}")

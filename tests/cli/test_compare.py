@@ -87,13 +87,14 @@ def test_compare_json_has_stable_keys(runs: tuple[Path, Path, Path]) -> None:
     result = invoke("compare", str(base), str(slow), "-f", "json")
     assert result.exit_code == 0
     doc = json.loads(result.stdout)
-    assert doc["format"] == "twinbench-compare" and doc["version"] == 2
+    assert doc["format"] == "twinbench-compare" and doc["version"] == 3
+    assert doc["paired"] is False
     assert doc["mode"] == "absolute" and doc["regressions"] == ["wl:s1:aiohttp"]
     b = {x["key"]: x for x in doc["benchmarks"]}["wl:s1:aiohttp"]
     assert set(b) == {"key", "workload", "scenario", "twin", "kind", "label", "status",
                       "verdict", "threshold", "base_median_s", "current_median_s", "change",
-                      "ci_low", "ci_high", "p_value", "method", "passes", "detectable",
-                      "n_base", "n_current", "underpowered", "detail"}
+                      "ci_low", "ci_high", "p_value", "method", "passes", "pairs",
+                      "detectable", "n_base", "n_current", "underpowered", "detail"}
     assert b["verdict"] == "slower" and b["change"] == pytest.approx(0.3, abs=0.03)
     r = {x["key"]: x for x in doc["ratios"]}["wl:s1:aiohttp"]
     assert r["reference"] == "requests" and "base_ratio" in r

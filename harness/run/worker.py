@@ -1,0 +1,138 @@
+"""One side of an interleaved A/B measurement: the ordinary runner, paced by a coordinator.
+
+`python -m harness.run.worker` reads one JSON line on stdin, the run request and where to save
+the run file, then runs it exactly as `bench run` would — same plugin, pytest-benchmark timing,
+peers of its own — except that before each case and before each round (warm-ups included) it
+says so on its protocol stream and waits for the coordinator's go-ahead (harness.run.ab). The
+coordinator lets one side act at a time and alternates the rounds of the two sides in ABBA
+order, so each pair of rounds shares the machine's moment.
+
+Protocol (JSON lines; the protocol has its own file descriptor, so anything a twin or a library
+prints on stdout goes to stderr instead):
+
+    -> {"request": {...RunRequest...}, "out": PATH}
+    <- {"event": "hello", "protocol": 1, "harness": FILE, "version": V}
+    <- {"event": "planned", "cases": [ID, ...]}
+    <- {"event": "gate", "what": "case" | "round", "case": ID}   then waits for {"go": true}
+    <- {"event": "end", "case": ID, "outcome": O, "detail": D}
+    <- {"event": "finished", "exit_code": N, "out": PATH | null, "warnings": [...]}
+
+End of input while waiting means stop: the run unwinds as on Ctrl-C (peers stopped) and the
+worker exits 130.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import IO, Any
+
+from harness import __version__
+from harness.config import workload_sources
+from harness.errors import BadInput
+from harness.model.case import Case
+from harness.model.registry import Selection
+from harness.results.files import save_run
+from harness.run.events import Listener
+from harness.run.runner import RunRequest, execute
+from harness.run.sweep import SweepSpec
+
+PROTOCOL = 1
+
+
+def request_to_json(request: RunRequest) -> dict[str, Any]:
+    s = request.selection
+    return {"selection": {"workloads": list(s.workloads), "twins": list(s.twins),
+                          "scenarios": list(s.scenarios), "cases": list(s.cases)},
+            "profile": request.profile, "loop": request.loop, "pg_dsn": request.pg_dsn,
+            "passes": request.passes, "sources": list(request.sources),
+            "sweep": request.sweep.to_json() if request.sweep else None,
+            "rounds": request.rounds, "warmup_rounds": request.warmup_rounds}
+
+
+def request_from_json(raw: dict[str, Any]) -> RunRequest:
+    sel = raw["selection"]
+    return RunRequest(
+        selection=Selection(tuple(sel["workloads"]), tuple(sel["twins"]),
+                            tuple(sel["scenarios"]), tuple(sel["cases"])),
+        profile=raw["profile"], loop=raw["loop"], pg_dsn=raw.get("pg_dsn"),
+        passes=int(raw.get("passes") or 1), sources=tuple(raw.get("sources") or ()),
+        sweep=SweepSpec.from_json(raw["sweep"]) if raw.get("sweep") else None,
+        rounds=raw.get("rounds"), warmup_rounds=raw.get("warmup_rounds"))
+
+
+class Paced(Listener):
+    """Reports progress on the protocol stream and blocks at every gate."""
+
+    def __init__(self, out: IO[str], inp: IO[str]):
+        self.out, self.inp = out, inp
+
+    def say(self, **event: Any) -> None:
+        self.out.write(json.dumps(event) + "\n")
+        self.out.flush()
+
+    def _wait(self, what: str, case: Case) -> None:
+        self.say(event="gate", what=what, case=case.id)
+        line = self.inp.readline()
+        if not line or not json.loads(line).get("go"):
+            raise KeyboardInterrupt  # the coordinator stopped: unwind as on Ctrl-C
+
+    def planned(self, case_ids: list[str]) -> None:
+        self.say(event="planned", cases=case_ids)
+
+    def before_case(self, case: Case) -> None:
+        self._wait("case", case)
+
+    def before_round(self, case: Case) -> None:
+        self._wait("round", case)
+
+    def case_end(self, case: Case, outcome: str, detail: str) -> None:
+        self.say(event="end", case=case.id, outcome=outcome, detail=detail)
+
+
+def main() -> None:
+    # The protocol keeps the real stdin and stdout on descriptors of its own: pytest's
+    # capture redirects fds 0-2 while a benchmark runs, and fd 1 becomes stderr for anything
+    # a twin or a library prints.
+    protocol = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
+    commands = os.fdopen(os.dup(sys.stdin.fileno()), "r")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    import harness
+
+    listener = Paced(protocol, commands)
+    listener.say(event="hello", protocol=PROTOCOL, harness=harness.__file__,
+                 version=__version__)
+    first = commands.readline()
+    if not first:
+        sys.exit(130)
+    command = json.loads(first)
+    code = 130
+    saved: str | None = None
+    warnings: list[str] = []
+    try:
+        request = request_from_json(command["request"])
+        # This side's own [tool.twinbench] workloads (its version of a team's twins), then the
+        # user's --workloads, both relative to this side's tree (the worker's cwd).
+        request = replace(request, sources=workload_sources(request.sources))
+        result = execute(request, listener)
+        warnings = list(result.warnings)
+        code = result.exit_code
+        if result.run is not None:
+            saved = str(save_run(result.run.doc, Path(command["out"]), force=True))
+    except KeyboardInterrupt:
+        code = 130
+    except BadInput as exc:
+        warnings.append(str(exc))
+        code = 2
+    except Exception as exc:  # reported, not raised: the coordinator names the side
+        warnings.append(f"{type(exc).__name__}: {exc}")
+        code = 1
+    listener.say(event="finished", exit_code=code, out=saved, warnings=warnings)
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()
