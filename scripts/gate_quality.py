@@ -39,6 +39,7 @@ from rich.table import Table
 
 from harness.analysis.compare import CompareResult, Mode, compare_runs
 from harness.analysis.gate import to_confirm
+from harness.cli.compare_cmds import DEFAULT_PAIRS
 from harness.cli.console import bad_input_exits
 from harness.config import Thresholds, load_config
 from harness.errors import BadInput
@@ -47,6 +48,7 @@ from harness.model.workload import Bench, BenchContext, Workload
 from harness.results.files import load_run, save_run
 from harness.results.merge import merge_passes
 from harness.results.runfile import Run, parse_run
+from harness.run.ab import Side, measure_ab
 from harness.run.confirm import confirm_suspects
 from harness.run.runner import RunRequest, execute, request_like
 
@@ -136,29 +138,38 @@ def measure_baseline(request: RunRequest, registry: dict[str, Workload], passes:
 STAGES = ("first", "confirmed")  # the verdict after the first pass, and after confirmation
 
 
+# How a trial was gated: "absolute" / "ratio" against a stored baseline (the two modes of
+# `bench check --baseline`), or "interleaved" (`bench check --against`).
+Gate = str
+
+
 @dataclass(frozen=True)
 class Trial:
     number: int
     experiment: str  # "A/A" | "slowdown"
-    results: dict[tuple[Mode, str], CompareResult]  # (mode, stage) -> comparison
+    results: dict[tuple[Gate, str], CompareResult]  # (gate, stage) -> comparison
     slowed_keys: tuple[str, ...]
     seconds: float
 
-    def alarms(self, mode: Mode, stage: str = "confirmed") -> list[str]:
-        return [d.key for d in self.results[(mode, stage)].regressions]
+    @property
+    def gates(self) -> list[Gate]:
+        return list(dict.fromkeys(gate for gate, _ in self.results))
 
-    def false_alarms(self, mode: Mode, stage: str = "confirmed") -> list[str]:
-        return [k for k in self.alarms(mode, stage) if k not in self.slowed_keys]
+    def alarms(self, gate: Gate, stage: str = "confirmed") -> list[str]:
+        return [d.key for d in self.results[(gate, stage)].regressions]
 
-    def caught(self, mode: Mode, stage: str = "confirmed") -> list[str]:
-        return [k for k in self.slowed_keys if k in self.alarms(mode, stage)]
+    def false_alarms(self, gate: Gate, stage: str = "confirmed") -> list[str]:
+        return [k for k in self.alarms(gate, stage) if k not in self.slowed_keys]
 
-    def slowed_changes(self, mode: Mode, stage: str = "confirmed") -> dict[str, float]:
-        return {d.key: d.comparison.change for d in self.results[(mode, stage)].gated
+    def caught(self, gate: Gate, stage: str = "confirmed") -> list[str]:
+        return [k for k in self.slowed_keys if k in self.alarms(gate, stage)]
+
+    def slowed_changes(self, gate: Gate, stage: str = "confirmed") -> dict[str, float]:
+        return {d.key: d.comparison.change for d in self.results[(gate, stage)].gated
                 if d.key in self.slowed_keys and d.comparison is not None}
 
-    def detectable(self, mode: Mode) -> dict[str, float | None]:
-        return {d.key: d.comparison.detectable for d in self.results[(mode, "confirmed")].gated
+    def detectable(self, gate: Gate) -> dict[str, float | None]:
+        return {d.key: d.comparison.detectable for d in self.results[(gate, "confirmed")].gated
                 if d.comparison is not None}
 
 
@@ -178,7 +189,7 @@ def run_trials(baseline: Run, request: RunRequest, registry: dict[str, Workload]
                 raise KeyboardInterrupt
             if first.run is None:
                 raise BadInput(f"trial {number} ({experiment}) produced no run")
-            results: dict[tuple[Mode, str], CompareResult] = {}
+            results: dict[tuple[Gate, str], CompareResult] = {}
             for mode in Mode:
                 def against_baseline(run: Run, mode: Mode = mode,
                                      name: str = f"trial {number}") -> CompareResult:
@@ -186,14 +197,14 @@ def run_trials(baseline: Run, request: RunRequest, registry: dict[str, Workload]
                                         mode=mode.value, base_name="baseline",
                                         current_name=name)
 
-                results[(mode, "first")] = against_baseline(first.run)
+                results[(mode.value, "first")] = against_baseline(first.run)
                 confirmed = confirm_suspects(first.run, request,
-                                             lambda _run, first=results[(mode, "first")]:
+                                             lambda _run, first=results[(mode.value, "first")]:
                                              to_confirm(first),
                                              passes=confirm, registry=twins)
                 if confirmed.interrupted or confirmed.run is None:
                     raise KeyboardInterrupt
-                results[(mode, "confirmed")] = against_baseline(confirmed.run)
+                results[(mode.value, "confirmed")] = against_baseline(confirmed.run)
                 if keep is not None and confirmed.run is not None:
                     tag = "aa" if experiment == "A/A" else "slow"
                     save_run(confirmed.run.doc,
@@ -202,15 +213,63 @@ def run_trials(baseline: Run, request: RunRequest, registry: dict[str, Workload]
                           tuple(slowed_keys) if experiment == "slowdown" else (),
                           time.monotonic() - started)
             out.append(trial)
-            err.print(f"trial {number} {experiment}: absolute {_cell(trial, Mode.ABSOLUTE)} | "
-                      f"ratio {_cell(trial, Mode.RATIO)} ({trial.seconds:.0f} s)",
-                      highlight=False)
+            _report(trial)
+    return out
+
+
+def _report(trial: Trial) -> None:
+    cells = " | ".join(f"{gate} {_cell(trial, gate)}" for gate in trial.gates)
+    err.print(f"trial {trial.number} {trial.experiment}: {cells} ({trial.seconds:.0f} s)",
+              highlight=False)
+
+
+def run_ab_trials(request: RunRequest, root: Path, slow_twin: str | None, slowdown: float,
+                  trials: int, thresholds: Thresholds, confirm: int, pairs: int,
+                  keep: Path | None = None) -> list[Trial]:
+    """Each trial is one `bench check --against`: both sides measured now, interleaved
+    round by round, suspects confirmed with more pairs — exactly harness.run.ab.measure_ab.
+    Both sides run this tree's code; in a slowdown trial the current side's worker is
+    scripts/slowed_worker.py, which makes `slow_twin` `slowdown` slower there only."""
+    base = Side("base", root, sys.executable, "base")
+    plain = Side("current", root, sys.executable, "current")
+    slow = replace(plain, command=(sys.executable, str(Path(__file__).with_name(
+        "slowed_worker.py")), str(slow_twin), str(slowdown)))
+    out = []
+    plan = ["A/A", "slowdown"] if slow_twin else ["A/A"]
+    for number in range(1, trials + 1):
+        for experiment in plan:
+            started = time.monotonic()
+            current = slow if experiment == "slowdown" else plain
+
+            def compare(b: Run, c: Run, estimate: bool = False, name: str = f"trial {number}"
+                        ) -> CompareResult:
+                return compare_runs(b, c, thresholds=thresholds, base_name="base",
+                                    current_name=name, estimate=estimate)
+
+            measured = measure_ab(base, current, request, pairs=pairs, warmup=1,
+                                  confirm=confirm, suspects=lambda b, c: to_confirm(
+                                      compare(b, c, estimate=True)))
+            if measured is None or measured.interrupted:
+                raise KeyboardInterrupt
+            first = measured.first or (measured.base, measured.current)
+            results = {("interleaved", "first"): compare(*first),
+                       ("interleaved", "confirmed"): compare(measured.base, measured.current)}
+            if keep is not None:
+                tag = "aa" if experiment == "A/A" else "slow"
+                for side, run in (("base", measured.base), ("current", measured.current)):
+                    save_run(run.doc, keep / f"trial-{number:03d}-{tag}-{side}.json",
+                             force=True)
+            slowed = tuple(r.key for r in measured.current.benchmarks
+                           if experiment == "slowdown" and r.twin == slow_twin)
+            trial = Trial(number, experiment, results, slowed, time.monotonic() - started)
+            out.append(trial)
+            _report(trial)
     return out
 
 
 # -- summary ------------------------------------------------------------------------------------
 
-def _cell(trial: Trial, mode: Mode) -> str:
+def _cell(trial: Trial, mode: Gate) -> str:
     """What `bench check` would have said: exit code after confirmation (and before it)."""
     def exit_code(stage: str) -> int:  # as `bench check`: a failed twin fails the gate too
         return int(bool(trial.alarms(mode, stage) or trial.results[(mode, stage)].failures))
@@ -233,7 +292,7 @@ def summary(trials: list[Trial]) -> dict[str, Any]:
     aa = [t for t in trials if t.experiment == "A/A"]
     slow = [t for t in trials if t.experiment == "slowdown"]
     out: dict[str, Any] = {}
-    for mode in Mode:
+    for mode in trials[0].gates if trials else []:
         for stage in STAGES:
             entry: dict[str, Any] = {
                 "aa_trials": len(aa),
@@ -251,20 +310,20 @@ def summary(trials: list[Trial]) -> dict[str, Any]:
             changes = [c for t in slow for c in t.slowed_changes(mode, stage).values()]
             entry["slowdown_median_measured_change"] = (statistics.median(changes) if changes
                                                         else None)
-            out[f"{mode.value}, {stage}"] = entry
+            out[f"{mode}, {stage}"] = entry
     return out
 
 
 def detectability(trials: list[Trial]) -> dict[str, dict[str, float | None]]:
     """Per mode and benchmark: median over trials of the smallest detectable slowdown."""
     out: dict[str, dict[str, float | None]] = {}
-    for mode in Mode:
+    for mode in trials[0].gates if trials else []:
         values: dict[str, list[float]] = {}
         for t in trials:
             for key, value in t.detectable(mode).items():
                 if value is not None:
                     values.setdefault(key, []).append(value)
-        out[mode.value] = {k: statistics.median(v) for k, v in values.items()}
+        out[mode] = {k: statistics.median(v) for k, v in values.items()}
     return out
 
 
@@ -293,12 +352,15 @@ def render(trials: list[Trial], info: dict[str, Any]) -> tuple[Table, Table, str
            "| mode | benchmark | detectable |", "| --- | --- | ---: |"]
     for mode, per_key in detectability(trials).items():
         md += [f"| {mode} | `{k}` | {v:.1%} |" for k, v in per_key.items() if v is not None]
+    gates = trials[0].gates if trials else []
+    names = {"absolute": "absolute", "ratio": "in-run ratio", "interleaved": "interleaved"}
     per = Table(title="per trial", title_justify="left")
-    for h in ("trial", "experiment", "absolute", "in-run ratio"):
+    for h in ("trial", "experiment", *(names[g] for g in gates), "seconds"):
         per.add_column(h)
-    md += ["", "| trial | experiment | absolute | in-run ratio |", "| --- | --- | --- | --- |"]
+    md += ["", "| trial | experiment | " + " | ".join(names[g] for g in gates) + " | seconds |",
+           "| --- | --- | " + " | ".join("---" for _ in gates) + " | ---: |"]
     for t in trials:
-        cells = [str(t.number), t.experiment, _cell(t, Mode.ABSOLUTE), _cell(t, Mode.RATIO)]
+        cells = [str(t.number), t.experiment, *(_cell(t, g) for g in gates), f"{t.seconds:.0f}"]
         per.add_row(*cells)
         md.append("| " + " | ".join(cells) + " |")
     return head, per, "\n".join(md) + "\n"
@@ -331,8 +393,23 @@ def main(
     json_path: Annotated[Path | None, typer.Option("--json")] = None,
     keep: Annotated[Path | None, typer.Option(
         "--keep", help="Save every trial's run file in this directory.")] = None,
+    against: Annotated[bool, typer.Option(
+        "--against", help="Gate as `bench check --against` does: both sides measured now, "
+                          "interleaved round by round (no stored baseline).")] = False,
+    pairs: Annotated[int, typer.Option("--pairs", min=3, help="As `bench check --pairs`.")
+                     ] = DEFAULT_PAIRS,
 ) -> None:
     """A/A false alarms and injected-slowdown detection of `bench check`."""
+    if against:
+        with bad_input_exits():
+            if baseline is not None or save_baseline is not None:
+                raise BadInput("--against measures both sides now: no --baseline")
+            thresholds = load_config(max_regression=max_regression).thresholds
+            request = RunRequest(Selection(tuple(workload or ()), tuple(twin or ()),
+                                           tuple(scenario or ())), profile=profile)
+        main_against(request, thresholds, slow_twin, slowdown, trials, confirm, pairs,
+                     markdown, json_path, keep)
+        return
     with bad_input_exits():
         thresholds = load_config(max_regression=max_regression).thresholds
         registry = discover()
@@ -365,7 +442,7 @@ def main(
                    "each of A/A" + (f" and {name} {slowdown:.0%} slower" if slowed else "")
                    + f"; each trial one pass, suspects confirmed with {confirm} more; "
                    f"default threshold {thresholds.default:.0%}, alpha "
-                   f"{results[0].results[(Mode.ABSOLUTE, 'first')].alpha}.")
+                   f"{results[0].results[('absolute', 'first')].alpha}.")
     head, per, md = render(results, {"description": description})
     console.print(description, highlight=False)
     for warning in dict.fromkeys(w for t in results for r in t.results.values()
@@ -380,9 +457,53 @@ def main(
             "description": description, "summary": summary(results),
             "detectable": detectability(results),
             "trials": [{"number": t.number, "experiment": t.experiment, "seconds": t.seconds,
-                        "absolute": _cell(t, Mode.ABSOLUTE), "ratio": _cell(t, Mode.RATIO),
-                        "alarms": {f"{m.value}, {stage}": t.alarms(m, stage)
+                        "absolute": _cell(t, "absolute"), "ratio": _cell(t, "ratio"),
+                        "alarms": {f"{m.value}, {stage}": t.alarms(m.value, stage)
                                    for m in Mode for stage in STAGES}} for t in results],
+        }, indent=2))
+
+
+def main_against(request: RunRequest, thresholds: Thresholds, slow_twin: str | None,
+                 slowdown: float, trials: int, confirm: int, pairs: int,
+                 markdown: Path | None, json_path: Path | None, keep: Path | None) -> None:
+    root = Path(__file__).resolve().parents[1]
+    err.print("timing one plain run of the same selection, for comparison", highlight=False)
+    started = time.monotonic()
+    plain = execute(request)
+    plain_seconds = time.monotonic() - started
+    if plain.run is None:
+        raise SystemExit("the plain run produced nothing")
+    name = slow_twin or next((r.twin for r in plain.run.benchmarks if r.kind == "async"), None)
+    name = None if name == "none" else name
+    results = run_ab_trials(request, root, name, slowdown, trials, thresholds, confirm, pairs,
+                            keep)
+    checks = sorted(t.seconds for t in results)
+    ratio = statistics.median(checks) / plain_seconds
+    scenarios = ", ".join(dict.fromkeys(f"{r.workload}:{r.scenario}"
+                                        for r in plain.run.benchmarks))
+    description = (f"Interleaved (`bench check --against`): profile {request.profile}, "
+                   f"{len(plain.run.benchmarks)} benchmarks ({scenarios}); {trials} trial(s) "
+                   "each of A/A" + (f" and {name} {slowdown:.0%} slower on the current side"
+                                    if name else "")
+                   + f"; each trial {pairs} ABBA pairs per benchmark, suspects confirmed with "
+                   f"{confirm * pairs} more; default threshold {thresholds.default:.0%}, alpha "
+                   f"{results[0].results[('interleaved', 'first')].alpha}. Wall time: one "
+                   f"plain `bench run` of the selection {plain_seconds:.0f} s; one check "
+                   f"(median) {statistics.median(checks):.0f} s = {ratio:.2f}x.")
+    head, per, md = render(results, {"description": description})
+    console.print(description, highlight=False)
+    console.print(head)
+    console.print(per)
+    if markdown is not None:
+        markdown.write_text(md)
+    if json_path is not None:
+        json_path.write_text(json.dumps({
+            "description": description, "summary": summary(results),
+            "detectable": detectability(results), "plain_run_seconds": plain_seconds,
+            "trials": [{"number": t.number, "experiment": t.experiment, "seconds": t.seconds,
+                        "interleaved": _cell(t, "interleaved"),
+                        "alarms": {f"interleaved, {stage}": t.alarms("interleaved", stage)
+                                   for stage in STAGES}} for t in results],
         }, indent=2))
 
 

@@ -234,6 +234,7 @@ class ABResult:
     confirmed: tuple[str, ...] = ()
     warnings: list[str] = field(default_factory=list)
     interrupted: bool = False
+    first: tuple[Run, Run] | None = None  # before confirmation, when there was one
 
 
 def measure_ab(base: Side, current: Side, request: RunRequest, *, pairs: int, warmup: int,
@@ -277,7 +278,8 @@ def measure_ab(base: Side, current: Side, request: RunRequest, *, pairs: int, wa
         doc = merge_passes([one.doc, more.doc])
         set_confirmation(doc, confirm, cases)
         merged.append(parse_run(doc))
-    return ABResult(merged[0], merged[1], cases, result.warnings)
+    return ABResult(merged[0], merged[1], cases, result.warnings,
+                    first=(first.base, first.current))
 
 
 def sides_differ(base: Side, current: Side) -> Sequence[str]:
