@@ -38,6 +38,18 @@ _EXPORTS: dict[str, str] = {
     "combine": "harness.model.checksum",
     "MASK": "harness.model.checksum",
     "payload": "harness.model.data",
+    # the database workloads' shared data and work (TechEmpower's World table)
+    "WORLD_ROWS": "harness.model.world",
+    "WORLD_SIGNATURE": "harness.model.world",
+    "random_number": "harness.model.world",
+    "next_number": "harness.model.world",
+    "world_rows": "harness.model.world",
+    "world_work": "harness.model.world",
+    "world_answer": "harness.model.world",
+    "world_expected": "harness.model.world",
+    "world_ops_per_item": "harness.model.world",
+    "warm": "harness.drivers.pools",
+    "awarm": "harness.drivers.pools",
     # the child side of a server twin: the server and its load generator
     "announce": "harness.drivers.loadgen",
     "child_main": "harness.drivers.loadgen",
@@ -55,6 +67,8 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "MASK",
     "SERVER_METRICS",
+    "WORLD_ROWS",
+    "WORLD_SIGNATURE",
     "BenchContext",
     "CannotRun",
     "Conn",
@@ -70,6 +84,7 @@ __all__ = [
     "Workload",
     "__version__",
     "announce",
+    "awarm",
     "child_main",
     "client_twin",
     "clock",
@@ -77,10 +92,18 @@ __all__ = [
     "connect_all",
     "digest",
     "fold",
+    "next_number",
     "payload",
     "percentile",
+    "random_number",
     "run_loop",
     "server_twin",
+    "warm",
+    "world_answer",
+    "world_expected",
+    "world_ops_per_item",
+    "world_rows",
+    "world_work",
 ]
 
 
@@ -112,6 +135,7 @@ if TYPE_CHECKING:
         connect_all,
         run_loop,
     )
+    from harness.drivers.pools import awarm, warm
     from harness.drivers.server import SERVER_METRICS, server_twin
     from harness.model.checksum import MASK, combine, digest, fold
     from harness.model.data import payload
@@ -124,4 +148,15 @@ if TYPE_CHECKING:
         Scenario,
         Twin,
         Workload,
+    )
+    from harness.model.world import (
+        WORLD_ROWS,
+        WORLD_SIGNATURE,
+        next_number,
+        random_number,
+        world_answer,
+        world_expected,
+        world_ops_per_item,
+        world_rows,
+        world_work,
     )
