@@ -38,6 +38,12 @@ _EXPORTS: dict[str, str] = {
     "combine": "harness.model.checksum",
     "MASK": "harness.model.checksum",
     "payload": "harness.model.data",
+    # the scrape workload's site (what the HTTP peer serves under /site/)
+    "site_links": "harness.model.site",
+    "site_page": "harness.model.site",
+    "site_path": "harness.model.site",
+    "site_reachable": "harness.model.site",
+    "site_title": "harness.model.site",
     # the database workloads' shared data and work (TechEmpower's World table)
     "WORLD_ROWS": "harness.model.world",
     "WORLD_SIGNATURE": "harness.model.world",
@@ -98,6 +104,11 @@ __all__ = [
     "random_number",
     "run_loop",
     "server_twin",
+    "site_links",
+    "site_page",
+    "site_path",
+    "site_reachable",
+    "site_title",
     "warm",
     "world_answer",
     "world_expected",
@@ -139,6 +150,7 @@ if TYPE_CHECKING:
     from harness.drivers.server import SERVER_METRICS, server_twin
     from harness.model.checksum import MASK, combine, digest, fold
     from harness.model.data import payload
+    from harness.model.site import site_links, site_page, site_path, site_reachable, site_title
     from harness.model.workload import (
         BenchContext,
         CannotRun,

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, Protocol
 
 from harness.drivers.aio import close_loop, new_loop, run_interruptibly
@@ -32,26 +33,54 @@ class AsyncClient(Protocol):
 
 
 Items = Callable[[BenchContext], Sequence[Any]]
-Reset = Callable[[BenchContext], None]
+# May return measurements taken then (name -> number, e.g. how much of what the round reads
+# is in the page cache): the bench reports each one's mean over the timed rounds.
+Reset = Callable[[BenchContext], Mapping[str, float] | None]
 OpsPerItem = int | Callable[[Params], int]
+
+
+class _Frontier:
+    """A crawl's work list: each item is queued once (the seeds, then whatever ops find)."""
+
+    def __init__(self, seeds: Iterable[Any]):
+        self.seen: set[Any] = set()
+        self.queue: deque[Any] = deque(self.unseen(seeds))
+
+    def unseen(self, found: Iterable[Any]) -> list[Any]:
+        """The items not seen before, now marked seen."""
+        new = [item for item in dict.fromkeys(found) if item not in self.seen]
+        self.seen.update(new)
+        return new
 
 
 class _ClientBench:
     """Shared state of the three drivers: the work list, its size and the untimed reset."""
 
     def __init__(self, ctx: BenchContext, items: Items, reset: Reset | None,
-                 ops_per_item: OpsPerItem):
+                 ops_per_item: OpsPerItem, crawl: bool = False):
         self.ctx = ctx
         self.items = list(items(ctx))
-        per_item = ops_per_item(ctx.params) if callable(ops_per_item) else ops_per_item
-        self.ops = len(self.items) * per_item
+        self.per_item = ops_per_item(ctx.params) if callable(ops_per_item) else ops_per_item
+        self.ops = len(self.items) * self.per_item  # a crawl's: what its last round visited
+        self.crawl = crawl
         self._reset = reset
+        self._observed: dict[str, list[float]] = {}
+        self._resets = 0
         self._opened = False
         self.loop: str | None = None
 
     def reset(self) -> None:
-        if self._reset is not None:
-            self._reset(self.ctx)
+        if self._reset is None:
+            return
+        observed = self._reset(self.ctx)
+        self._resets += 1
+        # Warm-up rounds come first; their observations say nothing about the timed rounds.
+        if observed and self._resets > self.ctx.warmup_rounds:
+            for key, value in observed.items():
+                self._observed.setdefault(key, []).append(float(value))
+
+    def _crawled(self, frontier: _Frontier) -> None:
+        self.ops = len(frontier.seen) * self.per_item
 
     def _close_client(self, close: Callable[[], Any]) -> None:
         """Close the client; after an `open` that failed half-way, close what it got to."""
@@ -62,13 +91,13 @@ class _ClientBench:
                 close()
 
     def extra_info(self) -> dict[str, Any]:
-        return {}
+        return {key: sum(values) / len(values) for key, values in self._observed.items()}
 
 
 class SequentialBench(_ClientBench):
     def __init__(self, client: SyncClient, ctx: BenchContext, items: Items, reset: Reset | None,
-                 ops_per_item: OpsPerItem):
-        super().__init__(ctx, items, reset, ops_per_item)
+                 ops_per_item: OpsPerItem, crawl: bool = False):
+        super().__init__(ctx, items, reset, ops_per_item, crawl)
         self.client = client
 
     def setup(self) -> None:
@@ -77,7 +106,19 @@ class SequentialBench(_ClientBench):
 
     def round(self) -> int:
         op = self.client.op
+        if self.crawl:
+            return self._crawl()
         return combine(digest(op(item)) for item in self.items)
+
+    def _crawl(self) -> int:
+        """Breadth-first: one page at a time, in the order they were found."""
+        frontier, total = _Frontier(self.items), 0
+        while frontier.queue:
+            result, found = self.client.op(frontier.queue.popleft())
+            total += digest(result)
+            frontier.queue.extend(frontier.unseen(found))
+        self._crawled(frontier)
+        return combine([total])
 
     def teardown(self) -> None:
         self._close_client(self.client.close)
@@ -97,7 +138,30 @@ class ThreadPoolBench(SequentialBench):
 
     def round(self) -> int:
         assert self.pool is not None
+        if self.crawl:
+            return self._crawl()
         return combine(self.pool.map(self._op_digest, self.items))
+
+    def _crawl(self) -> int:
+        """Up to C ops in flight; each finished one queues what it found and frees a worker."""
+        assert self.pool is not None
+        frontier, total = _Frontier(self.items), 0
+        running: set[Future[Any]] = set()
+        try:
+            while frontier.queue or running:
+                while frontier.queue and len(running) < self.ctx.params["concurrency"]:
+                    running.add(self.pool.submit(self.client.op, frontier.queue.popleft()))
+                done, running = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    result, found = future.result()
+                    total += digest(result)
+                    frontier.queue.extend(frontier.unseen(found))
+        finally:
+            for future in running:  # after a failure: nothing of this round outlives it
+                future.cancel()
+            wait(running)
+        self._crawled(frontier)
+        return combine([total])
 
     def teardown(self) -> None:
         if self.pool is not None:
@@ -109,8 +173,8 @@ class AsyncTasksBench(_ClientBench):
     """C worker tasks on one event loop, pulling from the work list like a thread pool would."""
 
     def __init__(self, client: AsyncClient, ctx: BenchContext, items: Items, reset: Reset | None,
-                 ops_per_item: OpsPerItem):
-        super().__init__(ctx, items, reset, ops_per_item)
+                 ops_per_item: OpsPerItem, crawl: bool = False):
+        super().__init__(ctx, items, reset, ops_per_item, crawl)
         self.client = client
 
     event_loop: asyncio.AbstractEventLoop | None = None
@@ -122,7 +186,42 @@ class AsyncTasksBench(_ClientBench):
         run_interruptibly(self.event_loop, self.client.open(self.ctx))
         self._opened = True
 
+    async def _crawl(self) -> int:
+        """C worker tasks sharing a queue; the round ends when every queued item is done."""
+        frontier, total = _Frontier(self.items), 0
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        for item in frontier.queue:
+            queue.put_nowait(item)
+        op = self.client.op
+
+        async def worker() -> None:
+            nonlocal total
+            while True:
+                item = await queue.get()
+                try:
+                    result, found = await op(item)
+                    total += digest(result)
+                    for new in frontier.unseen(found):
+                        queue.put_nowait(new)
+                finally:
+                    queue.task_done()
+
+        # A failing worker makes the TaskGroup cancel this body (the join) and the others.
+        try:
+            async with asyncio.TaskGroup() as group:
+                workers = [group.create_task(worker())
+                           for _ in range(self.ctx.params["concurrency"])]
+                await queue.join()
+                for task in workers:
+                    task.cancel()
+        except ExceptionGroup as errors:
+            raise errors.exceptions[0] from None
+        self._crawled(frontier)
+        return combine([total])
+
     async def _round(self) -> int:
+        if self.crawl:
+            return await self._crawl()
         work = iter(self.items)
         op = self.client.op
 
@@ -167,11 +266,15 @@ def client_twin(
     *,
     reset: Reset | None = None,
     ops_per_item: OpsPerItem = 1,
+    crawl: bool = False,
 ) -> Twin:
     """Declare a client-side twin: `client()` builds a fresh client for each benchmark.
 
-    `reset` runs untimed before every round (give every twin of a workload the same one);
+    `reset` runs untimed before every round (give every twin of a workload the same one); a
+    mapping it returns is reported per benchmark as the mean over the timed rounds.
     `ops_per_item` counts operations when one item is several (e.g. 20 queries per request).
+    `crawl`: `items` are the seeds and `op(item)` returns `(result, found_items)`; every item
+    found is visited once, and the checksum folds the results.
     """
     drivers: dict[str, type[Any]] = {
         "sync": SequentialBench, "threads": ThreadPoolBench, "async": AsyncTasksBench,
@@ -181,6 +284,6 @@ def client_twin(
     driver = drivers[kind]
 
     def bind(ctx: BenchContext) -> Any:
-        return driver(client(), ctx, items, reset, ops_per_item)
+        return driver(client(), ctx, items, reset, ops_per_item, crawl)
 
     return Twin(name=name, kind=kind, label=label, bind=bind, impl=client)
