@@ -17,7 +17,7 @@ import typer
 from harness.analysis.compare import CompareResult, compare_runs
 from harness.analysis.gate import GateResult, decide, to_confirm
 from harness.cli.console import bad_input_exits, console, err, resolve_run_path, workload_sources
-from harness.cli.options import WorkloadsOpt
+from harness.cli.options import MysqlDsnOpt, TmpdirOpt, WorkloadsOpt
 from harness.cli.progress import RichProgress
 from harness.config import load_config
 from harness.errors import BadInput
@@ -113,6 +113,8 @@ def check(
         help="Extra passes of just the benchmarks that came out beyond their threshold, "
              "before any verdict is believed; 0 trusts the first measurement.")] = 2,
     workload_path: WorkloadsOpt = None,
+    mysql_dsn: MysqlDsnOpt = None,
+    tmpdir: TmpdirOpt = None,
 ) -> None:
     """Gate on a baseline run: exit 1 only on a significant slowdown beyond threshold."""
     # A failed twin also exits 1; every verdict is listed either way. Runs from different
@@ -142,7 +144,8 @@ def check(
             result = against_baseline(_load(current), current)
         else:
             request = request_like(base_run.meta, pg_dsn, passes,
-                                   workload_sources(workload_path, config))
+                                   workload_sources(workload_path, config), mysql_dsn=mysql_dsn,
+                                   tmpdir=tmpdir)
             result = _measure(request, against_baseline, confirm, json_path)
         gate = decide(result, thresholds)
     _emit(result, fmt, gate)
