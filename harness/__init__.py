@@ -47,6 +47,12 @@ _EXPORTS: dict[str, str] = {
     # the database workloads' shared data and work (TechEmpower's World table)
     "WORLD_ROWS": "harness.model.world",
     "WORLD_SIGNATURE": "harness.model.world",
+    "WORLD_TINY": "harness.model.world",
+    "WORLD_LOOKUP": "harness.model.world",
+    "WORLD_RMW_READ": "harness.model.world",
+    "WORLD_RMW_WRITE": "harness.model.world",
+    "world_reset_statements": "harness.model.world",
+    "world_scenarios": "harness.model.world",
     "random_number": "harness.model.world",
     "next_number": "harness.model.world",
     "world_rows": "harness.model.world",
@@ -73,8 +79,12 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "MASK",
     "SERVER_METRICS",
+    "WORLD_LOOKUP",
+    "WORLD_RMW_READ",
+    "WORLD_RMW_WRITE",
     "WORLD_ROWS",
     "WORLD_SIGNATURE",
+    "WORLD_TINY",
     "BenchContext",
     "CannotRun",
     "Conn",
@@ -113,7 +123,9 @@ __all__ = [
     "world_answer",
     "world_expected",
     "world_ops_per_item",
+    "world_reset_statements",
     "world_rows",
+    "world_scenarios",
     "world_work",
 ]
 
@@ -162,13 +174,19 @@ if TYPE_CHECKING:
         Workload,
     )
     from harness.model.world import (
+        WORLD_LOOKUP,
+        WORLD_RMW_READ,
+        WORLD_RMW_WRITE,
         WORLD_ROWS,
         WORLD_SIGNATURE,
+        WORLD_TINY,
         next_number,
         random_number,
         world_answer,
         world_expected,
         world_ops_per_item,
+        world_reset_statements,
         world_rows,
+        world_scenarios,
         world_work,
     )

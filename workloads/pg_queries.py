@@ -38,11 +38,14 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from harness import (
+    WORLD_LOOKUP,
+    WORLD_RMW_READ,
+    WORLD_RMW_WRITE,
     WORLD_ROWS,
     WORLD_SIGNATURE,
+    WORLD_TINY,
     BenchContext,
     CannotRun,
-    Scenario,
     Twin,
     Workload,
     awarm,
@@ -51,7 +54,9 @@ from harness import (
     warm,
     world_expected,
     world_ops_per_item,
+    world_reset_statements,
     world_rows,
+    world_scenarios,
     world_work,
 )
 
@@ -91,23 +96,17 @@ def items(ctx: BenchContext) -> list[Any]:
 
 def reset(ctx: BenchContext) -> None:
     """Put back what a round wrote, so every round does the same work (same for every twin)."""
-    op = ctx.params["op"]
-    if op not in ("copy", "rmw"):
-        return
-    with ctx.peers["postgres"].connect() as conn:
-        if op == "copy":
-            conn.execute("TRUNCATE bulk")
-        else:
-            conn.execute("TRUNCATE rmw")
-            conn.execute("INSERT INTO rmw SELECT id, randomnumber FROM world")
+    statements = world_reset_statements(ctx.params["op"])
+    if statements:
+        with ctx.peers["postgres"].connect() as conn:
+            for statement in statements:
+                conn.execute(statement)
 
 
 # --- SQL: written once in psycopg's %s style; asyncpg gets the same text numbered $1, $2... --
 
-LOOKUP = "SELECT id, randomnumber FROM world WHERE id = %s"
+LOOKUP, RMW_READ, RMW_WRITE = WORLD_LOOKUP, WORLD_RMW_READ, WORLD_RMW_WRITE
 SLEEP = "SELECT w.id, w.randomnumber FROM pg_sleep(%s), world w WHERE w.id = %s"
-RMW_READ = "SELECT randomnumber FROM rmw WHERE id = %s FOR UPDATE"
-RMW_WRITE = "UPDATE rmw SET randomnumber = %s WHERE id = %s"
 COPY_BULK = "COPY bulk (id, randomnumber) FROM STDIN (FORMAT BINARY)"
 
 
@@ -391,34 +390,16 @@ def _twins() -> tuple[Twin, ...]:
     )
 
 
-# Sizes, on the 2-core reference machine: default rounds take ~0.1-0.4 s (point lookups 2,000
-# queries, 20-queries 4,000, read-modify-write 1,000 transactions), long enough to dwarf timer
-# noise while the whole workload stays near a minute; bulk load is the issue's 10,000 rows
-# (~20 ms: COPY is that fast) and the sequential slow-db twin takes N*L = 2 s by design (the
-# yardstick). `quick` runs a tenth: ~10 s for all 30 benchmarks including the server start.
-# C=10 where the database's CPU is the limit (more backends only contend for 2 cores); C=20
-# for the slow database, where concurrency hides latency; C=4 COPY chunks for bulk load
-# (ingest is CPU-bound on the server, more chunks would just queue).
+# Sizes and concurrency: harness.world_scenarios, shared with mysql_queries. `quick` runs a
+# tenth: ~10 s for all 30 benchmarks including the server start.
 WORKLOAD = Workload(
     name="pg_queries",
     description="PostgreSQL client: psycopg 3 (1 connection / thread pool / async) vs asyncpg "
                 "(tuned and default pool) and aiopg against a real server.",
     twins=_twins(),
-    scenarios=(
-        Scenario("point-lookups", {"op": "lookup", "n": 2000, "concurrency": 10},
-                 "single-row primary-key SELECTs: pure driver overhead; on 2 cores async may "
-                 "lose"),
-        Scenario("slow-db", {"op": "sleep", "n": 200, "concurrency": 20, "latency_ms": 10},
-                 "each query takes L ms on the server (pg_sleep): concurrency should pay"),
-        Scenario("20-queries", {"op": "multi", "n": 200, "queries": 20, "concurrency": 10},
-                 "each request issues 20 separate single-row SELECTs (TechEmpower queries=20)"),
-        Scenario("bulk-load", {"op": "copy", "n": 10_000, "concurrency": 4},
-                 "10,000 rows through COPY, as C chunks"),
-        Scenario("read-modify-write", {"op": "rmw", "n": 1000, "concurrency": 10},
-                 "short transactions: SELECT ... FOR UPDATE, then UPDATE, of distinct rows"),
-    ),
+    scenarios=world_scenarios(sleep="pg_sleep", bulk="COPY"),
     peers=("postgres",),
     min_size=4,
-    tiny={"n": 8, "concurrency": 2, "queries": 3},
+    tiny=WORLD_TINY,
     expected=world_expected,
 )

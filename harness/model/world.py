@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness.model.checksum import fold
-from harness.model.workload import Params
+from harness.model.workload import Params, Scenario
 
 WORLD_ROWS = 10_000
 
@@ -29,6 +29,22 @@ def random_number(world_id: int) -> int:
 # What a correctly seeded world table sums to (sum of id * randomnumber): a cheap content
 # check, so a reused schema or database is reseeded only when it is wrong.
 WORLD_SIGNATURE = sum(i * random_number(i) for i in range(1, WORLD_ROWS + 1))
+
+
+# The SQL both servers understand as written (%s placeholders: psycopg, psycopg2, PyMySQL,
+# aiomysql, asyncmy; asyncpg numbers them).
+WORLD_LOOKUP = "SELECT id, randomnumber FROM world WHERE id = %s"
+WORLD_RMW_READ = "SELECT randomnumber FROM rmw WHERE id = %s FOR UPDATE"
+WORLD_RMW_WRITE = "UPDATE rmw SET randomnumber = %s WHERE id = %s"
+
+
+def world_reset_statements(op: str) -> list[str]:
+    """What puts back the tables a round of `op` wrote, so every round does the same work."""
+    if op == "copy":
+        return ["TRUNCATE bulk"]
+    if op == "rmw":
+        return ["TRUNCATE rmw", "INSERT INTO rmw SELECT id, randomnumber FROM world"]
+    return []
 
 
 def world_rows() -> list[tuple[int, int]]:
@@ -97,3 +113,31 @@ def world_answer(op: str, item: Any) -> Any:
 def world_expected(params: Params) -> int:
     """The checksum every twin of a database scenario must return."""
     return fold(world_answer(params["op"], item) for item in world_work(params))
+
+
+# Sizes, on the 2-core reference machine: default rounds take ~0.1-0.4 s (point lookups 2,000
+# queries, 20-queries 4,000, read-modify-write 1,000 transactions), long enough to dwarf timer
+# noise while a workload stays near a minute; bulk load is 10,000 rows and the sequential
+# slow-db twin takes N*L = 2 s by design (the yardstick). `quick` runs a tenth. C=10 where the
+# database's CPU is the limit (more backends only contend for 2 cores); C=20 for the slow
+# database, where concurrency hides latency; C=4 chunks for bulk load (ingest is CPU-bound on
+# the server, more chunks would just queue).
+WORLD_TINY: dict[str, Any] = {"n": 8, "concurrency": 2, "queries": 3}
+
+
+def world_scenarios(sleep: str, bulk: str) -> tuple[Scenario, ...]:
+    """The five database scenarios, word for word the same on every server but for how it
+    sleeps (`pg_sleep`, `SLEEP()`) and how it bulk-loads (`COPY`, multi-row INSERTs)."""
+    return (
+        Scenario("point-lookups", {"op": "lookup", "n": 2000, "concurrency": 10},
+                 "single-row primary-key SELECTs: pure driver overhead; on 2 cores async may "
+                 "lose"),
+        Scenario("slow-db", {"op": "sleep", "n": 200, "concurrency": 20, "latency_ms": 10},
+                 f"each query takes L ms on the server ({sleep}): concurrency should pay"),
+        Scenario("20-queries", {"op": "multi", "n": 200, "queries": 20, "concurrency": 10},
+                 "each request issues 20 separate single-row SELECTs (TechEmpower queries=20)"),
+        Scenario("bulk-load", {"op": "copy", "n": 10_000, "concurrency": 4},
+                 f"10,000 rows through {bulk}, as C chunks"),
+        Scenario("read-modify-write", {"op": "rmw", "n": 1000, "concurrency": 10},
+                 "short transactions: SELECT ... FOR UPDATE, then UPDATE, of distinct rows"),
+    )

@@ -39,6 +39,10 @@ def _factories() -> dict[str, PeerFactory]:
         from harness.peers.postgres import PostgresPeer
 
         factories["postgres"] = PostgresPeer
+    with contextlib.suppress(ImportError):
+        from harness.peers.mysql import MysqlPeer
+
+        factories["mysql"] = MysqlPeer
     return factories
 
 
