@@ -111,7 +111,13 @@ class _QueuePool:
     (no reset round trip, like the async drivers' pools)."""
 
     def __init__(self, params: dict[str, Any], size: int):
-        self.conns = [pymysql.connect(**params, autocommit=True) for _ in range(size)]
+        self.conns: list[Any] = []
+        try:
+            for _ in range(size):
+                self.conns.append(pymysql.connect(**params, autocommit=True))
+        except BaseException:
+            self.close()  # the ones made before the failure
+            raise
         self.free: queue.Queue[Any] = queue.Queue()
         for conn in self.conns:
             self.free.put(conn)

@@ -42,7 +42,7 @@ from harness.procs import preexec, tree_cpu_seconds
 # plus the reset and admin connections.
 BENCH_SETTINGS: dict[str, str] = {
     "innodb_flush_log_at_trx_commit": "0",
-    "innodb_doublewrite": "0",
+    "innodb_doublewrite": "OFF",
     "innodb_buffer_pool_size": "128M",
     "innodb_log_file_size": "32M",
     "max_connections": "200",
