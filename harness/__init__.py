@@ -39,6 +39,30 @@ _EXPORTS: dict[str, str] = {
     "combine": "harness.model.checksum",
     "MASK": "harness.model.checksum",
     "payload": "harness.model.data",
+    # the scrape workload's site (what the HTTP peer serves under /site/)
+    "site_links": "harness.model.site",
+    "site_page": "harness.model.site",
+    "site_path": "harness.model.site",
+    "site_reachable": "harness.model.site",
+    "site_title": "harness.model.site",
+    # the database workloads' shared data and work (TechEmpower's World table)
+    "WORLD_ROWS": "harness.model.world",
+    "WORLD_SIGNATURE": "harness.model.world",
+    "WORLD_TINY": "harness.model.world",
+    "WORLD_LOOKUP": "harness.model.world",
+    "WORLD_RMW_READ": "harness.model.world",
+    "WORLD_RMW_WRITE": "harness.model.world",
+    "world_reset_statements": "harness.model.world",
+    "world_scenarios": "harness.model.world",
+    "random_number": "harness.model.world",
+    "next_number": "harness.model.world",
+    "world_rows": "harness.model.world",
+    "world_work": "harness.model.world",
+    "world_answer": "harness.model.world",
+    "world_expected": "harness.model.world",
+    "world_ops_per_item": "harness.model.world",
+    "warm": "harness.drivers.pools",
+    "awarm": "harness.drivers.pools",
     # the child side of a server twin: the server and its load generator
     "announce": "harness.drivers.loadgen",
     "child_main": "harness.drivers.loadgen",
@@ -56,6 +80,12 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "MASK",
     "SERVER_METRICS",
+    "WORLD_LOOKUP",
+    "WORLD_RMW_READ",
+    "WORLD_RMW_WRITE",
+    "WORLD_ROWS",
+    "WORLD_SIGNATURE",
+    "WORLD_TINY",
     "BenchContext",
     "CannotRun",
     "Conn",
@@ -72,6 +102,7 @@ __all__ = [
     "Workload",
     "__version__",
     "announce",
+    "awarm",
     "child_main",
     "client_twin",
     "clock",
@@ -79,10 +110,25 @@ __all__ = [
     "connect_all",
     "digest",
     "fold",
+    "next_number",
     "payload",
     "percentile",
+    "random_number",
     "run_loop",
     "server_twin",
+    "site_links",
+    "site_page",
+    "site_path",
+    "site_reachable",
+    "site_title",
+    "warm",
+    "world_answer",
+    "world_expected",
+    "world_ops_per_item",
+    "world_reset_statements",
+    "world_rows",
+    "world_scenarios",
+    "world_work",
 ]
 
 
@@ -114,9 +160,11 @@ if TYPE_CHECKING:
         connect_all,
         run_loop,
     )
+    from harness.drivers.pools import awarm, warm
     from harness.drivers.server import SERVER_METRICS, server_twin
     from harness.model.checksum import MASK, combine, digest, fold
     from harness.model.data import payload
+    from harness.model.site import site_links, site_page, site_path, site_reachable, site_title
     from harness.model.workload import (
         BenchContext,
         CannotRun,
@@ -127,4 +175,21 @@ if TYPE_CHECKING:
         Sweep,
         Twin,
         Workload,
+    )
+    from harness.model.world import (
+        WORLD_LOOKUP,
+        WORLD_RMW_READ,
+        WORLD_RMW_WRITE,
+        WORLD_ROWS,
+        WORLD_SIGNATURE,
+        WORLD_TINY,
+        next_number,
+        random_number,
+        world_answer,
+        world_expected,
+        world_ops_per_item,
+        world_reset_statements,
+        world_rows,
+        world_scenarios,
+        world_work,
     )

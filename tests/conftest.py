@@ -9,6 +9,7 @@ import pytest
 from harness.model.registry import discover
 from harness.model.workload import Workload
 from harness.peers import PeerPool, PeerUnavailable
+from harness.peers.mysql import MysqlPeer
 from harness.peers.postgres import PostgresPeer
 from harness.testing import peer_pool as start_peers
 
@@ -29,6 +30,16 @@ def pg_server() -> Iterator[PostgresPeer]:
     """A throwaway PostgreSQL of its own (not the pool's), for tests that look inside it."""
     try:
         with PostgresPeer({}) as peer:
+            yield peer
+    except PeerUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="session")
+def mysql_server() -> Iterator[MysqlPeer]:
+    """A throwaway MariaDB/MySQL of its own, for tests that look inside it."""
+    try:
+        with MysqlPeer({}) as peer:
             yield peer
     except PeerUnavailable as exc:
         pytest.skip(str(exc))

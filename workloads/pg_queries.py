@@ -1,24 +1,25 @@
-"""pg_queries: the database-client case — psycopg 3 (sync, thread pool, async) vs asyncpg.
+"""pg_queries: the database-client case — psycopg 3 (sync, thread pool, async), asyncpg (tuned
+and default pool) and aiopg.
 
 Every twin runs the same parameterised SQL against the same PostgreSQL (the `postgres` peer, in
 its private schema), with the same pool size C, autocommit outside explicit transactions, and
-pools opened and filled before timing. Tables:
-
-    world(id, randomnumber)  10,000 rows, never written (TechEmpower's table)
-    rmw(id, randomnumber)    copy of world that read-modify-write updates; restored every round
-    bulk(id, randomnumber)   what bulk load COPYs into; emptied every round
-
-Seed data and work lists are pure functions of the parameters, so `expected` computes every
-scenario's checksum without a database.
+pools opened and filled before timing. The tables, seed data and work lists are
+`harness.world_*` (shared with mysql_queries), pure functions of the parameters, so `expected`
+computes every scenario's checksum without a database.
 
 Fairness notes:
 - psycopg connections are autocommit: otherwise each query pays an implicit BEGIN and the pool
-  a COMMIT on return, round trips asyncpg does not make.
+  a COMMIT on return, round trips asyncpg does not make. aiopg's connections are always
+  autocommit (psycopg2's asynchronous mode).
 - asyncpg's pool runs `RESET ALL; UNLISTEN *; ...` on every release, a round trip psycopg_pool
-  does not make; both pools get the same cheap release (roll back a left-open transaction only).
+  and aiopg do not make; the `asyncpg` twin gets the same cheap release as the others (roll
+  back a left-open transaction only), and `asyncpg-default` keeps asyncpg's own, as a user gets
+  it out of the box.
 - Both drivers prepare repeated statements by themselves (asyncpg at once, psycopg after 5
-  uses); the warm-up round covers that on both sides.
-- Both COPY in binary format (asyncpg's only one).
+  uses); the warm-up round covers that on both sides. psycopg2 (aiopg) never prepares.
+- psycopg and asyncpg COPY in binary format (asyncpg's only one). aiopg cannot COPY at all
+  (psycopg2's asynchronous mode refuses it), so it skips bulk load, saying so, rather than
+  timing different SQL under the same scenario name.
 """
 
 from __future__ import annotations
@@ -28,89 +29,39 @@ import contextlib
 import functools
 import inspect
 import re
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
+import aiopg
 import asyncpg
 import psycopg
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
-from harness import BenchContext, Params, Scenario, Sweep, Twin, Workload, client_twin, fold
+from harness import (
+    WORLD_LOOKUP,
+    WORLD_RMW_READ,
+    WORLD_RMW_WRITE,
+    WORLD_ROWS,
+    WORLD_SIGNATURE,
+    WORLD_TINY,
+    BenchContext,
+    CannotRun,
+    Sweep,
+    Twin,
+    Workload,
+    awarm,
+    client_twin,
+    next_number,
+    warm,
+    world_expected,
+    world_ops_per_item,
+    world_reset_statements,
+    world_rows,
+    world_scenarios,
+    world_work,
+)
 
-WORLD_ROWS = 10_000
 COLUMNS = ("id", "randomnumber")
-
-# --- the data and the work: pure functions of the parameters ---------------------------------
-
-
-def random_number(world_id: int) -> int:
-    """Deterministic stand-in for TechEmpower's random 1..10000: Knuth's multiplicative hash,
-    here a permutation of 1..10000, so `expected` needs no database."""
-    return (world_id * 2654435761 + 12345) % WORLD_ROWS + 1
-
-
-def world_id(i: int) -> int:
-    """The i-th id of a work list: stride 7919 (coprime with 10,000) visits every row once
-    before repeating, so work lists spread over the table instead of hitting a few pages."""
-    return (i * 7919) % WORLD_ROWS + 1
-
-
-def next_number(old: int, delta: int) -> int:
-    return (old + delta - 1) % WORLD_ROWS + 1
-
-
-def work(params: Params) -> list[Any]:
-    """The work list: one item per op(), the same for every twin."""
-    op, n = params["op"], params["n"]
-    if op in ("lookup", "sleep"):
-        return [world_id(i) for i in range(n)]
-    if op == "multi":
-        q = params["queries"]
-        return [tuple(world_id(i * q + j) for j in range(q)) for i in range(n)]
-    if op == "copy":
-        # C chunks of n/C rows: every twin sends the same C COPY statements; the sequential twin
-        # sends them one after another, the others all at once (one per worker). One COPY of
-        # all rows would leave the concurrent twins nothing to overlap; a chunk per worker is
-        # how a loader would use a pool of C.
-        size = n // params["concurrency"]
-        return [(start + 1, tuple((i, random_number(i)) for i in range(start + 1,
-                                                                         start + size + 1)))
-                for start in range(0, size * params["concurrency"], size)]
-    if op == "rmw":
-        # Each transaction updates a distinct row (so the rows it reads are those reset() put
-        # back, whatever the interleaving) and the checksum is deterministic.
-        if n > WORLD_ROWS:
-            raise ValueError(f"read-modify-write needs n <= {WORLD_ROWS} (one row per item)")
-        return [(world_id(i), i % 97 + 1) for i in range(n)]
-    raise ValueError(f"unknown op {op!r}")
-
-
-def ops_per_item(params: Params) -> int:
-    """Queries per request for the 20-queries scenario, rows per COPY for bulk load."""
-    if params["op"] == "multi":
-        return int(params["queries"])
-    if params["op"] == "copy":
-        return int(params["n"]) // int(params["concurrency"])
-    return 1
-
-
-def answer(op: str, item: Any) -> Any:
-    """What one op() must return, computed from the seed data alone."""
-    if op in ("lookup", "sleep"):
-        return (item, random_number(item))
-    if op == "multi":
-        return tuple((i, random_number(i)) for i in item)
-    if op == "copy":
-        first, rows = item
-        return (first, len(rows))
-    wid, delta = item
-    old = random_number(wid)
-    return (wid, old, next_number(old, delta))
-
-
-def expected(params: Params) -> int:
-    return fold(answer(params["op"], item) for item in work(params))
-
 
 # --- schema set-up and per-round reset (untimed, one plain psycopg connection) ---------------
 
@@ -121,7 +72,6 @@ CREATE TABLE IF NOT EXISTS rmw (id integer PRIMARY KEY, randomnumber integer NOT
 CREATE TABLE IF NOT EXISTS bulk (id integer PRIMARY KEY, randomnumber integer NOT NULL)
     WITH (autovacuum_enabled = off);
 """
-WORLD_SIGNATURE = sum(i * random_number(i) for i in range(1, WORLD_ROWS + 1))
 
 
 def prepare(peer: Any) -> None:
@@ -135,35 +85,29 @@ def prepare(peer: Any) -> None:
         with conn.transaction():
             conn.execute("TRUNCATE world")
             with conn.cursor().copy("COPY world (id, randomnumber) FROM STDIN") as copy:
-                for i in range(1, WORLD_ROWS + 1):
-                    copy.write_row((i, random_number(i)))
+                for row in world_rows():
+                    copy.write_row(row)
         conn.execute("ANALYZE world")
 
 
 def items(ctx: BenchContext) -> list[Any]:
     prepare(ctx.peers["postgres"])
-    return work(ctx.params)
+    return world_work(ctx.params)
 
 
 def reset(ctx: BenchContext) -> None:
     """Put back what a round wrote, so every round does the same work (same for every twin)."""
-    op = ctx.params["op"]
-    if op not in ("copy", "rmw"):
-        return
-    with ctx.peers["postgres"].connect() as conn:
-        if op == "copy":
-            conn.execute("TRUNCATE bulk")
-        else:
-            conn.execute("TRUNCATE rmw")
-            conn.execute("INSERT INTO rmw SELECT id, randomnumber FROM world")
+    statements = world_reset_statements(ctx.params["op"])
+    if statements:
+        with ctx.peers["postgres"].connect() as conn:
+            for statement in statements:
+                conn.execute(statement)
 
 
 # --- SQL: written once in psycopg's %s style; asyncpg gets the same text numbered $1, $2... --
 
-LOOKUP = "SELECT id, randomnumber FROM world WHERE id = %s"
+LOOKUP, RMW_READ, RMW_WRITE = WORLD_LOOKUP, WORLD_RMW_READ, WORLD_RMW_WRITE
 SLEEP = "SELECT w.id, w.randomnumber FROM pg_sleep(%s), world w WHERE w.id = %s"
-RMW_READ = "SELECT randomnumber FROM rmw WHERE id = %s FOR UPDATE"
-RMW_WRITE = "UPDATE rmw SET randomnumber = %s WHERE id = %s"
 COPY_BULK = "COPY bulk (id, randomnumber) FROM STDIN (FORMAT BINARY)"
 
 
@@ -181,31 +125,6 @@ def _pool_size(ctx: BenchContext) -> int:
 
 def _sleep_s(ctx: BenchContext) -> float:
     return float(ctx.params.get("latency_ms", 0)) / 1000
-
-
-def warm(acquire: Callable[[], Any], release: Callable[[Any], Any], size: int,
-         ping: Callable[[Any], Any]) -> None:
-    """Before timing, every one of the pool's `size` connections exists and has run a query
-    (backend caches loaded): hold them all at once, ping each, give them back."""
-    conns = [acquire() for _ in range(size)]
-    try:
-        for conn in conns:
-            ping(conn)
-    finally:
-        for conn in conns:
-            release(conn)
-
-
-async def awarm(acquire: Callable[[], Awaitable[Any]], release: Callable[[Any], Awaitable[Any]],
-                size: int, ping: Callable[[Any], Awaitable[Any]]) -> None:
-    """`warm`, for an async pool."""
-    conns = [await acquire() for _ in range(size)]
-    try:
-        for conn in conns:
-            await ping(conn)
-    finally:
-        for conn in conns:
-            await release(conn)
 
 
 class _OneConnection:
@@ -340,14 +259,19 @@ async def _release_only(conn: asyncpg.Connection) -> None:
 
 
 class AsyncpgClient:
-    """asyncpg: a pool of C connections shared by C tasks."""
+    """asyncpg: a pool of C connections shared by C tasks. `tuned` replaces the pool's
+    release-time reset (`RESET ALL; UNLISTEN *; ...`, a round trip per release) with nothing,
+    as the other drivers' pools do; untuned is asyncpg out of the box."""
+
+    def __init__(self, tuned: bool = True):
+        self.tuned = tuned
 
     async def open(self, ctx: BenchContext) -> None:
         self.sleep_s, self.work = _sleep_s(ctx), getattr(self, ctx.params["op"])
         params, size = ctx.peers["postgres"].asyncpg_params, _pool_size(ctx)
         extra: dict[str, Any] = {}
-        if "reset" in inspect.signature(asyncpg.create_pool).parameters:  # asyncpg >= 0.30
-            extra["reset"] = _release_only
+        if self.tuned and "reset" in inspect.signature(asyncpg.create_pool).parameters:
+            extra["reset"] = _release_only  # asyncpg >= 0.30
         # min_size=C: create_pool opens all C connections before returning.
         self.pool = await asyncpg.create_pool(min_size=size, max_size=size, **extra, **params)
         await awarm(self.pool.acquire, self.pool.release, size,
@@ -386,51 +310,99 @@ class AsyncpgClient:
         return (wid, old, new)
 
 
+NO_COPY = ("aiopg cannot COPY (psycopg2's asynchronous connections refuse it), so it has no "
+           "bulk load to time")
+
+
+async def _aiopg_ping(conn: aiopg.Connection) -> None:
+    async with conn.cursor() as cur:
+        await cur.execute(LOOKUP, (1,))
+
+
+class AiopgClient:
+    """aiopg (psycopg2 in asynchronous mode): a pool of C connections shared by C tasks. Its
+    release makes no round trip (it only checks the transaction status locally)."""
+
+    async def open(self, ctx: BenchContext) -> None:
+        if ctx.params["op"] == "copy":
+            raise CannotRun(NO_COPY)
+        self.sleep_s, self.work = _sleep_s(ctx), getattr(self, ctx.params["op"])
+        conninfo, size = ctx.peers["postgres"].conninfo, _pool_size(ctx)
+        self.pool = await aiopg.create_pool(conninfo, minsize=size, maxsize=size, timeout=30)
+        await awarm(self.pool.acquire, self.pool.release, size, _aiopg_ping)
+
+    async def op(self, item: Any) -> Any:
+        async with self.pool.acquire() as conn, conn.cursor() as cur:
+            return await self.work(cur, item)
+
+    async def close(self) -> None:
+        self.pool.close()
+        try:
+            await asyncio.wait_for(self.pool.wait_closed(), 10)
+        except TimeoutError:
+            self.pool.terminate()
+
+    async def lookup(self, cur: aiopg.Cursor, wid: int) -> Any:
+        await cur.execute(LOOKUP, (wid,))
+        return await cur.fetchone()
+
+    async def sleep(self, cur: aiopg.Cursor, wid: int) -> Any:
+        await cur.execute(SLEEP, (self.sleep_s, wid))
+        return await cur.fetchone()
+
+    async def multi(self, cur: aiopg.Cursor, wids: Sequence[int]) -> Any:
+        rows = []
+        for wid in wids:
+            await cur.execute(LOOKUP, (wid,))
+            rows.append(await cur.fetchone())
+        return tuple(rows)
+
+    async def copy(self, cur: aiopg.Cursor, chunk: tuple[int, Sequence[Any]]) -> Any:
+        raise CannotRun(NO_COPY)
+
+    async def rmw(self, cur: aiopg.Cursor, item: tuple[int, int]) -> Any:
+        wid, delta = item
+        async with cur.begin():
+            await cur.execute(RMW_READ, (wid,))
+            (old,) = await cur.fetchone()
+            new = next_number(old, delta)
+            await cur.execute(RMW_WRITE, (new, wid))
+        return (wid, old, new)
+
+
 def _twins() -> tuple[Twin, ...]:
-    common: dict[str, Any] = {"reset": reset, "ops_per_item": ops_per_item}
+    common: dict[str, Any] = {"reset": reset, "ops_per_item": world_ops_per_item}
     return (
         client_twin("psycopg", "sync", "psycopg (1 connection)", PsycopgClient, items,
                     **common),
         client_twin("psycopg-threads", "threads",
                     "psycopg + {concurrency} threads (pool of {concurrency})",
                     functools.partial(PsycopgClient, pooled=True), items, **common),
-        client_twin("asyncpg", "async", "asyncpg (pool of {concurrency})", AsyncpgClient,
+        client_twin("asyncpg", "async",
+                    "asyncpg (pool of {concurrency}, release without RESET)", AsyncpgClient,
                     items, **common),
+        client_twin("asyncpg-default", "async",
+                    "asyncpg (pool of {concurrency}, default: RESET ALL on release)",
+                    functools.partial(AsyncpgClient, tuned=False), items, **common),
         client_twin("psycopg-async", "async", "psycopg async (pool of {concurrency})",
                     PsycopgAsyncClient, items, **common),
+        client_twin("aiopg", "async", "aiopg (pool of {concurrency})", AiopgClient, items,
+                    **common),
     )
 
 
-# Sizes, on the 2-core reference machine: default rounds take ~0.1-0.4 s (point lookups 2,000
-# queries, 20-queries 4,000, read-modify-write 1,000 transactions), long enough to dwarf timer
-# noise while the whole workload stays near a minute; bulk load is the issue's 10,000 rows
-# (~20 ms: COPY is that fast) and the sequential slow-db twin takes N*L = 2 s by design (the
-# yardstick). `quick` runs a tenth: ~8 s for all 20 benchmarks including the server start.
-# C=10 where the database's CPU is the limit (more backends only contend for 2 cores); C=20
-# for the slow database, where concurrency hides latency; C=4 COPY chunks for bulk load
-# (ingest is CPU-bound on the server, more chunks would just queue).
+# Sizes and concurrency: harness.world_scenarios, shared with mysql_queries. `quick` runs a
+# tenth: ~10 s for all 30 benchmarks including the server start.
 WORKLOAD = Workload(
     name="pg_queries",
     description="PostgreSQL client: psycopg 3 (1 connection / thread pool / async) vs asyncpg "
-                "against a real server.",
+                "(tuned and default pool) and aiopg against a real server.",
     twins=_twins(),
-    scenarios=(
-        Scenario("point-lookups", {"op": "lookup", "n": 2000, "concurrency": 10},
-                 "single-row primary-key SELECTs: pure driver overhead; on 2 cores async may "
-                 "lose"),
-        Scenario("slow-db", {"op": "sleep", "n": 200, "concurrency": 20, "latency_ms": 10},
-                 "each query takes L ms on the server (pg_sleep): concurrency should pay"),
-        Scenario("20-queries", {"op": "multi", "n": 200, "queries": 20, "concurrency": 10},
-                 "each request issues 20 separate single-row SELECTs (TechEmpower queries=20)"),
-        Scenario("bulk-load", {"op": "copy", "n": 10_000, "concurrency": 4},
-                 "10,000 rows through COPY, as C chunks"),
-        Scenario("read-modify-write", {"op": "rmw", "n": 1000, "concurrency": 10},
-                 "short transactions: SELECT ... FOR UPDATE, then UPDATE, of distinct rows"),
-    ),
+    scenarios=world_scenarios(sleep="pg_sleep", bulk="COPY"),
     peers=("postgres",),
     min_size=4,
-    tiny={"n": 8, "concurrency": 2, "queries": 3},
-    expected=expected,
+    tiny=WORLD_TINY,
+    expected=world_expected,
     # The map of a slow database: query latency x pool size, 8 waves of C queries a point.
     sweeps=(Sweep("slow-db", {"latency_ms": (1, 2, 5, 10, 20), "concurrency": (1, 2, 5, 10, 20)},
                   twins=("psycopg-threads", "asyncpg", "psycopg-async"), waves=8),),

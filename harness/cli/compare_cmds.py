@@ -21,9 +21,11 @@ from harness.cli.options import (
     DsnOpt,
     ForceOpt,
     LoopOpt,
+    MysqlDsnOpt,
     ProfileOpt,
     SaveOpt,
     ScenarioOpt,
+    TmpdirOpt,
     TwinOpt,
     WorkloadsOpt,
 )
@@ -155,6 +157,8 @@ def check(
         "--clean-cache", help="Remove the worktrees and virtualenvs --against keeps between "
                               "checks, and exit.")] = False,
     workload_path: WorkloadsOpt = None,
+    mysql_dsn: MysqlDsnOpt = None,
+    tmpdir: TmpdirOpt = None,
 ) -> None:
     """Gate on a baseline: exit 1 only on a significant slowdown beyond threshold."""
     # A failed twin also exits 1; every verdict is listed either way. Runs from different
@@ -186,7 +190,8 @@ def check(
             selection = Selection(tuple(workloads or ()), tuple(twin or ()),
                                   tuple(scenario or ()))
             request = RunRequest(selection=selection, profile=profile, loop=loop,
-                                 pg_dsn=pg_dsn, sources=tuple(workload_path or ()))
+                                 pg_dsn=pg_dsn, mysql_dsn=mysql_dsn, tmpdir=tmpdir,
+                                 sources=tuple(workload_path or ()))
             outputs = _ab_outputs(save, json_path, base_json, force)
             result = _against(request, against, current_ref, tuple(against_requirements or ()),
                               config.thresholds, mode, pairs, confirm, outputs)
@@ -196,7 +201,7 @@ def check(
                                "--twin, --scenario, --current-ref, --base-json and --save go "
                                "with --against")
             result = _against_baseline(baseline, current, config, mode, pg_dsn, passes,
-                                       confirm, json_path, workload_path)
+                                       confirm, json_path, workload_path, mysql_dsn, tmpdir)
         gate = decide(result, config.thresholds)
     _emit(result, fmt, gate)
     if markdown is not None:
@@ -213,7 +218,8 @@ def _root_or_none() -> Path | None:
 
 def _against_baseline(baseline: str, current: str | None, config: Config, mode: str,
                       pg_dsn: str | None, passes: int, confirm: int, json_path: Path | None,
-                      workload_path: list[str] | None) -> CompareResult:
+                      workload_path: list[str] | None, mysql_dsn: str | None,
+                      tmpdir: str | None) -> CompareResult:
     base_run = _load(baseline)
     if json_path is not None:
         if current is not None:
@@ -229,7 +235,8 @@ def _against_baseline(baseline: str, current: str | None, config: Config, mode: 
     if current is not None:
         return against_baseline(_load(current), current)
     request = request_like(base_run.meta, pg_dsn, passes,
-                           workload_sources(workload_path, config))
+                           workload_sources(workload_path, config), mysql_dsn=mysql_dsn,
+                           tmpdir=tmpdir)
     return _measure(request, against_baseline, confirm, json_path)
 
 

@@ -35,3 +35,13 @@ WorkloadsOpt = Annotated[list[str] | None, typer.Option(
     "--workloads", "-w",
     help="Also load workloads from this module, .py file or directory (repeatable; also "
          "`workloads = [...]` under [tool.twinbench] in ./pyproject.toml).")]
+MysqlDsnOpt = Annotated[str | None, typer.Option(
+    "--mysql-dsn", envvar="TWINBENCH_MYSQL_DSN", show_envvar=True,
+    help="Use this MariaDB/MySQL server, e.g. mysql://user:pw@host:3306/ or "
+         "mysql://user@localhost/?unix_socket=/run/mysqld/mysqld.sock (only a private "
+         "twinbench_* database is created there, and dropped at exit) instead of starting a "
+         "throwaway one.")]
+TmpdirOpt = Annotated[str | None, typer.Option(
+    "--tmpdir", envvar="TWINBENCH_TMPDIR", show_envvar=True,
+    help="Where file_io makes its private directory (default: a disk-backed temp dir, never "
+         "a tmpfs; name a tmpfs here to measure one).")]

@@ -14,10 +14,12 @@ from harness.cli.options import (
     ForceOpt,
     JsonOpt,
     LoopOpt,
+    MysqlDsnOpt,
     PassesOpt,
     ProfileOpt,
     SaveOpt,
     ScenarioOpt,
+    TmpdirOpt,
     TwinOpt,
     WorkloadsOpt,
 )
@@ -34,12 +36,13 @@ from harness.run.runner import RunRequest, RunResult, execute
 
 def _request(workloads: list[str], twins: list[str] | None, scenarios: list[str] | None,
              profile: str, loop: str, pg_dsn: str | None, passes: int,
-             workload_path: list[str] | None) -> RunRequest:
+             workload_path: list[str] | None, mysql_dsn: str | None,
+             tmpdir: str | None) -> RunRequest:
     with bad_input_exits():
         sources = workload_sources(workload_path)
     selection = Selection(tuple(workloads), tuple(twins or ()), tuple(scenarios or ()))
     return RunRequest(selection=selection, profile=profile, loop=loop, pg_dsn=pg_dsn,
-                      passes=passes, sources=sources)
+                      mysql_dsn=mysql_dsn, tmpdir=tmpdir, passes=passes, sources=sources)
 
 
 def run_request(request: RunRequest, save: str | None, force: bool, json_path: Path | None
@@ -107,22 +110,24 @@ def run(
     twin: TwinOpt = None, scenario: ScenarioOpt = None, profile: ProfileOpt = "default",
     save: SaveOpt = None, force: ForceOpt = False, json: JsonOpt = None,
     loop: LoopOpt = "asyncio", pg_dsn: DsnOpt = None, passes: PassesOpt = 1,
-    workload_path: WorkloadsOpt = None,
+    workload_path: WorkloadsOpt = None, mysql_dsn: MysqlDsnOpt = None,
+    tmpdir: TmpdirOpt = None,
 ) -> None:
     """Run the named workloads and print a table per scenario."""
-    run_request(_request(workloads, twin, scenario, profile, loop, pg_dsn, passes, workload_path),
-         save, force, json)
+    run_request(_request(workloads, twin, scenario, profile, loop, pg_dsn, passes, workload_path,
+                  mysql_dsn, tmpdir), save, force, json)
 
 
 def run_all(
     twin: TwinOpt = None, scenario: ScenarioOpt = None, profile: ProfileOpt = "default",
     save: SaveOpt = None, force: ForceOpt = False, json: JsonOpt = None,
     loop: LoopOpt = "asyncio", pg_dsn: DsnOpt = None, passes: PassesOpt = 1,
-    workload_path: WorkloadsOpt = None,
+    workload_path: WorkloadsOpt = None, mysql_dsn: MysqlDsnOpt = None,
+    tmpdir: TmpdirOpt = None,
 ) -> None:
     """Run every workload (a workload whose peer is unavailable is reported as skipped)."""
-    run_request(_request([], twin, scenario, profile, loop, pg_dsn, passes, workload_path),
-         save, force, json)
+    run_request(_request([], twin, scenario, profile, loop, pg_dsn, passes, workload_path,
+                  mysql_dsn, tmpdir), save, force, json)
 
 
 def show(path: Annotated[str, typer.Argument(help="A run file, or a label under results/.")],

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, Protocol
 
 from harness.drivers.aio import Bridge, close_loop, new_loop
@@ -33,20 +34,39 @@ class AsyncClient(Protocol):
 
 
 Items = Callable[[BenchContext], Sequence[Any]]
-Reset = Callable[[BenchContext], None]
+# May return measurements taken then (name -> number, e.g. how much of what the round reads
+# is in the page cache): the bench reports each one's mean over the timed rounds.
+Reset = Callable[[BenchContext], Mapping[str, float] | None]
 OpsPerItem = int | Callable[[Params], int]
+
+
+class _Frontier:
+    """A crawl's work list: each item is queued once (the seeds, then whatever ops find)."""
+
+    def __init__(self, seeds: Iterable[Any]):
+        self.seen: set[Any] = set()
+        self.queue: deque[Any] = deque(self.unseen(seeds))
+
+    def unseen(self, found: Iterable[Any]) -> list[Any]:
+        """The items not seen before, now marked seen."""
+        new = [item for item in dict.fromkeys(found) if item not in self.seen]
+        self.seen.update(new)
+        return new
 
 
 class _ClientBench:
     """Shared state of the three drivers: the work list, its size and the untimed reset."""
 
     def __init__(self, ctx: BenchContext, items: Items, reset: Reset | None,
-                 ops_per_item: OpsPerItem):
+                 ops_per_item: OpsPerItem, crawl: bool = False):
         self.ctx = ctx
         self.items = list(items(ctx))
-        per_item = ops_per_item(ctx.params) if callable(ops_per_item) else ops_per_item
-        self.ops = len(self.items) * per_item
+        self.per_item = ops_per_item(ctx.params) if callable(ops_per_item) else ops_per_item
+        self.ops = len(self.items) * self.per_item  # a crawl's: what its last round visited
+        self.crawl = crawl
         self._reset = reset
+        self._observed: dict[str, list[float]] = {}
+        self._resets = 0
         self._opened = False
         self.loop: str | None = None
         # `cpu_us`: CPU work after every op (drivers.cpuwork); 0 keeps the plain loops below.
@@ -66,9 +86,22 @@ class _ClientBench:
         self.proofs.append(proof & MASK)
         return total & MASK
 
+    def _burned(self, d: int) -> int:
+        """The proof of the CPU work after an op whose result's digest is `d` (0: none)."""
+        return burn(d, self.burn_steps) if self.burn_steps else 0
+
     def reset(self) -> None:
-        if self._reset is not None:
-            self._reset(self.ctx)
+        if self._reset is None:
+            return
+        observed = self._reset(self.ctx)
+        self._resets += 1
+        # Warm-up rounds come first; their observations say nothing about the timed rounds.
+        if observed and self._resets > self.ctx.warmup_rounds:
+            for key, value in observed.items():
+                self._observed.setdefault(key, []).append(float(value))
+
+    def _crawled(self, frontier: _Frontier) -> None:
+        self.ops = len(frontier.seen) * self.per_item
 
     def _close_client(self, close: Callable[[], Any]) -> None:
         """Close the client; after an `open` that failed half-way, close what it got to."""
@@ -79,17 +112,19 @@ class _ClientBench:
                 close()
 
     def extra_info(self) -> dict[str, Any]:
-        if not self.burn_steps:
-            return {}
-        if len(set(self.proofs)) > 1:
-            raise RuntimeError("the CPU work after each op differed between rounds")
-        return {"cpu_work_steps": self.burn_steps, "cpu_proof": f"{self.proofs[-1]:016x}"}
+        info: dict[str, Any] = {key: sum(values) / len(values)
+                                for key, values in self._observed.items()}
+        if self.burn_steps:
+            if len(set(self.proofs)) > 1:
+                raise RuntimeError("the CPU work after each op differed between rounds")
+            info.update(cpu_work_steps=self.burn_steps, cpu_proof=f"{self.proofs[-1]:016x}")
+        return info
 
 
 class SequentialBench(_ClientBench):
     def __init__(self, client: SyncClient, ctx: BenchContext, items: Items, reset: Reset | None,
-                 ops_per_item: OpsPerItem):
-        super().__init__(ctx, items, reset, ops_per_item)
+                 ops_per_item: OpsPerItem, crawl: bool = False):
+        super().__init__(ctx, items, reset, ops_per_item, crawl)
         self.client = client
 
     def setup(self) -> None:
@@ -98,9 +133,22 @@ class SequentialBench(_ClientBench):
 
     def round(self) -> int:
         op = self.client.op
+        if self.crawl:
+            return self._crawl()
         if self.burn_steps:
             return self._finish(self._digest_and_burn(op(item)) for item in self.items)
         return combine(digest(op(item)) for item in self.items)
+
+    def _crawl(self) -> int:
+        """Breadth-first: one page at a time, in the order they were found."""
+        frontier, pairs = _Frontier(self.items), []
+        while frontier.queue:
+            result, found = self.client.op(frontier.queue.popleft())
+            d = digest(result)
+            pairs.append((d, self._burned(d)))
+            frontier.queue.extend(frontier.unseen(found))
+        self._crawled(frontier)
+        return self._finish(pairs)
 
     def teardown(self) -> None:
         self._close_client(self.client.close)
@@ -123,9 +171,38 @@ class ThreadPoolBench(SequentialBench):
 
     def round(self) -> int:
         assert self.pool is not None
+        if self.crawl:
+            return self._crawl()
         if self.burn_steps:  # in the worker thread, with the GIL held, as parsing would be
             return self._finish(self.pool.map(self._op_burn, self.items))
         return combine(self.pool.map(self._op_digest, self.items))
+
+    def _crawl(self) -> int:
+        """Up to C ops in flight; each finished one queues what it found and frees a worker."""
+        assert self.pool is not None
+        frontier, pairs = _Frontier(self.items), []
+        running: set[Future[Any]] = set()
+        try:
+            while frontier.queue or running:
+                while frontier.queue and len(running) < self.ctx.params["concurrency"]:
+                    running.add(self.pool.submit(self._crawl_op, frontier.queue.popleft()))
+                done, running = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    d, b, found = future.result()
+                    pairs.append((d, b))
+                    frontier.queue.extend(frontier.unseen(found))
+        finally:
+            for future in running:  # after a failure: nothing of this round outlives it
+                future.cancel()
+            wait(running)
+        self._crawled(frontier)
+        return self._finish(pairs)
+
+    def _crawl_op(self, item: Any) -> tuple[int, int, Any]:
+        """In the worker thread: the op, its digest and CPU work, and what it found."""
+        result, found = self.client.op(item)
+        d = digest(result)
+        return d, self._burned(d), found
 
     def teardown(self) -> None:
         if self.pool is not None:
@@ -137,8 +214,8 @@ class AsyncTasksBench(_ClientBench):
     """C worker tasks on one event loop, pulling from the work list like a thread pool would."""
 
     def __init__(self, client: AsyncClient, ctx: BenchContext, items: Items, reset: Reset | None,
-                 ops_per_item: OpsPerItem):
-        super().__init__(ctx, items, reset, ops_per_item)
+                 ops_per_item: OpsPerItem, crawl: bool = False):
+        super().__init__(ctx, items, reset, ops_per_item, crawl)
         self.client = client
 
     event_loop: asyncio.AbstractEventLoop | None = None
@@ -153,7 +230,42 @@ class AsyncTasksBench(_ClientBench):
         self.bridge.run(self.client.open(self.ctx))
         self._opened = True
 
+    async def _crawl(self) -> int:
+        """C worker tasks sharing a queue; the round ends when every queued item is done."""
+        frontier, pairs = _Frontier(self.items), []
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        for item in frontier.queue:
+            queue.put_nowait(item)
+        op = self.client.op
+
+        async def worker() -> None:
+            while True:
+                item = await queue.get()
+                try:
+                    result, found = await op(item)
+                    d = digest(result)
+                    pairs.append((d, self._burned(d)))  # on the loop's thread
+                    for new in frontier.unseen(found):
+                        queue.put_nowait(new)
+                finally:
+                    queue.task_done()
+
+        # A failing worker makes the TaskGroup cancel this body (the join) and the others.
+        try:
+            async with asyncio.TaskGroup() as group:
+                workers = [group.create_task(worker())
+                           for _ in range(self.ctx.params["concurrency"])]
+                await queue.join()
+                for task in workers:
+                    task.cancel()
+        except ExceptionGroup as errors:
+            raise errors.exceptions[0] from None
+        self._crawled(frontier)
+        return self._finish(pairs)
+
     async def _round(self) -> int:
+        if self.crawl:
+            return await self._crawl()
         work = iter(self.items)
         op = self.client.op
 
@@ -208,11 +320,15 @@ def client_twin(
     *,
     reset: Reset | None = None,
     ops_per_item: OpsPerItem = 1,
+    crawl: bool = False,
 ) -> Twin:
     """Declare a client-side twin: `client()` builds a fresh client for each benchmark.
 
-    `reset` runs untimed before every round (give every twin of a workload the same one);
+    `reset` runs untimed before every round (give every twin of a workload the same one); a
+    mapping it returns is reported per benchmark as the mean over the timed rounds.
     `ops_per_item` counts operations when one item is several (e.g. 20 queries per request).
+    `crawl`: `items` are the seeds and `op(item)` returns `(result, found_items)`; every item
+    found is visited once, and the checksum folds the results.
     """
     drivers: dict[str, type[Any]] = {
         "sync": SequentialBench, "threads": ThreadPoolBench, "async": AsyncTasksBench,
@@ -222,6 +338,6 @@ def client_twin(
     driver = drivers[kind]
 
     def bind(ctx: BenchContext) -> Any:
-        return driver(client(), ctx, items, reset, ops_per_item)
+        return driver(client(), ctx, items, reset, ops_per_item, crawl)
 
     return Twin(name=name, kind=kind, label=label, bind=bind, impl=client)

@@ -4,7 +4,8 @@ socket.
 Owns each peer's lifecycle (a context manager that starts, waits until healthy and always stops
 and reaps its processes, also on Ctrl-C and when a benchmark fails) and `PeerPool`, which starts
 the peers a run needs on first use and stops them all at the end. `http` is the mock HTTP
-server, `postgres` a throwaway PostgreSQL or a user's via a DSN.
+server, `postgres` a throwaway PostgreSQL or a user's via a DSN, `mysql` the same for
+MariaDB/MySQL, `files` a private temporary directory on disk.
 
 May import: `harness.procs`, `harness.model`, `harness.redact`, `harness.errors`.
 """
@@ -30,13 +31,18 @@ PeerFactory = Callable[[dict[str, Any]], AbstractContextManager[Any]]
 
 def _factories() -> dict[str, PeerFactory]:
     # Imported lazily: the peers module needs no peer implementation until one is started.
+    from harness.peers.files import FilesPeer
     from harness.peers.http import HttpPeer
 
-    factories: dict[str, PeerFactory] = {"http": HttpPeer}
+    factories: dict[str, PeerFactory] = {"http": HttpPeer, "files": FilesPeer}
     with contextlib.suppress(ImportError):
         from harness.peers.postgres import PostgresPeer
 
         factories["postgres"] = PostgresPeer
+    with contextlib.suppress(ImportError):
+        from harness.peers.mysql import MysqlPeer
+
+        factories["mysql"] = MysqlPeer
     return factories
 
 

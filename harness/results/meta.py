@@ -14,7 +14,8 @@ from harness import __version__
 from harness.results.runfile import SCHEMA_VERSION
 
 LIBRARIES = ("pytest-benchmark", "requests", "httpx", "aiohttp", "psycopg", "psycopg-pool",
-             "asyncpg", "pgserver", "websockets", "uvloop", "rich", "typer")
+             "asyncpg", "aiopg", "psycopg2-binary", "PyMySQL", "aiomysql", "asyncmy",
+             "aiofiles", "pgserver", "websockets", "uvloop", "rich", "typer")
 
 
 def _git(*args: str) -> str | None:

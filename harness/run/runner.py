@@ -49,6 +49,9 @@ class RunRequest:
     profile: str = "default"
     loop: str = "asyncio"
     pg_dsn: str | None = None
+    mysql_dsn: str | None = None
+    # Where the files peer makes its private directory (None: a disk-backed temp dir).
+    tmpdir: str | None = None
     passes: int = 1
     # Where workloads come from besides the built-in package (--workloads, [tool.twinbench]).
     sources: tuple[str, ...] = ()
@@ -105,7 +108,8 @@ def execute(request: RunRequest, listener: Listener | None = None,
                  "twins": list(request.selection.twins),
                  "scenarios": list(request.selection.scenarios)}
     options: dict[str, Any] = {"http_capacity_seconds": profile.capacity_seconds,
-                               "pg_dsn": request.pg_dsn}
+                               "pg_dsn": request.pg_dsn, "mysql_dsn": request.mysql_dsn,
+                               "tmpdir": request.tmpdir}
     listener = listener or Listener()
     docs: list[dict[str, Any]] = []
     outcomes: dict[str, Outcome] = {}  # the last pass's, when no pass produced a document
@@ -200,7 +204,8 @@ def _check_twins_agree(doc: dict[str, Any], outcomes: dict[str, Outcome]) -> Non
 
 
 def request_like(meta: Mapping[str, Any], pg_dsn: str | None = None, passes: int = 1,
-                 sources: tuple[str, ...] = ()) -> RunRequest:
+                 sources: tuple[str, ...] = (), mysql_dsn: str | None = None,
+                 tmpdir: str | None = None) -> RunRequest:
     """A run request measuring what a saved run measured: its profile, loop and selection."""
     profile = str(meta.get("profile") or "default")
     loop = str(meta.get("loop") or "asyncio")
@@ -217,4 +222,5 @@ def request_like(meta: Mapping[str, Any], pg_dsn: str | None = None, passes: int
     selection = Selection(names("workloads"), names("twins"), names("scenarios"))
     sweep = SweepSpec.from_json(meta["sweep"]) if meta.get("sweep") else None
     return RunRequest(selection=selection, profile=profile, loop=loop, pg_dsn=pg_dsn,
-                      passes=passes, sources=sources, sweep=sweep)
+                      mysql_dsn=mysql_dsn, tmpdir=tmpdir, passes=passes, sources=sources,
+                      sweep=sweep)

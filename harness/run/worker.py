@@ -100,10 +100,10 @@ def main() -> None:
     protocol = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
     commands = os.fdopen(os.dup(sys.stdin.fileno()), "r")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    import harness
-
     listener = Paced(protocol, commands)
-    listener.say(event="hello", protocol=PROTOCOL, harness=harness.__file__,
+    # Which copy of the harness this side runs: the coordinator checks it is its side's.
+    listener.say(event="hello", protocol=PROTOCOL,
+                 harness=str(Path(__file__).resolve().parents[1] / "__init__.py"),
                  version=__version__)
     first = commands.readline()
     if not first:

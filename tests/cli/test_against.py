@@ -80,7 +80,7 @@ def test_an_unchanged_tree_passes_and_a_slower_one_fails(repo: Path, tmp_path: P
     assert {b["method"] for b in doc["benchmarks"]} == {"pairs"}
     assert "measuring HEAD (" in same.stderr and "against the working tree, interleaved" \
         in same.stderr
-    write_twins(repo, nap_ms=3)  # the pull request makes every op 50% slower
+    write_twins(repo, nap_ms=6)  # the pull request makes every op 3x slower
     cur, base = tmp_path / "cur.json", tmp_path / "base.json"
     slow = bench(*CHECK, "--json", str(cur), "--base-json", str(base), cwd=repo)
     assert slow.returncode == 1, slow.stdout + slow.stderr

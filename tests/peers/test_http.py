@@ -63,3 +63,15 @@ def test_capacity_is_measured() -> None:
         assert peer.capacity_rps is not None and peer.capacity_rps > 100
         assert peer.capacity_per_cpu_s is not None and peer.capacity_per_cpu_s > 100
         assert peer.describe()["capacity_rps"] == peer.capacity_rps
+
+
+def test_serves_the_deterministic_site_with_latency() -> None:
+    from harness.model.site import site_page
+
+    with HttpPeer({"http_capacity_seconds": 0}) as peer:
+        status, data, elapsed = get(f"{peer.url}/site/3?pages=10&degree=4&size=300&delay_ms=30")
+        assert status == 200 and data == site_page(3, 10, 4, 300) and elapsed >= 0.03
+        with urllib.request.urlopen(f"{peer.url}/site/0?pages=10", timeout=5) as response:
+            assert response.headers["Content-Type"] == "text/html; charset=utf-8"
+        assert get(f"{peer.url}/site/10?pages=10")[0] == 404  # past the last page
+        assert get(f"{peer.url}/site/1?pages=x")[0] == 400

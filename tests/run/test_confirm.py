@@ -29,6 +29,16 @@ def test_request_like_reuses_the_baseline_profile_loop_and_selection() -> None:
         request_like(parse_run(doc).meta)
 
 
+def test_request_like_passes_the_peer_options_of_the_check_itself_on() -> None:
+    """`bench check --mysql-dsn ... --tmpdir ...`: the re-run uses this machine's servers and
+    directory, never anything recorded in the baseline."""
+    meta = parse_run(run_doc(benches(), profile="quick")).meta
+    request = request_like(meta, "postgresql://a@h/db", 2, mysql_dsn="mysql://b@h/",
+                           tmpdir="/var/tmp")
+    assert (request.pg_dsn, request.mysql_dsn, request.tmpdir, request.passes) == (
+        "postgresql://a@h/db", "mysql://b@h/", "/var/tmp", 2)
+
+
 def test_check_confirms_a_suspect_with_more_passes_of_just_it(tmp_path: Path) -> None:
     """Real runs: a baseline made to look twice as fast makes every benchmark a suspect; the
     check then measures just those again and judges them on all their passes."""

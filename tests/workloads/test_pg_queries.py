@@ -3,13 +3,39 @@ leave the tables as they found them."""
 
 from __future__ import annotations
 
+from harness.model.workload import BenchContext
 from harness.peers.postgres import PostgresPeer
 from tests.helpers.postgres import assert_twins_return_expected, run_twin, tiny
-from workloads.pg_queries import WORKLOAD
+from workloads.pg_queries import WORKLOAD, AsyncpgClient
 
 
 def test_every_twin_returns_the_expected_checksum(pg_server: PostgresPeer) -> None:
-    assert_twins_return_expected(pg_server)
+    # aiopg alone cannot run one scenario: psycopg2's asynchronous mode has no COPY.
+    assert assert_twins_return_expected(pg_server) == ["bulk-load/aiopg"]
+
+
+def test_asyncpg_default_pool_resets_sessions_on_release_and_the_tuned_one_does_not(
+        pg_server: PostgresPeer) -> None:
+    """What tells the two asyncpg twins apart: the default pool's RESET ALL round trip on
+    every release (a session setting made by one op is gone by the next), which the tuned
+    pool skips, as psycopg_pool and aiopg do."""
+    import asyncio
+
+    async def setting_survives(tuned: bool) -> bool:
+        client = AsyncpgClient(tuned=tuned)
+        ctx = BenchContext(params={**tiny(WORKLOAD.scenario("point-lookups")),
+                                   "concurrency": 1}, peers={"postgres": pg_server})
+        await client.open(ctx)
+        try:
+            async with client.pool.acquire() as conn:
+                await conn.execute("SET work_mem = '7MB'")
+            async with client.pool.acquire() as conn:
+                return bool(await conn.fetchval("SHOW work_mem") == "7MB")
+        finally:
+            await client.close()
+
+    assert asyncio.run(setting_survives(tuned=True)) is True
+    assert asyncio.run(setting_survives(tuned=False)) is False
 
 
 def test_writing_scenarios_are_reset_between_rounds(pg_server: PostgresPeer) -> None:

@@ -13,23 +13,28 @@ from __future__ import annotations
 
 import contextlib
 import os
-import pwd
 import shutil
 import signal
-import stat
 import subprocess
-import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 import psycopg
 from psycopg.conninfo import make_conninfo
 
-from harness.peers import PeerFailed, PeerUnavailable
+from harness.peers import PeerFailed
 from harness.peers.postgres.install import Installation
-from harness.procs import kill_group, preexec, tree_cpu_seconds
+from harness.peers.users import (
+    RunAs,
+    log_tail,
+    private_dir,
+    reachable,
+    remove_dir,
+    run_as_unprivileged,
+    run_tool,
+)
+from harness.procs import preexec, tree_cpu_seconds
 
 SOCKET_PORT = 5432  # names the socket file only; the socket dir is private, so never clashes
 
@@ -45,48 +50,9 @@ BENCH_SETTINGS: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True)
-class RunAs:
-    """Who the throwaway server runs as: PostgreSQL refuses to run as root."""
-
-    name: str
-    uid: int
-    gid: int
-
-    def popen_kwargs(self) -> dict[str, Any]:
-        return {"user": self.uid, "group": self.gid, "extra_groups": []}
-
-
 def _run_as() -> RunAs | None:
-    if os.geteuid() != 0:
-        return None
-    # `nobody` owns nothing, so a server running as it can touch nothing but its own dir.
-    for name in ("nobody", "postgres"):
-        with contextlib.suppress(KeyError):
-            entry = pwd.getpwnam(name)
-            return RunAs(name, entry.pw_uid, entry.pw_gid)
-    raise PeerUnavailable("PostgreSQL refuses to run as root and there is no 'nobody' user to "
-                          "run it as; run twinbench as a normal user or pass --pg-dsn")
-
-
-def _reachable(path: Path, user: RunAs) -> bool:
-    """Whether `user` can traverse to `path` and read/execute it (root's os.access says yes to
-    everything, so look at the permission bits)."""
-    path = path.resolve()
-    for part in (*reversed(path.parents), path):
-        try:
-            st = part.stat()
-        except OSError:
-            return False
-        if st.st_uid == user.uid:
-            bits = stat.S_IXUSR
-        elif st.st_gid == user.gid:
-            bits = stat.S_IXGRP
-        else:
-            bits = stat.S_IXOTH
-        if not st.st_mode & bits:
-            return False
-    return True
+    return run_as_unprivileged("PostgreSQL", "run twinbench as a normal user or pass --pg-dsn",
+                               ("nobody", "postgres"))
 
 
 # Runs after the child switched user (CPython sets uid before preexec_fn), so the setting
@@ -95,14 +61,6 @@ _exit_with_parent = preexec(signal.SIGINT)
 
 
 # -- the throwaway server ------------------------------------------------------------------------
-
-def _log_tail(path: Path, lines: int = 3) -> str:
-    try:
-        text = path.read_text(errors="replace").strip().splitlines()
-    except OSError:
-        return ""
-    return " | ".join(text[-lines:])
-
 
 class LocalServer:
     """One throwaway cluster: initdb into a private dir, a postmaster child, stop and delete."""
@@ -129,10 +87,7 @@ class LocalServer:
         return self.root / "postgres.log"
 
     def _make_private_dir(self) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="twinbench-pg-"))  # mode 0700
-        if len(str(self.root)) > 80:  # a Unix socket path must fit in 107 bytes
-            shutil.rmtree(self.root)
-            self.root = Path(tempfile.mkdtemp(prefix="twinbench-pg-", dir="/tmp"))
+        self.root = private_dir("twinbench-pg-")
 
     def _env(self) -> dict[str, str]:
         # No PG* variables from the user's shell (they would redirect initdb/pg_ctl).
@@ -145,7 +100,7 @@ class LocalServer:
         if self.run_as is None:
             return
         os.chown(self.root, self.run_as.uid, self.run_as.gid)
-        if not _reachable(self.bindir / "postgres", self.run_as):
+        if not reachable(self.bindir / "postgres", self.run_as):
             # e.g. a venv under /root: copy the install into the private dir instead of
             # loosening permissions on the user's directories (pgserver chmods them).
             self.bindir = self._copy_install()
@@ -173,21 +128,8 @@ class LocalServer:
         return dst / "bin"
 
     def _tool(self, name: str, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
-        """Run initdb/pg_ctl as the server's user, in a session of its own: if we are interrupted
-        the whole group goes (initdb's bootstrap postgres children too, which would otherwise
-        keep writing into the dir being deleted)."""
-        extra = self.run_as.popen_kwargs() if self.run_as else {}
-        proc = subprocess.Popen(
-            [str(self.bindir / name), *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True, cwd=self.root, env=self._env(),
-            start_new_session=True, **extra,
-        )
-        try:
-            out, err = proc.communicate(timeout=timeout)
-        except BaseException:
-            kill_group(proc)
-            raise
-        return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+        return run_tool([str(self.bindir / name), *args], self.run_as, self.root, self._env(),
+                        timeout)
 
     def start(self, timeout: float = 60.0) -> None:
         try:  # everything from the first mkdir on is undone if anything fails or Ctrl-C lands
@@ -227,10 +169,10 @@ class LocalServer:
             except psycopg.OperationalError:
                 if self.proc.poll() is not None:
                     raise PeerFailed(f"postgres exited with code {self.proc.returncode}: "
-                                     f"{_log_tail(self.log_path)}") from None
+                                     f"{log_tail(self.log_path)}") from None
                 if time.monotonic() > deadline:
                     raise PeerFailed(f"postgres did not accept connections within "
-                                     f"{timeout:.0f} s: {_log_tail(self.log_path)}") from None
+                                     f"{timeout:.0f} s: {log_tail(self.log_path)}") from None
                 time.sleep(0.02)
 
     def conninfo(self, **extra: Any) -> str:
@@ -252,11 +194,7 @@ class LocalServer:
                 self._log.close()
                 self._log = None
             root, self.root = self.root, Path()
-            for _ in range(50):  # a straggler may still be writing for a moment
-                if root == Path() or not root.exists():
-                    break
-                shutil.rmtree(root, ignore_errors=True)
-                time.sleep(0.02)
+            remove_dir(root)
 
     def _shutdown(self, proc: subprocess.Popen[bytes]) -> None:
         import psutil

@@ -1,0 +1,187 @@
+"""The throwaway MariaDB/MySQL server: a data directory made in a private dir, a server child,
+stop, delete.
+
+Like the throwaway PostgreSQL: the private temp dir is mode 0700 and holds the data, the Unix
+socket (the only way in: `skip-networking`, so no TCP port is opened and nothing clashes with a
+system server on 3306), the pid file and the log. The server reads no option file
+(`--no-defaults`), runs as `nobody` when the harness is root, in a session of its own (a
+terminal Ctrl-C reaches the harness, which stops it in order) with a parent-death signal (it
+shuts down if the harness is killed outright), and is stopped with SIGTERM (its clean
+shutdown), escalating to SIGKILL, then deleted. root@localhost has no password: only someone
+who can reach the socket, i.e. the harness, can log in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import IO, Any
+
+import pymysql
+
+from harness.peers import PeerFailed, PeerUnavailable
+from harness.peers.mysql.install import Installation
+from harness.peers.users import (
+    RunAs,
+    log_tail,
+    private_dir,
+    reachable,
+    remove_dir,
+    run_as_unprivileged,
+    run_tool,
+)
+from harness.procs import preexec, tree_cpu_seconds
+
+# Throwaway-server settings, recorded in the results. Durability is relaxed, as for the
+# PostgreSQL peer (fsync off there): the database is deleted afterwards, and the measurement is
+# driver and I/O-model overhead, not the disk. 200 connections cover every twin's pool (C <= 20)
+# plus the reset and admin connections.
+BENCH_SETTINGS: dict[str, str] = {
+    "innodb_flush_log_at_trx_commit": "0",
+    "innodb_doublewrite": "OFF",
+    "innodb_buffer_pool_size": "128M",
+    "innodb_log_file_size": "32M",
+    "max_connections": "200",
+    "skip_name_resolve": "ON",
+    "performance_schema": "OFF",
+}
+
+# SIGTERM is the server's clean shutdown. It runs after the child switched user (CPython sets
+# the uid before preexec_fn), so the setting survives.
+_exit_with_parent = preexec(signal.SIGTERM)
+
+
+def _run_as() -> RunAs | None:
+    return run_as_unprivileged("MariaDB/MySQL", "run twinbench as a normal user or pass "
+                                                "--mysql-dsn")
+
+
+class LocalServer:
+    """One throwaway server in a private dir, reached through its Unix socket only."""
+
+    def __init__(self, installation: Installation):
+        self.installation = installation
+        self.run_as = _run_as()
+        self.root = Path()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def socket(self) -> str:
+        return str(self.root / "mysqld.sock")
+
+    @property
+    def log_path(self) -> Path:
+        return self.root / "mysqld.log"
+
+    def _env(self) -> dict[str, str]:
+        # No MYSQL_* variables from the user's shell (MYSQL_UNIX_PORT, MYSQL_HOME...).
+        return {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/bin"), "LC_ALL": "C",
+                "TZ": "UTC", "HOME": str(self.root)}
+
+    def _common(self) -> list[str]:
+        return ["--no-defaults", f"--datadir={self.data}", f"--socket={self.socket}",
+                "--skip-networking"]
+
+    def start(self, timeout: float = 60.0) -> None:
+        try:  # everything from the first mkdir on is undone if anything fails or Ctrl-C lands
+            self.root = private_dir("twinbench-my-")
+            if self.run_as is not None:
+                os.chown(self.root, self.run_as.uid, self.run_as.gid)
+                if not reachable(self.installation.server, self.run_as):
+                    raise PeerUnavailable(f"{self.installation.server} is not reachable by "
+                                          f"user {self.run_as.name}; pass --mysql-dsn")
+            self._initialize(timeout)
+            self._spawn()
+            self._wait_ready(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _initialize(self, timeout: float) -> None:
+        inst = self.installation
+        if inst.install_db is not None:  # MariaDB
+            log_size = BENCH_SETTINGS["innodb_log_file_size"]
+            args = [str(inst.install_db), "--no-defaults", f"--datadir={self.data}",
+                    "--auth-root-authentication-method=normal", "--skip-test-db",
+                    "--skip-name-resolve", f"--innodb-log-file-size={log_size}"]
+            server_dir = inst.server.resolve().parent
+            if server_dir.name in ("sbin", "bin") and (server_dir.parent / "share").is_dir():
+                args.append(f"--basedir={server_dir.parent}")
+        else:  # MySQL 5.7+: the server makes its own data directory
+            args = [str(inst.server), "--no-defaults", "--initialize-insecure",
+                    f"--datadir={self.data}"]
+        done = run_tool(args, self.run_as, self.root, self._env(), timeout)
+        if done.returncode != 0:
+            lines = (done.stderr.strip() or done.stdout.strip()).splitlines()
+            raise PeerFailed(f"{Path(args[0]).name} failed: "
+                             f"{lines[-1] if lines else f'exit {done.returncode}'}")
+
+    def _spawn(self) -> None:
+        args = [str(self.installation.server), *self._common(),
+                f"--pid-file={self.root / 'mysqld.pid'}", f"--log-error={self.log_path}"]
+        if self.installation.flavour == "MySQL":
+            args.append("--disable-log-bin")  # on by default in MySQL 8
+        for key, value in BENCH_SETTINGS.items():
+            args.append(f"--{key.replace('_', '-')}={value}")
+        self._log = open(self.root / "mysqld.out", "ab")  # noqa: SIM115 -- closed in stop()
+        extra = self.run_as.popen_kwargs() if self.run_as else {}
+        self.proc = subprocess.Popen(
+            args, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
+            cwd=self.root, env=self._env(), start_new_session=True,
+            preexec_fn=_exit_with_parent, **extra,
+        )
+
+    def connect_kwargs(self) -> dict[str, Any]:
+        return {"unix_socket": self.socket, "user": "root", "password": ""}
+
+    def _wait_ready(self, timeout: float) -> None:
+        assert self.proc is not None
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                pymysql.connect(**self.connect_kwargs(), connect_timeout=2,
+                                ssl_disabled=True).close()
+                return
+            except pymysql.err.OperationalError:
+                if self.proc.poll() is not None:
+                    raise PeerFailed(f"{self.installation.server.name} exited with code "
+                                     f"{self.proc.returncode}: {log_tail(self.log_path)}"
+                                     ) from None
+                if time.monotonic() > deadline:
+                    raise PeerFailed(f"{self.installation.server.name} did not accept "
+                                     f"connections within {timeout:.0f} s: "
+                                     f"{log_tail(self.log_path)}") from None
+                time.sleep(0.02)
+
+    def cpu_seconds(self) -> float:
+        return tree_cpu_seconds(self.proc.pid) if self.proc is not None else 0.0
+
+    def stop(self) -> None:
+        """Stop (SIGTERM, then SIGKILL) and delete; safe to call twice or after a failed
+        start."""
+        proc, self.proc = self.proc, None
+        try:
+            if proc is not None and proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+            if proc is not None:
+                proc.wait()
+        finally:
+            if self._log is not None:
+                self._log.close()
+                self._log = None
+            root, self.root = self.root, Path()
+            remove_dir(root)
