@@ -1,12 +1,18 @@
 """The throwaway PostgreSQL server: initdb into a private dir, a postmaster child, stop, delete.
 
-The server lives in a private temp dir (mode 0700), listens on a Unix socket in that dir only
-(trust auth is then safe: nobody else can reach the socket), runs as a direct child of the
-harness in its own session (a terminal Ctrl-C reaches the harness, which stops it in order)
-with a parent-death signal (so it shuts down even if the harness is killed outright), and is
-stopped with `pg_ctl stop -m fast`, escalating to SIGQUIT/SIGKILL, then deleted. The lifecycle
-is ours rather than pgserver's: pgserver keeps servers alive across processes (shared pgdata,
-pid lists, atexit), and as root it adds a system user and chmods the path prefixes.
+The server lives in a private temp dir (mode 0700, marked as this run's: harness.leftovers),
+listens on a Unix socket in that dir only, and lets in only connections that know a random
+password made for this run (scram-sha-256; the password file initdb reads is deleted as soon as
+initdb is done). The socket dir alone is not enough: as root the server runs as `nobody`, and
+every process of that user (another run's server included) could reach a trusting socket. It
+runs as a direct child of the harness in its own session (a terminal Ctrl-C reaches the
+harness, which stops it in order), initdb and the postmaster with a parent-death signal (so
+they shut down even if the harness is killed outright), and is stopped with
+`pg_ctl stop -m fast`, escalating to SIGQUIT/SIGKILL, then deleted; a second Ctrl-C skips the
+politeness, never the deletion. Start-up steps are bounded (TWINBENCH_PG_START_TIMEOUT
+seconds, default 60) and a step that hangs is a PeerFailed naming it. The lifecycle is ours
+rather than pgserver's: pgserver keeps servers alive across processes (shared pgdata, pid
+lists, atexit), and as root it adds a system user and chmods the path prefixes.
 """
 
 from __future__ import annotations
@@ -14,11 +20,11 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import stat
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,11 +33,13 @@ from typing import IO, Any
 import psycopg
 from psycopg.conninfo import make_conninfo
 
+from harness.leftovers import owned_dir, remove, temp_root
 from harness.peers import PeerFailed, PeerUnavailable
 from harness.peers.postgres.install import Installation
-from harness.procs import kill_group, preexec, tree_cpu_seconds
+from harness.procs import hurrying, kill_group, preexec, shielded, tree_cpu_seconds, wait_exit
 
 SOCKET_PORT = 5432  # names the socket file only; the socket dir is private, so never clashes
+START_TIMEOUT_ENV = "TWINBENCH_PG_START_TIMEOUT"
 
 # Throwaway-server settings, recorded in the results. Durability is off, as usual for a bench
 # database that is deleted afterwards: the measurement is driver and I/O-model overhead, not the
@@ -96,6 +104,19 @@ _exit_with_parent = preexec(signal.SIGINT)
 
 # -- the throwaway server ------------------------------------------------------------------------
 
+def start_timeout() -> float:
+    """Seconds each start-up step (initdb, the first connection) may take."""
+    raw = os.environ.get(START_TIMEOUT_ENV, "")
+    try:
+        value = float(raw) if raw else 60.0
+    except ValueError:
+        value = 0.0
+    if not 0 < value < 3600:
+        raise PeerUnavailable(f"{START_TIMEOUT_ENV}={raw!r}: expected seconds between 0 and "
+                              "3600")
+    return value
+
+
 def _log_tail(path: Path, lines: int = 3) -> str:
     try:
         text = path.read_text(errors="replace").strip().splitlines()
@@ -115,6 +136,7 @@ class LocalServer:
         self._log: IO[bytes] | None = None
         self.bindir = installation.bindir
         self._library_path: str | None = None
+        self.password = secrets.token_urlsafe(24)  # only this run's connections know it
 
     @property
     def socket_dir(self) -> str:
@@ -129,10 +151,8 @@ class LocalServer:
         return self.root / "postgres.log"
 
     def _make_private_dir(self) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="twinbench-pg-"))  # mode 0700
-        if len(str(self.root)) > 80:  # a Unix socket path must fit in 107 bytes
-            shutil.rmtree(self.root)
-            self.root = Path(tempfile.mkdtemp(prefix="twinbench-pg-", dir="/tmp"))
+        # Mode 0700; a short path, since the socket in it must fit in 107 bytes.
+        self.root = owned_dir("twinbench-pg-", temp_root(short=True))
 
     def _env(self) -> dict[str, str]:
         # No PG* variables from the user's shell (they would redirect initdb/pg_ctl).
@@ -173,36 +193,64 @@ class LocalServer:
         return dst / "bin"
 
     def _tool(self, name: str, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
-        """Run initdb/pg_ctl as the server's user, in a session of its own: if we are interrupted
-        the whole group goes (initdb's bootstrap postgres children too, which would otherwise
-        keep writing into the dir being deleted)."""
+        """Run initdb/pg_ctl as the server's user, in a session of its own, dying with the
+        harness: if we are interrupted or it overruns `timeout` (PeerFailed naming it), the
+        whole group goes (initdb's bootstrap postgres children too, which would otherwise keep
+        writing into the dir being deleted). Cut short once hurrying (procs.hurrying)."""
         extra = self.run_as.popen_kwargs() if self.run_as else {}
         proc = subprocess.Popen(
             [str(self.bindir / name), *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True, cwd=self.root, env=self._env(),
-            start_new_session=True, **extra,
+            start_new_session=True, preexec_fn=_exit_with_parent, **extra,
         )
+        deadline = time.monotonic() + timeout
         try:
-            out, err = proc.communicate(timeout=timeout)
+            while True:
+                try:  # in slices: retrying communicate() loses no output
+                    out, err = proc.communicate(timeout=0.1)
+                    break
+                except subprocess.TimeoutExpired:
+                    if hurrying():
+                        raise PeerFailed(f"{name} cut short by a second interrupt") from None
+                    if time.monotonic() > deadline:
+                        raise PeerFailed(f"{name} did not finish within {timeout:g} s and was "
+                                         f"stopped ({START_TIMEOUT_ENV} sets the limit)"
+                                         ) from None
         except BaseException:
             kill_group(proc)
             raise
         return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
-    def start(self, timeout: float = 60.0) -> None:
+    def start(self, timeout: float | None = None) -> None:
+        timeout = start_timeout() if timeout is None else timeout
         try:  # everything from the first mkdir on is undone if anything fails or Ctrl-C lands
             self._make_private_dir()
             self._prepare_private_dir()
-            done = self._tool("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust",
-                              "-E", "UTF8", "--locale=C", "--no-sync", timeout=timeout)
-            if done.returncode != 0:
-                last = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
-                raise PeerFailed(f"initdb failed: {last}")
+            self._initdb(timeout)
             self._spawn()
             self._wait_ready(timeout)
         except BaseException:
             self.stop()
             raise
+
+    def _initdb(self, timeout: float) -> None:
+        """initdb with scram-sha-256 for every connection and this run's password for the
+        superuser, read from a file that is gone before the server starts."""
+        pwfile = self.root / "pwfile"
+        fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(self.password + "\n")
+            if self.run_as is not None:
+                os.chown(pwfile, self.run_as.uid, self.run_as.gid)
+            done = self._tool("initdb", "-D", str(self.data), "-U", "postgres",
+                              "--auth=scram-sha-256", f"--pwfile={pwfile}", "-E", "UTF8",
+                              "--locale=C", "--no-sync", timeout=timeout)
+        finally:
+            pwfile.unlink(missing_ok=True)
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
+            raise PeerFailed(f"initdb failed: {last}")
 
     def _spawn(self) -> None:
         args = [str(self.bindir / "postgres"), "-D", str(self.data), "-k", self.socket_dir,
@@ -235,39 +283,47 @@ class LocalServer:
 
     def conninfo(self, **extra: Any) -> str:
         return make_conninfo(host=self.socket_dir, port=SOCKET_PORT, user="postgres",
-                             dbname="postgres", **extra)
+                             dbname="postgres", password=self.password, **extra)
 
     def cpu_seconds(self) -> float:
         """CPU of the postmaster and its backends, finished ones included."""
         return tree_cpu_seconds(self.proc.pid) if self.proc is not None else 0.0
 
+    def exit_code(self) -> int | None:
+        """The postmaster's exit status if it has died under us (PeerPool names the death)."""
+        return self.proc.poll() if self.proc is not None else None
+
     def stop(self) -> None:
-        """Stop (pg_ctl, then signals) and delete; safe to call twice or after a failed start."""
-        proc, self.proc = self.proc, None
-        try:
-            if proc is not None:
-                self._shutdown(proc)
-        finally:
-            if self._log is not None:
-                self._log.close()
-                self._log = None
-            root, self.root = self.root, Path()
-            for _ in range(50):  # a straggler may still be writing for a moment
-                if root == Path() or not root.exists():
-                    break
-                shutil.rmtree(root, ignore_errors=True)
-                time.sleep(0.02)
+        """Stop (pg_ctl, then signals) and delete; safe to call twice or after a failed start.
+        Shielded from Ctrl-C: a second one hurries the stop, the directory still goes."""
+        with shielded():
+            proc, self.proc = self.proc, None
+            try:
+                if proc is not None:
+                    self._shutdown(proc)
+            finally:
+                if self._log is not None:
+                    self._log.close()
+                    self._log = None
+                root, self.root = self.root, Path()
+                for _ in range(50):  # a straggler may still be writing for a moment
+                    if root == Path() or not root.exists():
+                        break
+                    remove(root)
+                    time.sleep(0.02)
 
     def _shutdown(self, proc: subprocess.Popen[bytes]) -> None:
         import psutil
 
         try:
-            if proc.poll() is None:
-                with contextlib.suppress(OSError, subprocess.SubprocessError):
+            if proc.poll() is None and not hurrying():
+                try:
                     self._tool("pg_ctl", "stop", "-D", str(self.data), "-m", "fast", "-w",
                                "-t", "15", timeout=20)
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(5)
+                except (OSError, subprocess.SubprocessError, PeerFailed):
+                    pass  # signals next
+                else:
+                    wait_exit(proc, 5)
         finally:
             if proc.poll() is None:
                 # Backends run in sessions of their own, so collect them before the postmaster
@@ -277,11 +333,8 @@ class LocalServer:
                 except psutil.Error:
                     children = []
                 proc.send_signal(signal.SIGQUIT)  # immediate shutdown
-                try:
-                    proc.wait(5)
-                except subprocess.TimeoutExpired:
+                if not wait_exit(proc, 5):
                     proc.kill()
-                    proc.wait()
                 for child in children:
                     with contextlib.suppress(psutil.Error):
                         child.kill()
