@@ -7,7 +7,6 @@ measured, so a typo costs one line and exit 2, not a ten-minute run. Exit codes 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -16,16 +15,20 @@ import typer
 
 from harness.analysis.compare import CompareResult, compare_runs
 from harness.analysis.gate import GateResult, decide, to_confirm
+from harness.cli.clean_cmds import announce_reclaimed
 from harness.cli.console import bad_input_exits, console, err, resolve_run_path, workload_sources
-from harness.cli.options import WorkloadsOpt
+from harness.cli.options import StrictOpt, WorkloadsOpt
 from harness.cli.progress import RichProgress
+from harness.cli.run_cmds import strict_exit
 from harness.config import load_config
 from harness.errors import BadInput
 from harness.render.compare import FORMATS, render_table, to_json, to_markdown
-from harness.results.files import load_run, save_run
+from harness.render.fmt import plain
+from harness.render.run import render_warnings
+from harness.results.files import check_outputs, load_run, output_path, save_run
 from harness.results.runfile import Run
 from harness.run.confirm import measure_and_confirm
-from harness.run.runner import RunRequest, request_like
+from harness.run.runner import RunRequest, check_passes, request_like
 
 MODES = ("auto", "absolute", "ratio")
 
@@ -46,17 +49,6 @@ def _check_choices(fmt: str, mode: str) -> None:
 
 def _load(ref: str) -> Run:
     return load_run(resolve_run_path(ref))
-
-
-def _writable(path: Path, what: str) -> None:
-    """Refuse an output path up front rather than after the benchmarks have run."""
-    parent = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise BadInput(f"{what} {path}: is a directory")
-    if not parent.is_dir():
-        raise BadInput(f"{what} {path}: directory {parent} does not exist")
-    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise BadInput(f"{what} {path}: not writable")
 
 
 def _emit(result: CompareResult, fmt: str, gate: GateResult | None = None) -> None:
@@ -93,12 +85,13 @@ def check(
                                  "Per-benchmark thresholds in \\[tool.twinbench.thresholds] "
                                  "still apply.")
     ] = None,
-    markdown: Annotated[Path | None, typer.Option(
+    markdown: Annotated[str | None, typer.Option(
         "--markdown", help="Also write the report as markdown here (e.g. "
                            "\"$GITHUB_STEP_SUMMARY\").")] = None,
-    json_path: Annotated[Path | None, typer.Option(
+    json_path: Annotated[str | None, typer.Option(
         "--json", help="Write the run measured now to this path (pytest-benchmark JSON, "
-                       "e.g. for github-action-benchmark's `pytest` tool).")] = None,
+                       "e.g. for github-action-benchmark's `pytest` tool); overwritten if "
+                       "it exists.")] = None,
     fmt: FormatOpt = "table",
     mode: ModeOpt = "auto",
     pg_dsn: Annotated[str | None, typer.Option(
@@ -113,25 +106,24 @@ def check(
         help="Extra passes of just the benchmarks that came out beyond their threshold, "
              "before any verdict is believed; 0 trusts the first measurement.")] = 2,
     workload_path: WorkloadsOpt = None,
+    strict: StrictOpt = False,
 ) -> None:
     """Gate on a baseline run: exit 1 only on a significant slowdown beyond threshold."""
     # A failed twin also exits 1; every verdict is listed either way. Runs from different
     # machines are gated on in-run ratios (each twin against its scenario's sync twin).
     with bad_input_exits():
         _check_choices(fmt, mode)
-        if passes < 1 or confirm < 0:
-            raise BadInput(f"--passes must be at least 1 and --confirm at least 0, not "
-                           f"{passes} and {confirm}")
+        check_passes(passes)
+        check_passes(confirm, "--confirm", least=0)
         config = load_config(max_regression=max_regression)
         thresholds = config.thresholds
         base_run = _load(baseline)
-        if markdown is not None:
-            _writable(markdown, "--markdown")
-        if json_path is not None:
-            if current is not None:
-                raise BadInput("--json saves the run measured now; with --current nothing "
-                               "is measured")
-            _writable(json_path, "--json")
+        markdown_path = (output_path(markdown, "--markdown", force=False, overwrite=True)
+                         if markdown is not None else None)
+        if json_path is not None and current is not None:
+            raise BadInput("--json saves the run measured now; with --current nothing "
+                           "is measured")
+        out = check_outputs(json_path=json_path, force=True).json
 
         def against_baseline(run: Run, name: str = "measured now",
                              estimate: bool = False) -> CompareResult:
@@ -143,12 +135,14 @@ def check(
         else:
             request = request_like(base_run.meta, pg_dsn, passes,
                                    workload_sources(workload_path, config))
-            result = _measure(request, against_baseline, confirm, json_path)
+            announce_reclaimed(pg_dsn)
+            result = _measure(request, against_baseline, confirm, out)
         gate = decide(result, thresholds)
     _emit(result, fmt, gate)
-    if markdown is not None:
-        markdown.write_text(to_markdown(result, gate))
-    raise typer.Exit(gate.exit_code)
+    if markdown_path is not None:
+        markdown_path.write_text(to_markdown(result, gate))
+    render_warnings(result.current, err)
+    raise typer.Exit(max(gate.exit_code, strict_exit(result.current, strict)))
 
 
 def _measure(request: RunRequest, against_baseline: Callable[..., CompareResult],
@@ -172,7 +166,7 @@ def _measure(request: RunRequest, against_baseline: Callable[..., CompareResult]
         err.print("[yellow]interrupted; peers stopped[/]")
         raise typer.Exit(130) from None
     for warning in outcome.warnings:
-        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        err.print(f"[yellow]warning:[/] {plain(warning)}", highlight=False)
     if outcome.interrupted:
         err.print("[yellow]interrupted: nothing was checked[/]")
         raise typer.Exit(130)
@@ -180,5 +174,6 @@ def _measure(request: RunRequest, against_baseline: Callable[..., CompareResult]
         err.print("[red]no benchmark produced a result[/]")
         raise typer.Exit(1)
     if json_path is not None:
-        err.print(f"wrote {save_run(outcome.run.doc, json_path, force=True)}", highlight=False)
+        err.print(f"wrote {plain(save_run(outcome.run.doc, json_path, force=True))}",
+                  highlight=False)
     return against_baseline(outcome.run)

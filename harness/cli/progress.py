@@ -17,6 +17,7 @@ from rich.progress import (
 )
 
 from harness.model.case import Case
+from harness.render.fmt import plain
 from harness.run.events import Listener
 
 
@@ -30,6 +31,7 @@ class RichProgress(Listener):
         self.overall: TaskID | None = None
         self.current: TaskID | None = None
         self.pass_label = "benchmarks"
+        self._said: set[tuple[str, str]] = set()  # a reason shown once (e.g. a dead peer's)
 
     def __enter__(self) -> RichProgress:
         self.progress.start()
@@ -65,7 +67,9 @@ class RichProgress(Listener):
             self.current = None
         if self.overall is not None:
             self.progress.advance(self.overall)
-        if outcome != "passed":
+        if outcome != "passed" and (outcome, detail) not in self._said:
+            self._said.add((outcome, detail))
             colour = "red" if outcome == "failed" else "yellow"
-            self.console.print(f"[{colour}]{outcome}[/] {case.id}: {detail}", highlight=False)
+            self.console.print(f"[{colour}]{outcome}[/] {case.id}: {plain(detail)}",
+                               highlight=False, soft_wrap=True)
         self.progress.refresh()
