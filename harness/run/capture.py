@@ -9,6 +9,10 @@ did not do what it claims, so `capture` counts them per benchmark into its extra
 (`warnings`, see harness.results.runfile), the report lists them after the tables, and
 `--strict` fails the run on any.
 
+A Ctrl-C that lands in a __del__ (psycopg_pool's ConnectionPool joins its workers there) is
+an unraisable KeyboardInterrupt that Python would print and drop, and the run would go on: it
+is not counted but re-raised when the benchmark ends.
+
 Warnings are shown every time while capturing (unless the user set -W / PYTHONWARNINGS, whose
 filters then apply, "error" included): a ResourceWarning is ignored by default, and counting
 needs every occurrence. Nothing is added to the timed path unless something is emitted.
@@ -44,6 +48,7 @@ def capture(into: dict[str, Any]) -> Iterator[None]:
     """Collect, while the block runs, what it warned, logged or could not raise; on the way
     out (however the block ends) store it as `into["warnings"]` if there was any."""
     counts: Counter[tuple[str, str]] = Counter()
+    swallowed: list[BaseException] = []  # Ctrl-C lost in a __del__
 
     def add(kind: str, message: str) -> None:
         line = " ".join(str(message).split())[:300]
@@ -54,6 +59,9 @@ def capture(into: dict[str, Any]) -> Iterator[None]:
         add("warning", f"{category.__name__}: {message} ({os.path.basename(filename)}:{lineno})")
 
     def on_unraisable(unraisable: Any) -> None:
+        if issubclass(unraisable.exc_type, KeyboardInterrupt):
+            swallowed.append(unraisable.exc_value)
+            return
         where = unraisable.err_msg or "Exception ignored in"
         add("unraisable", f"{where} {unraisable.object!r}: "
                           f"{unraisable.exc_type.__name__}: {unraisable.exc_value}")
@@ -81,3 +89,5 @@ def capture(into: dict[str, Any]) -> Iterator[None]:
                 sys.unraisablehook, threading.excepthook = hooks
             if counts:
                 into["warnings"] = warnings_json(counts)
+            if swallowed:
+                raise KeyboardInterrupt

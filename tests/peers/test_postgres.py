@@ -458,7 +458,7 @@ def test_no_postgres_left_after_ctrl_c() -> None:
         proc.send_signal(signal.SIGINT)
         stdout, stderr = proc.communicate(timeout=60)
         watcher.stop()
-        assert proc.returncode == 130, stdout + stderr
+        assert proc.returncode == 130, f"exit {proc.returncode}\n{stderr}\n{stdout[-3000:]}"
         assert wait_gone(list(watcher.seen.values()), timeout=5) == []
         assert watcher.dirs and not any(d.exists() for d in watcher.dirs)
     finally:

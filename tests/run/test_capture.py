@@ -55,6 +55,20 @@ def test_capture_counts_warnings_unraisables_thread_errors_and_log_records() -> 
     assert set(by_kind) == {"warning", "unraisable", "thread", "log"}
 
 
+class SwallowsCtrlC:
+    def __del__(self) -> None:
+        raise KeyboardInterrupt  # as a Ctrl-C landing in psycopg_pool's ConnectionPool.__del__
+
+
+def test_a_ctrl_c_lost_in_a_del_is_raised_when_the_benchmark_ends() -> None:
+    into: dict[str, Any] = {}
+    after: list[str] = []
+    with pytest.raises(KeyboardInterrupt), capture(into):
+        SwallowsCtrlC()
+        after.append("the benchmark went on")
+    assert after == ["the benchmark went on"] and into == {}
+
+
 def test_capture_records_nothing_when_nothing_happens_and_restores_the_hooks() -> None:
     hooks = sys.unraisablehook, threading.excepthook, warnings.showwarning
     handlers = list(logging.getLogger().handlers)
