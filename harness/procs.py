@@ -4,6 +4,12 @@ Below peers and drivers, which both start children (mock servers, load generator
 twins, PostgreSQL). Every child runs in a session of its own, so a terminal Ctrl-C reaches the
 harness alone, which then stops children in order; a parent-death signal (Linux) covers the
 harness being killed outright.
+
+Stopping must finish however often Ctrl-C is pressed: clean-up runs `shielded()`, where SIGINT
+and SIGTERM only set `hurrying()` (waits shorten, polite shutdowns are skipped) and are
+re-delivered once it is done; and once a run has caught its first interrupt,
+`hurry_on_interrupt()` makes every later one hurry the shutdown instead of cutting it short
+(a KeyboardInterrupt raised inside some library's __del__ is printed and lost).
 """
 
 from __future__ import annotations
@@ -18,10 +24,16 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from types import FrameType
 from typing import IO, Any
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_hurry = threading.Event()
+_calm: dict[int, Any] = {}  # the handlers hurry_on_interrupt() replaced
 
 
 class ChildFailed(RuntimeError):
@@ -43,6 +55,80 @@ def preexec(sig: int = signal.SIGTERM) -> Any:
         return None
     return die_with_parent if sig == signal.SIGTERM else lambda: die_with_parent(sig)
 
+
+# -- interrupts during clean-up -----------------------------------------------------------------
+
+def hurrying() -> bool:
+    """Whether Ctrl-C was pressed again while stopping: wait less, skip polite shutdowns."""
+    return _hurry.is_set()
+
+
+def _set_hurry(signum: int, frame: FrameType | None) -> None:
+    _hurry.set()
+
+
+def _in_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+@contextlib.contextmanager
+def shielded() -> Iterator[None]:
+    """Clean-up that a signal must not cut short (a half-deleted cluster directory is leaked
+    for good): SIGINT/SIGTERM during it only hurry it, and the first one is re-delivered to the
+    previous handler when it is done. Nested or off the main thread it adds nothing."""
+    if not _in_main_thread() or signal.getsignal(signal.SIGINT) is _set_hurry:
+        yield
+        return
+    deferred: list[int] = []
+
+    def defer(signum: int, frame: FrameType | None) -> None:
+        deferred.append(signum)
+        _hurry.set()
+
+    previous = {sig: signal.signal(sig, defer) for sig in _STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if deferred:
+            if not _calm:
+                _hurry.clear()
+            signal.raise_signal(deferred[0])
+
+
+def hurry_on_interrupt() -> None:
+    """The run caught an interrupt and is stopping: from now on SIGINT/SIGTERM only hurry the
+    shutdown, until `restore_interrupts()` (main thread only)."""
+    if _in_main_thread() and not _calm:
+        _calm.update({sig: signal.signal(sig, _set_hurry) for sig in _STOP_SIGNALS})
+
+
+def restore_interrupts() -> None:
+    """Undo `hurry_on_interrupt()`: the run has stopped."""
+    if _in_main_thread():
+        for sig, handler in _calm.items():
+            signal.signal(sig, handler)
+        _calm.clear()
+        _hurry.clear()
+
+
+def wait_exit(proc: subprocess.Popen[Any], timeout: float) -> bool:
+    """Wait up to `timeout` for `proc` to exit (much less once hurrying); whether it did."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if hurrying():
+            left = min(left, 0.3)
+        try:
+            proc.wait(max(0.0, min(left, 0.05)))
+            return True
+        except subprocess.TimeoutExpired:
+            if left <= 0:
+                return False
+
+
+# -- stopping children ---------------------------------------------------------------------------
 
 def kill_group(proc: subprocess.Popen[Any], wait: float = 5.0) -> None:
     """SIGKILL a child's process group, reap the leader, wait until every member is gone.
@@ -196,21 +282,20 @@ class ChildProcess:
         proc, self.proc = self.proc, None
         if proc is None:
             return
-        if proc.stdin is not None:
-            with contextlib.suppress(OSError):
-                proc.stdin.close()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(1.0)
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout)
-        kill_group(proc)
-        if proc.stdout is not None:
-            proc.stdout.close()
-        if self._stderr is not None:
-            self._stderr.close()
+        with shielded():
+            if proc.stdin is not None:
+                with contextlib.suppress(OSError):
+                    proc.stdin.close()
+                wait_exit(proc, 1.0)
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+                wait_exit(proc, timeout)
+            kill_group(proc)
+            if proc.stdout is not None:
+                proc.stdout.close()
+            if self._stderr is not None:
+                self._stderr.close()
 
     def __enter__(self) -> ChildProcess:
         self.start()

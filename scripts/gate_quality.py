@@ -208,7 +208,8 @@ def run_trials(baseline: Run, request: RunRequest, registry: dict[str, Workload]
                 if keep is not None and confirmed.run is not None:
                     tag = "aa" if experiment == "A/A" else "slow"
                     save_run(confirmed.run.doc,
-                             keep / f"trial-{number:03d}-{tag}-{mode.value}.json", force=True)
+                             keep / f"trial-{number:03d}-{tag}-{mode.value}.json", force=True,
+                             make_dir=True)
             trial = Trial(number, experiment, results,
                           tuple(slowed_keys) if experiment == "slowdown" else (),
                           time.monotonic() - started)
@@ -424,7 +425,7 @@ def main(
                                            tuple(scenario or ())), profile=profile)
             base_run = measure_baseline(request, registry, baseline_passes, baseline_gap)
             if save_baseline is not None:
-                save_run(base_run.doc, save_baseline, force=True)
+                save_run(base_run.doc, save_baseline, force=True, make_dir=True)
         name = slow_twin or next((r.twin for r in base_run.benchmarks if r.kind == "async"),
                                  None)
         slowed: dict[str, Workload] | None = None

@@ -1,9 +1,17 @@
-"""Shared fixtures: peers started once per test session, at tiny sizes, on 127.0.0.1."""
+"""Shared fixtures: peers started once per test session, at tiny sizes, on 127.0.0.1; and the
+check that the suite itself leaves nothing behind."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
+import tempfile
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
+import psutil
 import pytest
 
 from harness.model.registry import discover
@@ -12,6 +20,73 @@ from harness.peers import PeerPool, PeerUnavailable
 from harness.peers.mysql import MysqlPeer
 from harness.peers.postgres import PostgresPeer
 from harness.testing import peer_pool as start_peers
+
+SUITE_ENV = "TWINBENCH_TEST_SUITE"
+
+
+def _ours(private: Path) -> dict[int, psutil.Process]:
+    """Processes this session started that are still running: our descendants, and anything
+    that carries the session's mark (inherited environment, or the private temp dir in its
+    command line or as its working dir: a server of a killed harness, reparented to init)."""
+    me = psutil.Process()
+    found = {p.pid: p for p in me.children(recursive=True)}
+    for proc in psutil.process_iter(["cmdline", "environ", "cwd"]):
+        with contextlib.suppress(psutil.Error):
+            env = proc.info.get("environ") or {}
+            if (env.get(SUITE_ENV) == str(private)
+                    or str(private) in " ".join(proc.info.get("cmdline") or ())
+                    or Path(proc.info.get("cwd") or "/").is_relative_to(private)):
+                found.setdefault(proc.pid, proc)
+    found.pop(me.pid, None)
+    return {pid: p for pid, p in found.items()
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE and not _interpreters(p)}
+
+
+# multiprocessing's own helpers (scrape's process pool starts them): they belong to this
+# interpreter, live as long as it does and exit with it, as does their pymp-* temp dir.
+MP_HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
+
+
+def _interpreters(proc: psutil.Process) -> bool:
+    with contextlib.suppress(psutil.Error):
+        cmdline = " ".join(proc.cmdline())
+        return proc.ppid() == os.getpid() and any(h in cmdline for h in MP_HELPERS)
+    return False
+
+
+@pytest.fixture(scope="session", autouse=True)
+def suite_leaves_nothing_behind(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every temp dir the harness makes during the suite goes to a private TMPDIR (so other
+    runs on this machine, and their leftovers, are neither seen nor touched); at the end it
+    must be as empty as at the start, and no process the suite started may still run."""
+    tmp_path_factory.getbasetemp()  # pytest's own dirs stay where they always are
+    private = Path(tempfile.mkdtemp(prefix="tbsuite-", dir="/tmp"))  # short: a pg socket
+    private.chmod(0o711)  # the throwaway server runs as nobody when we are root
+    saved = {k: os.environ.get(k) for k in ("TMPDIR", SUITE_ENV)}
+    os.environ.update({"TMPDIR": str(private), SUITE_ENV: str(private)})
+    tempfile.tempdir = None
+    before = set(_ours(private))
+    try:
+        yield private
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        tempfile.tempdir = None
+        deadline = time.monotonic() + 15  # reaping and parent-death signals take a moment
+        while (left := {pid: p for pid, p in _ours(private).items() if pid not in before}
+               ) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        entries = sorted(p.name for p in private.iterdir() if not p.name.startswith("pymp-"))
+        problems = [f"temp entries {entries}"] if entries else []
+        for proc in left.values():
+            with contextlib.suppress(psutil.Error):
+                problems.append(f"process {proc.pid} {' '.join(proc.cmdline()[:4])}")
+                proc.kill()
+        shutil.rmtree(private, ignore_errors=True)
+        assert not problems, "the test suite left behind: " + "; ".join(problems)
 
 
 @pytest.fixture(scope="session")

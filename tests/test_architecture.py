@@ -23,16 +23,17 @@ ALLOWED: dict[str, set[str]] = {
     "redact": set(),
     "config": {"errors"},
     "procs": {"errors"},
+    "leftovers": {"procs"},
     "model": {"errors"},
-    "drivers": {"model", "procs", "errors"},
-    "peers": {"model", "procs", "redact", "errors"},
+    "drivers": {"model", "procs", "leftovers", "errors"},
+    "peers": {"model", "procs", "leftovers", "redact", "errors"},
     "results": {"model", "redact", "errors"},
-    "run": {"model", "drivers", "peers", "results", "procs", "config", "errors"},
+    "run": {"model", "drivers", "peers", "results", "procs", "leftovers", "config", "errors"},
     "analysis": {"model", "results", "config", "errors"},
     "render": {"model", "results", "analysis", "errors"},
     "testing": {"model", "peers", "errors"},
     "cli": {"model", "drivers", "peers", "results", "run", "analysis", "render", "config",
-            "procs", "redact", "errors"},
+            "procs", "leftovers", "redact", "errors"},
 }
 # Third-party code that only the analysis and rendering may load (the measuring process must
 # not: numpy's BLAS starts threads, and both cost memory the twins are measured in).

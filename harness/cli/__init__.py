@@ -13,6 +13,7 @@ import sys
 
 import typer
 
+from harness.cli.clean_cmds import clean
 from harness.cli.compare_cmds import check, compare
 from harness.cli.console import err
 from harness.cli.run_cmds import list_workloads, run, run_all, show
@@ -30,6 +31,7 @@ app.command()(sweep)
 app.command()(show)
 app.command()(compare)
 app.command()(check)
+app.command()(clean)
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -7,7 +7,6 @@ measured, so a typo costs one line and exit 2, not a ten-minute run. Exit codes 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,6 +15,7 @@ import typer
 
 from harness.analysis.compare import CompareResult, compare_runs
 from harness.analysis.gate import GateResult, decide, to_confirm
+from harness.cli.clean_cmds import announce_reclaimed
 from harness.cli.console import bad_input_exits, console, err, resolve_run_path
 from harness.cli.options import (
     DsnOpt,
@@ -25,21 +25,30 @@ from harness.cli.options import (
     ProfileOpt,
     SaveOpt,
     ScenarioOpt,
+    StrictOpt,
     TmpdirOpt,
     TwinOpt,
     WorkloadsOpt,
 )
 from harness.cli.progress import progress_for
+from harness.cli.run_cmds import strict_exit
 from harness.config import Config, Thresholds, load_config, workload_sources
 from harness.errors import BadInput
 from harness.model.registry import Selection
 from harness.render.compare import FORMATS, render_table, to_json, to_markdown
-from harness.results.files import label_path, load_run, save_run
+from harness.render.fmt import plain
+from harness.render.run import render_warnings
+from harness.results.files import (
+    check_outputs,
+    load_run,
+    output_path,
+    save_run,
+)
 from harness.results.runfile import Run
 from harness.run import refs
 from harness.run.ab import SideFailed, measure_ab
 from harness.run.confirm import measure_and_confirm
-from harness.run.runner import RunRequest, request_like
+from harness.run.runner import RunRequest, check_passes, request_like
 
 MODES = ("auto", "absolute", "ratio")
 # ABBA pairs of rounds per benchmark in an interleaved check: about as many rounds as a plain
@@ -63,17 +72,6 @@ def _check_choices(fmt: str, mode: str) -> None:
 
 def _load(ref: str) -> Run:
     return load_run(resolve_run_path(ref))
-
-
-def _writable(path: Path, what: str) -> None:
-    """Refuse an output path up front rather than after the benchmarks have run."""
-    parent = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise BadInput(f"{what} {path}: is a directory")
-    if not parent.is_dir():
-        raise BadInput(f"{what} {path}: directory {parent} does not exist")
-    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise BadInput(f"{what} {path}: not writable")
 
 
 def _emit(result: CompareResult, fmt: str, gate: GateResult | None = None) -> None:
@@ -123,14 +121,14 @@ def check(
                                  "Per-benchmark thresholds in \\[tool.twinbench.thresholds] "
                                  "still apply.")
     ] = None,
-    markdown: Annotated[Path | None, typer.Option(
+    markdown: Annotated[str | None, typer.Option(
         "--markdown", help="Also write the report as markdown here (e.g. "
                            "\"$GITHUB_STEP_SUMMARY\").")] = None,
-    json_path: Annotated[Path | None, typer.Option(
+    json_path: Annotated[str | None, typer.Option(
         "--json", help="Write the run measured now to this path (pytest-benchmark JSON, "
-                       "e.g. for github-action-benchmark's `pytest` tool); with --against, "
-                       "the current side's.")] = None,
-    base_json: Annotated[Path | None, typer.Option(
+                       "e.g. for github-action-benchmark's `pytest` tool); overwritten if "
+                       "it exists; with --against, the current side's.")] = None,
+    base_json: Annotated[str | None, typer.Option(
         "--base-json", help="With --against: write the base side's run here.")] = None,
     save: SaveOpt = None,
     force: ForceOpt = False,
@@ -159,6 +157,7 @@ def check(
     workload_path: WorkloadsOpt = None,
     mysql_dsn: MysqlDsnOpt = None,
     tmpdir: TmpdirOpt = None,
+    strict: StrictOpt = False,
 ) -> None:
     """Gate on a baseline: exit 1 only on a significant slowdown beyond threshold."""
     # A failed twin also exits 1; every verdict is listed either way. Runs from different
@@ -177,12 +176,13 @@ def check(
             raise BadInput("check against one thing: --baseline RUN, --against REF or "
                            "--against-requirements PIN" + (f" (not {' and '.join(chosen)})"
                                                            if chosen else ""))
-        if passes < 1 or confirm < 0 or not 3 <= pairs <= 1000:
-            raise BadInput(f"--passes must be at least 1, --confirm at least 0 and --pairs "
-                           f"3 to 1000, not {passes}, {confirm} and {pairs}")
+        check_passes(passes)
+        check_passes(confirm, "--confirm", least=0)
+        if not 3 <= pairs <= 1000:
+            raise BadInput(f"--pairs must be 3 to 1000, not {pairs}")
         config = load_config(max_regression=max_regression)
-        if markdown is not None:
-            _writable(markdown, "--markdown")
+        markdown_path = (output_path(markdown, "--markdown", force=False, overwrite=True)
+                         if markdown is not None else None)
         if baseline is None:
             if current is not None:
                 raise BadInput("--current checks a saved run; with --against both sides are "
@@ -193,6 +193,7 @@ def check(
                                  pg_dsn=pg_dsn, mysql_dsn=mysql_dsn, tmpdir=tmpdir,
                                  sources=tuple(workload_path or ()))
             outputs = _ab_outputs(save, json_path, base_json, force)
+            announce_reclaimed(pg_dsn)
             result = _against(request, against, current_ref, tuple(against_requirements or ()),
                               config.thresholds, mode, pairs, confirm, outputs)
         else:
@@ -204,9 +205,10 @@ def check(
                                        confirm, json_path, workload_path, mysql_dsn, tmpdir)
         gate = decide(result, config.thresholds)
     _emit(result, fmt, gate)
-    if markdown is not None:
-        markdown.write_text(to_markdown(result, gate))
-    raise typer.Exit(gate.exit_code)
+    if markdown_path is not None:
+        markdown_path.write_text(to_markdown(result, gate))
+    render_warnings(result.current, err)
+    raise typer.Exit(max(gate.exit_code, strict_exit(result.current, strict)))
 
 
 def _root_or_none() -> Path | None:
@@ -217,15 +219,14 @@ def _root_or_none() -> Path | None:
 
 
 def _against_baseline(baseline: str, current: str | None, config: Config, mode: str,
-                      pg_dsn: str | None, passes: int, confirm: int, json_path: Path | None,
+                      pg_dsn: str | None, passes: int, confirm: int, json_path: str | None,
                       workload_path: list[str] | None, mysql_dsn: str | None,
                       tmpdir: str | None) -> CompareResult:
     base_run = _load(baseline)
-    if json_path is not None:
-        if current is not None:
-            raise BadInput("--json saves the run measured now; with --current nothing "
-                           "is measured")
-        _writable(json_path, "--json")
+    if json_path is not None and current is not None:
+        raise BadInput("--json saves the run measured now; with --current nothing is "
+                       "measured")
+    out = check_outputs(json_path=json_path, force=True).json
 
     def against_baseline(run: Run, name: str = "measured now",
                          estimate: bool = False) -> CompareResult:
@@ -237,26 +238,22 @@ def _against_baseline(baseline: str, current: str | None, config: Config, mode: 
     request = request_like(base_run.meta, pg_dsn, passes,
                            workload_sources(workload_path, config), mysql_dsn=mysql_dsn,
                            tmpdir=tmpdir)
-    return _measure(request, against_baseline, confirm, json_path)
+    announce_reclaimed(pg_dsn)
+    return _measure(request, against_baseline, confirm, out)
 
 
-def _ab_outputs(save: str | None, json_path: Path | None, base_json: Path | None,
+def _ab_outputs(save: str | None, json_path: str | None, base_json: str | None,
                 force: bool) -> dict[str, list[Path]]:
     """Where each side's run file goes (--save LABEL writes LABEL.json and LABEL.base.json),
     checked before anything is measured."""
-    out: dict[str, list[Path]] = {"base": [], "current": []}
-    if save is not None:
-        out["current"].append(label_path(save))
-        out["base"].append(label_path(f"{save}.base"))
-    if json_path is not None:
-        out["current"].append(json_path)
-    if base_json is not None:
-        out["base"].append(base_json)
-    for path in (*out["base"], *out["current"]):
-        if path.exists() and not force:
-            raise BadInput(f"{path} exists; pass --force to overwrite it")
-        if path.parent != Path("results") or not path.parent.exists():
-            _writable(path, "output")
+    current = check_outputs(save=save, json_path=json_path, force=force)
+    base = check_outputs(save=f"{save}.base" if save else None, json_path=base_json,
+                         force=force)
+    out: dict[str, list[Path]] = {
+        "current": [p for p in (current.target, current.json) if p is not None],
+        "base": [p for p in (base.target, base.json) if p is not None]}
+    if len({p.resolve() for paths in out.values() for p in paths}) < sum(map(len, out.values())):
+        raise BadInput("--json, --base-json and --save would write the same file")
     return out
 
 
@@ -312,7 +309,8 @@ def _against(request: RunRequest, against: str | None, current_ref: str | None,
         err.print(f"[yellow]warning:[/] {warning}", highlight=False, markup=False)
     for side, run in (("base", measured.base), ("current", measured.current)):
         for path in outputs[side]:
-            err.print(f"wrote {save_run(run.doc, path, force=True)}", highlight=False)
+            err.print(f"wrote {plain(save_run(run.doc, path, force=True, make_dir=True))}",
+                      highlight=False)
     return compare(measured.base, measured.current)
 
 
@@ -337,7 +335,7 @@ def _measure(request: RunRequest, against_baseline: Callable[..., CompareResult]
         err.print("[yellow]interrupted; peers stopped[/]")
         raise typer.Exit(130) from None
     for warning in outcome.warnings:
-        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        err.print(f"[yellow]warning:[/] {plain(warning)}", highlight=False)
     if outcome.interrupted:
         err.print("[yellow]interrupted: nothing was checked[/]")
         raise typer.Exit(130)
@@ -345,5 +343,6 @@ def _measure(request: RunRequest, against_baseline: Callable[..., CompareResult]
         err.print("[red]no benchmark produced a result[/]")
         raise typer.Exit(1)
     if json_path is not None:
-        err.print(f"wrote {save_run(outcome.run.doc, json_path, force=True)}", highlight=False)
+        err.print(f"wrote {plain(save_run(outcome.run.doc, json_path, force=True))}",
+                  highlight=False)
     return against_baseline(outcome.run)

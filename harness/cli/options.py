@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -15,11 +14,16 @@ TwinOpt = Annotated[list[str] | None, typer.Option(
 ScenarioOpt = Annotated[list[str] | None, typer.Option(
     "--scenario", "-s", help="Only these scenarios (repeatable); see `bench list`.")]
 SaveOpt = Annotated[str | None, typer.Option(
-    "--save", help="Save the run as results/LABEL.json (pytest-benchmark JSON + metadata).")]
+    "--save", help="Save the run as results/LABEL.json (pytest-benchmark JSON + metadata); "
+                   "if interrupted, what finished goes to results/LABEL.partial.json.")]
 ForceOpt = Annotated[bool, typer.Option(
-    "--force", help="Overwrite an existing saved label or --json file.")]
-JsonOpt = Annotated[Path | None, typer.Option(
-    "--json", help="Also write the run file to this path.")]
+    "--force", help="Overwrite an existing saved label (or its .partial) or --json file.")]
+# A str, not a Path: typer would turn '' into '.', and the error would name the wrong thing.
+JsonOpt = Annotated[str | None, typer.Option(
+    "--json", help="Also write the run file to this path (its directory must exist).")]
+StrictOpt = Annotated[bool, typer.Option(
+    "--strict", help="Fail (exit 1) if any benchmark warned, logged a warning or an error, or "
+                     "raised an exception Python could only print (for CI).")]
 LoopOpt = Annotated[str, typer.Option(
     "--loop", help="Event loop for async twins: asyncio | uvloop.")]
 PassesOpt = Annotated[int, typer.Option(

@@ -17,6 +17,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
 from harness.model.case import Case
+from harness.render.fmt import plain
 from harness.run.events import Listener
 
 
@@ -121,7 +122,12 @@ class _Tracking(Listener):
 
 
 class PlainProgress(_Tracking):
-    """One line per finished benchmark, for logs."""
+    """One line per finished benchmark, for logs; a reason many share (a peer that could not
+    start) is spelt out once."""
+
+    def __init__(self, console: Console, clock: Callable[[], float] = time.monotonic):
+        super().__init__(console, clock)
+        self._said: set[tuple[str, str]] = set()
 
     def pass_start(self, index: int, total: int) -> None:
         super().pass_start(index, total)
@@ -130,7 +136,11 @@ class PlainProgress(_Tracking):
 
     def case_end(self, case: Case, outcome: str, detail: str) -> None:
         took = self.eta.case_end()
-        what = outcome + (f" ({detail})" if detail and outcome != "passed" else "")
+        what = outcome
+        if detail and outcome != "passed":
+            what += (" (as above)" if (outcome, detail) in self._said
+                     else f" ({plain(detail, markup=False)})")
+            self._said.add((outcome, detail))
         self.console.print(f"[{self.eta.done}/{self.eta.total}] {case.workload.name} · "
                            f"{case.scenario.name} · {case.twin.name}: {what} in "
                            f"{took:.1f} s, {self.time_left()}", highlight=False,
@@ -147,6 +157,7 @@ class RichProgress(_Tracking):
         )
         self.overall: TaskID | None = None
         self.current: TaskID | None = None
+        self._said: set[tuple[str, str]] = set()  # a reason shown once (e.g. a dead peer's)
 
     def __enter__(self) -> RichProgress:
         self.progress.start()
@@ -190,10 +201,11 @@ class RichProgress(_Tracking):
         if self.current is not None:
             self.progress.remove_task(self.current)
             self.current = None
-        if outcome != "passed":
+        if outcome != "passed" and (outcome, detail) not in self._said:
+            self._said.add((outcome, detail))
             colour = "red" if outcome == "failed" else "yellow"
             self.console.print(f"[{colour}]{outcome}[/] {escape(case.id)}: {escape(detail)}",
-                               highlight=False)
+                               highlight=False, soft_wrap=True)
         self._refresh()
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections import Counter
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
+from harness.cli.clean_cmds import announce_reclaimed
 from harness.cli.console import bad_input_exits, console, err, resolve_run_path
 from harness.cli.options import (
     DsnOpt,
@@ -19,19 +20,20 @@ from harness.cli.options import (
     ProfileOpt,
     SaveOpt,
     ScenarioOpt,
+    StrictOpt,
     TmpdirOpt,
     TwinOpt,
     WorkloadsOpt,
 )
 from harness.cli.progress import progress_for
 from harness.config import workload_sources
-from harness.errors import BadInput
 from harness.model.registry import Selection, discover
-from harness.render.fmt import describe_params
+from harness.render.fmt import describe_params, plain
 from harness.render.run import render_run
-from harness.results.files import label_path, load_run, save_run
+from harness.results.files import Outputs, check_outputs, load_run, save_run
+from harness.results.runfile import Run
 from harness.run.profiles import PROFILES, check_loop, profile_named
-from harness.run.runner import RunRequest, RunResult, execute
+from harness.run.runner import RunRequest, RunResult, check_passes, execute
 
 
 def _request(workloads: list[str], twins: list[str] | None, scenarios: list[str] | None,
@@ -45,44 +47,57 @@ def _request(workloads: list[str], twins: list[str] | None, scenarios: list[str]
                       mysql_dsn=mysql_dsn, tmpdir=tmpdir, passes=passes, sources=sources)
 
 
-def run_request(request: RunRequest, save: str | None, force: bool, json_path: Path | None
-                ) -> None:
+def run_request(request: RunRequest, save: str | None, force: bool, json_path: str | None,
+                strict: bool = False) -> None:
     """Measure, render, save, exit: what `run`, `all` and `sweep` share."""
-    with bad_input_exits():
+    with bad_input_exits():  # everything the user typed is checked before anything runs
         profile_named(request.profile)
         check_loop(request.loop)
-        target = label_path(save) if save else None
-        for path in (target, json_path):
-            if path is not None and path.exists() and not force:
-                raise BadInput(f"{path} exists; pass --force to overwrite it")
+        check_passes(request.passes)
+        outputs = check_outputs(save=save, json_path=json_path, force=force)
+        announce_reclaimed(request.pg_dsn)
         try:
             with progress_for(console, err) as progress:
                 result = execute(request, progress)
         except KeyboardInterrupt:
             err.print("[yellow]interrupted; peers stopped[/]")
             raise typer.Exit(130) from None
-    _finish(result, target, force, json_path)
+    _finish(result, outputs, strict)
 
 
-def _finish(result: RunResult, target: Path | None, force: bool, json_path: Path | None) -> None:
+def _finish(result: RunResult, outputs: Outputs, strict: bool) -> None:
     for warning in result.warnings:
-        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        err.print(f"[yellow]warning:[/] {plain(warning)}", highlight=False)
     run = result.run
-    if run is None:
-        err.print("[red]no benchmark produced a result[/]")
+    if run is None or not run.benchmarks:  # nothing worth a file; the reasons were shown
+        counts = Counter(o.outcome for o in result.outcomes.values())
+        how = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
+        err.print(f"[red]no benchmark produced a result[/]{f' ({how})' if how else ''}",
+                  highlight=False)
         raise typer.Exit(result.exit_code or 1)
     render_run(run, console)
-    if target is not None:
-        if result.interrupted:  # keep a partial run, but never under the label itself
-            target = target.with_name(target.stem + ".partial.json")
-            force = True
-        path = save_run(run.doc, target, force=force)
-        console.print(f"saved [bold]{path}[/]")
-    if json_path is not None:
-        console.print(f"wrote [bold]{save_run(run.doc, json_path, force=force)}[/]")
+    if outputs.target is not None:
+        # An interrupted run is kept, but never under the label itself; its .partial twin was
+        # checked up front like every other output.
+        target = outputs.partial if result.interrupted else outputs.target
+        assert target is not None
+        path = save_run(run.doc, target, force=outputs.force, make_dir=True)
+        console.print(f"saved [bold]{plain(path)}[/]")
+    if outputs.json is not None:
+        path = save_run(run.doc, outputs.json, force=outputs.force)
+        console.print(f"wrote [bold]{plain(path)}[/]")
     if result.interrupted:
         err.print("[yellow]interrupted: the table shows what finished[/]")
-    raise typer.Exit(result.exit_code)
+    raise typer.Exit(max(result.exit_code, strict_exit(run, strict)))
+
+
+def strict_exit(run: Run, strict: bool) -> int:
+    """1 if `--strict` and a benchmark warned (listed after the tables), else 0."""
+    if strict and run.warning_count:
+        err.print(f"[red]--strict: {run.warning_count} warning(s) during the benchmarks[/]",
+                  highlight=False)
+        return 1
+    return 0
 
 
 def list_workloads(workloads: WorkloadsOpt = None) -> None:
@@ -111,11 +126,11 @@ def run(
     save: SaveOpt = None, force: ForceOpt = False, json: JsonOpt = None,
     loop: LoopOpt = "asyncio", pg_dsn: DsnOpt = None, passes: PassesOpt = 1,
     workload_path: WorkloadsOpt = None, mysql_dsn: MysqlDsnOpt = None,
-    tmpdir: TmpdirOpt = None,
+    tmpdir: TmpdirOpt = None, strict: StrictOpt = False,
 ) -> None:
     """Run the named workloads and print a table per scenario."""
     run_request(_request(workloads, twin, scenario, profile, loop, pg_dsn, passes, workload_path,
-                  mysql_dsn, tmpdir), save, force, json)
+                         mysql_dsn, tmpdir), save, force, json, strict)
 
 
 def run_all(
@@ -123,11 +138,11 @@ def run_all(
     save: SaveOpt = None, force: ForceOpt = False, json: JsonOpt = None,
     loop: LoopOpt = "asyncio", pg_dsn: DsnOpt = None, passes: PassesOpt = 1,
     workload_path: WorkloadsOpt = None, mysql_dsn: MysqlDsnOpt = None,
-    tmpdir: TmpdirOpt = None,
+    tmpdir: TmpdirOpt = None, strict: StrictOpt = False,
 ) -> None:
     """Run every workload (a workload whose peer is unavailable is reported as skipped)."""
     run_request(_request([], twin, scenario, profile, loop, pg_dsn, passes, workload_path,
-                  mysql_dsn, tmpdir), save, force, json)
+                         mysql_dsn, tmpdir), save, force, json, strict)
 
 
 def show(path: Annotated[str, typer.Argument(help="A run file, or a label under results/.")],

@@ -15,6 +15,7 @@ from harness.cli.options import (
     PassesOpt,
     ProfileOpt,
     SaveOpt,
+    StrictOpt,
     TwinOpt,
     WorkloadsOpt,
 )
@@ -42,7 +43,7 @@ def sweep(
     loop: LoopOpt = "asyncio", pg_dsn: DsnOpt = None,
     max_points: Annotated[int, typer.Option(
         "--max-points", help="Refuse a grid with more points than this.")] = 100,
-    workload_path: WorkloadsOpt = None,
+    workload_path: WorkloadsOpt = None, strict: StrictOpt = False,
 ) -> None:
     """Measure every point of a grid and draw where async starts (or stops) paying."""
     # Every point is an ordinary benchmark of every selected twin (same fairness rules and
@@ -74,4 +75,4 @@ def sweep(
               + f"; about {fmt_duration(seconds)} (a rough estimate)", highlight=False)
     request = RunRequest(selection=Selection((workload,), twins), profile=profile, loop=loop,
                          pg_dsn=pg_dsn, passes=passes, sources=sources, sweep=spec)
-    run_request(request, save, force, json)
+    run_request(request, save, force, json, strict)

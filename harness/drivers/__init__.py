@@ -5,5 +5,5 @@ on one event loop), server twins and their load generator (`server`: the parent 
 measuring process; `loadgen`: what runs in the load child), the latency summaries both sides
 share (`latency`) and event loops (`aio`).
 
-May import: `harness.model`, `harness.procs`, `harness.errors`.
+May import: `harness.model`, `harness.procs`, `harness.leftovers`, `harness.errors`.
 """

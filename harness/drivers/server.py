@@ -27,15 +27,15 @@ right (a wrong answer is never excused), and the failures are the result, in `er
 `served`, `timeouts`, `refused` and `failures`.
 
 Every process is in its own session and dies with the harness (PR_SET_PDEATHSIG); teardown
-kills both process groups, also after a failure or Ctrl-C.
+kills both process groups, also after a failure or Ctrl-C, and deletes the temp dir the
+latencies pass through (marked as this run's, so a later run reclaims it if this one is
+killed: harness.leftovers).
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import statistics
-import tempfile
 import threading
 import time
 from array import array
@@ -44,8 +44,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.drivers.latency import percentile
+from harness.leftovers import owned_dir, remove
 from harness.model.workload import BenchContext, CannotRun, Kind, Metric, Params, Twin
-from harness.procs import ChildProcess, nofile_shortfall, python_cmd
+from harness.procs import ChildProcess, nofile_shortfall, python_cmd, shielded
 
 # What every server workload reports about the server under test, after its own rate and
 # latency columns.
@@ -191,7 +192,7 @@ class ServerBench:
         if problem:
             raise CannotRun(problem)
         try:
-            self.tmp = tempfile.mkdtemp(prefix="twinbench-load-")
+            self.tmp = str(owned_dir("twinbench-load-"))
             self.server = ChildProcess(self._cmd("serve"), ready_timeout=30.0)
             self.load = LoadChild(self._cmd("load"), commands=True, ready_timeout=30.0)
             self.server.spawn()
@@ -273,15 +274,17 @@ class ServerBench:
 
     def teardown(self) -> None:
         # No polite close here (extra_info did it): after a failure or Ctrl-C, stopping the
-        # process groups is quicker and just as final.
-        if self.sampler is not None:
-            self.sampler.stop()
-        for child in (self.load, self.server):
-            if child is not None:
-                child.stop()
-        if self.tmp is not None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            self.tmp = None
+        # process groups is quicker and just as final. Shielded: a Ctrl-C landing here must
+        # not leave a child or the temp dir behind (it is re-raised once all is gone).
+        with shielded():
+            if self.sampler is not None:
+                self.sampler.stop()
+            for child in (self.load, self.server):
+                if child is not None:
+                    child.stop()
+            if self.tmp is not None:
+                remove(Path(self.tmp))
+                self.tmp = None
 
     # -- measurements ------------------------------------------------------------------------
 

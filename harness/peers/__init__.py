@@ -7,15 +7,18 @@ the peers a run needs on first use and stops them all at the end. `http` is the 
 server, `postgres` a throwaway PostgreSQL or a user's via a DSN, `mysql` the same for
 MariaDB/MySQL, `files` a private temporary directory on disk.
 
-May import: `harness.procs`, `harness.model`, `harness.redact`, `harness.errors`.
+May import: `harness.procs`, `harness.leftovers`, `harness.model`, `harness.redact`,
+`harness.errors`.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, ExitStack
 from typing import Any
+
+from harness.procs import shielded
 
 
 class PeerUnavailable(RuntimeError):
@@ -49,8 +52,9 @@ def _factories() -> dict[str, PeerFactory]:
 class PeerPool:
     """Starts each named peer on first use and stops all of them on close.
 
-    A peer that cannot be had is remembered, so every benchmark that needs it is skipped with
-    the same reason instead of retrying the start.
+    A peer that cannot be had, failed to start, or died (one with `exit_code()` tells) is
+    remembered, so every later benchmark that needs it is skipped or failed at once with the
+    same reason instead of retrying the start or running against a dead peer.
     """
 
     def __init__(self, options: dict[str, Any] | None = None):
@@ -58,12 +62,16 @@ class PeerPool:
         self._stack = ExitStack()
         self._peers: dict[str, Any] = {}
         self._unavailable: dict[str, Exception] = {}
+        self._users: dict[str, str] = {}  # peer -> the last benchmark that got it
         self.close_errors: list[str] = []
 
-    def get(self, name: str) -> Any:
+    def get(self, name: str, user: str = "") -> Any:
+        """The started peer `name` for benchmark `user` (named if the peer dies under it)."""
         if name in self._unavailable:
             raise self._unavailable[name]
-        if name not in self._peers:
+        if name in self._peers:
+            self.check_alive([name])
+        else:
             factories = _factories()
             if name not in factories:
                 raise PeerUnavailable(f"no peer named {name!r}")
@@ -72,7 +80,19 @@ class PeerPool:
             except (PeerUnavailable, PeerFailed) as exc:
                 self._unavailable[name] = exc
                 raise
+        if user:
+            self._users[name] = user
         return self._peers[name]
+
+    def check_alive(self, names: Iterable[str]) -> None:
+        """PeerFailed (remembered) if a started peer among `names` has exited."""
+        for name in names:
+            exit_code = getattr(self._peers.get(name), "exit_code", None)
+            code = exit_code() if exit_code is not None else None
+            if code is not None:
+                during = f" during {self._users[name]}" if name in self._users else ""
+                self._unavailable[name] = PeerFailed(f"{name} peer died (exit {code}){during}")
+                raise self._unavailable[name]
 
     def preflight(self, names: set[str]) -> None:
         """Let peers reject bad user input (e.g. an unreachable DSN) before anything runs.
@@ -97,12 +117,14 @@ class PeerPool:
 
     def close(self) -> None:
         """Stop every peer; a peer that fails to stop cleanly is reported, not raised, so the
-        measurements already taken are not lost to it."""
+        measurements already taken are not lost to it. Ctrl-C hurries it, never cuts it short
+        (procs.shielded)."""
         self._peers.clear()
-        try:
-            self._stack.close()
-        except Exception as exc:
-            self.close_errors.append(f"stopping a peer failed: {exc}")
+        with shielded():
+            try:
+                self._stack.close()
+            except Exception as exc:
+                self.close_errors.append(f"stopping a peer failed: {exc}")
 
     def __enter__(self) -> PeerPool:
         return self

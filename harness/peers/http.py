@@ -84,6 +84,10 @@ class HttpPeer:
     def cpu_seconds(self) -> float:
         return self.process.cpu_seconds()
 
+    def exit_code(self) -> int | None:
+        """The server's exit status once it has died (PeerPool names the death)."""
+        return self.process.exit_code()
+
     def describe(self) -> dict[str, Any]:
         return {"kind": "aiohttp mock server", "capacity_rps": self.capacity_rps,
                 "capacity_per_cpu_s": self.capacity_per_cpu_s}

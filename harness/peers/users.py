@@ -1,4 +1,6 @@
-"""Who a throwaway database server runs as, and temp-dir helpers its peers share.
+"""Who a throwaway database server runs as, and the private dirs and set-up tools its peers
+share (both database peers get the same ownership marks, bounded start-up and shielded
+clean-up).
 
 PostgreSQL refuses to run as root and MariaDB/MySQL insist on a `--user` then; when the harness
 is root, both servers run as `nobody` instead, which owns nothing, so a server can touch
@@ -10,17 +12,17 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
-import shutil
 import stat
 import subprocess
-import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.peers import PeerUnavailable
-from harness.procs import kill_group
+from harness.leftovers import owned_dir, remove, temp_root
+from harness.peers import PeerFailed, PeerUnavailable
+from harness.procs import hurrying, kill_group, preexec
 
 
 @dataclass(frozen=True)
@@ -71,21 +73,19 @@ def reachable(path: Path, user: RunAs) -> bool:
 
 
 def private_dir(prefix: str) -> Path:
-    """A fresh mode-0700 temp dir, short enough for a Unix socket path inside it (at most 107
-    bytes: a long $TMPDIR falls back to /tmp)."""
-    root = Path(tempfile.mkdtemp(prefix=prefix))
-    if len(str(root)) > 80:
-        shutil.rmtree(root)
-        root = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
-    return root
+    """A fresh mode-0700 temp dir, marked as this run's (harness.leftovers: a later run
+    reclaims it if this one is killed outright), short enough for a Unix socket path inside it
+    (at most 107 bytes)."""
+    return owned_dir(prefix, temp_root(short=True))
 
 
 def remove_dir(root: Path) -> None:
-    """Delete a server's private dir; a straggler may still be writing into it for a moment."""
+    """Delete a server's private dir; a straggler may still be writing into it for a moment.
+    Callers shield this from Ctrl-C (harness.procs.shielded)."""
     for _ in range(50):
         if root == Path() or not root.exists():
             return
-        shutil.rmtree(root, ignore_errors=True)
+        remove(root)
         time.sleep(0.02)
 
 
@@ -99,17 +99,35 @@ def log_tail(path: Path, lines: int = 3) -> str:
 
 
 def run_tool(args: list[str], run_as: RunAs | None, cwd: Path, env: dict[str, str],
-             timeout: float) -> subprocess.CompletedProcess[str]:
+             timeout: float, *, name: str | None = None, timeout_hint: str = "",
+             preexec_fn: Callable[[], None] | None = None
+             ) -> subprocess.CompletedProcess[str]:
     """Run a server's set-up tool (initdb, pg_ctl, mariadb-install-db) as the server's user, in
-    a session of its own: if we are interrupted the whole group goes (a bootstrap server the
-    tool started too, which would otherwise keep writing into the dir being deleted)."""
+    a session of its own, dying with the harness: if we are interrupted, or it overruns
+    `timeout` (a PeerFailed naming it, so the pool remembers it and no later benchmark waits
+    again), the whole group goes (a bootstrap server the tool started too, which would
+    otherwise keep writing into the dir being deleted). Cut short once a second Ctrl-C says
+    to hurry (harness.procs.hurrying)."""
+    name = name or Path(args[0]).name
     extra = run_as.popen_kwargs() if run_as else {}
     proc = subprocess.Popen(
         args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, cwd=cwd, env=env, start_new_session=True, **extra,
+        text=True, cwd=cwd, env=env, start_new_session=True,
+        preexec_fn=preexec_fn or preexec(), **extra,
     )
+    deadline = time.monotonic() + timeout
     try:
-        out, err = proc.communicate(timeout=timeout)
+        while True:
+            try:  # in slices: retrying communicate() loses no output
+                out, err = proc.communicate(timeout=0.1)
+                break
+            except subprocess.TimeoutExpired:
+                if hurrying():
+                    raise PeerFailed(f"{name} cut short by a second interrupt") from None
+                if time.monotonic() > deadline:
+                    hint = f" ({timeout_hint})" if timeout_hint else ""
+                    raise PeerFailed(f"{name} did not finish within {timeout:g} s and was "
+                                     f"stopped{hint}") from None
     except BaseException:
         kill_group(proc)
         raise

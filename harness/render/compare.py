@@ -38,11 +38,10 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
-from rich.text import Text
 
 from harness.analysis.compare import VERDICT_ORDER, CompareResult, Delta, Mode, SpeedupDelta, Status
 from harness.analysis.gate import GateResult
-from harness.render.fmt import fmt_seconds, fmt_signed_percent
+from harness.render.fmt import fmt_seconds, fmt_signed_percent, plain
 from harness.results.runfile import Run
 
 JSON_VERSION = 3
@@ -177,7 +176,7 @@ def _delta_table(title: str, deltas: tuple[Delta, ...], ratio: bool) -> Table:
     for h in _headers(ratio, "base" + unit, "current" + unit):
         table.add_column(h, justify="left" if h in ("benchmark", "vs", "verdict") else "right")
     for d, cells in _delta_rows(deltas, ratio):
-        table.add_row(*map(Text, cells), style=_STYLES.get(d.verdict))  # file text: no markup
+        table.add_row(*map(plain, cells), style=_STYLES.get(d.verdict))
     return table
 
 
@@ -187,19 +186,20 @@ def _speedup_table(speedups: tuple[SpeedupDelta, ...]) -> Table:
         table.add_column(h, justify="left" if h == "scenario" else "right")
     for s in speedups:
         moved = "params differ" if s.params_differ else _pct(s.change)
-        table.add_row(*map(Text, (f"{s.workload} · {s.scenario}",
-                                  _speedup_text(s.base, s.base_pair),
-                                  _speedup_text(s.current, s.current_pair), moved)))
+        table.add_row(*map(plain, (f"{s.workload} · {s.scenario}",
+                                   _speedup_text(s.base, s.base_pair),
+                                   _speedup_text(s.current, s.current_pair), moved)))
     return table
 
 
 def render_table(r: CompareResult, console: Console, gate: GateResult | None = None) -> None:
-    console.print(_run_line(f"base {r.base_name}", r.base), highlight=False)
-    console.print(_run_line(f"current {r.current_name}", r.current), highlight=False)
+    """Text from the run files (names, machines, labels, details) goes through `plain`."""
+    console.print(plain(_run_line(f"base {r.base_name}", r.base)), highlight=False)
+    console.print(plain(_run_line(f"current {r.current_name}", r.current)), highlight=False)
     for w in r.warnings:
-        console.print(f"[bold yellow]warning:[/] {w}", highlight=False)
+        console.print(f"[bold yellow]warning:[/] {plain(w)}", highlight=False)
     for n in r.notes:
-        console.print(f"[dim]note: {n}[/]", highlight=False)
+        console.print(f"[dim]note: {plain(n)}[/]", highlight=False)
     console.print()
     if r.mode is Mode.RATIO:
         console.print(_delta_table("time of each twin ÷ time of its scenario's sync twin "
@@ -214,10 +214,10 @@ def render_table(r: CompareResult, console: Console, gate: GateResult | None = N
         console.print(f"{UNDERPOWERED_MARK} {FOOTNOTE}")
     console.print(f"[dim]{LEGEND}[/]")
     console.print(_speedup_table(r.speedups))
-    console.print(_summary_line(r), highlight=False)
+    console.print(plain(_summary_line(r)), highlight=False)
     if gate is not None:
         style = "bold green" if gate.passed else "bold red"
-        console.print(f"[{style}]{_gate_line(gate)}[/]", highlight=False)
+        console.print(f"[{style}]{plain(_gate_line(gate))}[/]", highlight=False)
 
 
 # -- markdown -----------------------------------------------------------------------------------
@@ -284,7 +284,7 @@ def to_markdown(r: CompareResult, gate: GateResult | None = None) -> str:
          "params differ" if s.params_differ else _pct(s.change)] for s in r.speedups])
     lines += ["", _summary_line(r) + f" (alpha {r.alpha}: t-test on pass medians, or "
               f"Mann-Whitney on rounds with one pass each side; {r.confidence:.0%} CI).", ""]
-    return "\n".join(lines)
+    return "\n".join(plain(line, markup=False) for line in lines)
 
 
 # -- JSON ---------------------------------------------------------------------------------------

@@ -1,9 +1,13 @@
-"""Numbers and parameters as text, the same in every table and report."""
+"""Numbers and parameters as text, the same in every table and report; text from a run file
+made safe to print."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
+
+from rich.markup import escape
 
 RANGE = "\u2013"  # an en dash between the ends of an interval
 
@@ -42,8 +46,8 @@ def fmt_bytes(value: float) -> str:
 
 
 def fmt_metric(value: Any, unit: str) -> str:
-    if value is None or isinstance(value, str):
-        return "—" if value is None else value
+    if value is None or isinstance(value, bool) or not isinstance(value, int | float):
+        return "—" if value is None else str(value)  # a twin's own text, or a damaged file
     if unit == "s":
         return fmt_seconds(value)
     if unit == "rate":
@@ -68,3 +72,17 @@ def describe_params(params: Mapping[str, Any]) -> str:
 def fmt_range(low: float, high: float, suffix: str = "x") -> str:
     """An interval of ratios, its ends joined by an en dash, e.g. 0.95 to 1.02 times."""
     return f"{low:.2f}{RANGE}{high:.2f}{suffix}"
+
+
+# C0 and C1 controls (ESC starts an ANSI sequence, CR overwrites a line) and the bidirectional
+# overrides that make text read differently from what it says.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def plain(value: object, markup: bool = True) -> str:
+    """Text from a run file or a twin (machine, twin, label, an error message) as plain text:
+    control characters out, so a file cannot drive the terminal, and, for rich (`markup`),
+    brackets escaped, so that a label "[red]" is shown, not obeyed ("[/]" would even crash
+    the rendering). Markdown and JSON want `markup=False`."""
+    text = _CONTROL.sub(lambda m: " " if m.group() in "\t\n\r" else "", str(value))
+    return escape(text) if markup else text

@@ -1,4 +1,7 @@
-"""One run in the terminal: a table per scenario, the verdict line, peers, outcomes."""
+"""One run in the terminal: a table per scenario, the verdict line, peers, outcomes, warnings.
+
+Every text that comes from the run file goes through `plain` (harness.render.fmt): a file
+must not be able to colour, move or clear the terminal, nor crash rich with markup."""
 
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from harness.render.fmt import (
     fmt_rate,
     fmt_ratio,
     fmt_seconds,
+    plain,
 )
 from harness.render.sweep import render_sweep
 from harness.results.runfile import BenchRecord, Outcome, Run
@@ -73,15 +77,13 @@ def _table(title: str, headers: list[str], rows: list[list[str]], bold: list[boo
            text_columns: int) -> Table:
     """A table without the columns that have nothing to say (all "—"); the first
     `text_columns` are names, the rest right-aligned numbers."""
-    # Text, not str: names come from run files and scenario names hold brackets, which rich
-    # would otherwise read as markup.
-    table = Table(title=Text(title), title_justify="left")
+    table = Table(title=plain(title), title_justify="left")
     keep = [i for i in range(len(headers)) if i < 1 or any(cells[i] != "—" for cells in rows)]
     for i in keep:
-        table.add_column(Text(headers[i]), justify="left" if i < text_columns else "right",
+        table.add_column(plain(headers[i]), justify="left" if i < text_columns else "right",
                          no_wrap=True)
     for cells, strong in zip(rows, bold, strict=True):
-        table.add_row(*(Text(cells[i]) for i in keep), style="bold green" if strong else None)
+        table.add_row(*(plain(cells[i]) for i in keep), style="bold green" if strong else None)
     return table
 
 
@@ -186,13 +188,13 @@ def peer_lines(run: Run) -> list[str]:
                          + (f", {fmt_rate(per_cpu)} req per CPU-second of the peer" if per_cpu
                             else ""))
         elif info.get("summary"):
-            lines.append(f"{name}: {info['summary']}")
+            lines.append(f"{plain(name)}: {plain(info['summary'])}")
         busy, record = busiest(run, name)
         if record is not None:
             warn = ("  [bold red]near saturation: the peer may have set the pace[/]"
                     if busy > BUSY_WARNING else "")
-            lines.append(f"  {name} peer was at most {busy:.0%} busy (one core = 100%), "
-                         f"during {record.key}{warn}")
+            lines.append(f"  {plain(name)} peer was at most {busy:.0%} busy (one core = 100%), "
+                         f"during {plain(record.key)}{warn}")
     return lines
 
 
@@ -204,11 +206,12 @@ def render_run(run: Run, console: Console, details: bool = False) -> None:
     machine = meta.get("machine") or {}
     passes = int(meta.get("passes") or 1)
     console.print(
-        f"[bold]twinbench[/] profile [cyan]{meta.get('profile')}[/], loop {meta.get('loop')}, "
+        f"[bold]twinbench[/] profile [cyan]{plain(meta.get('profile'))}[/], loop "
+        f"{plain(meta.get('loop'))}, "
         + (f"{passes} passes, " if passes > 1 else "")
-        + f"commit {str(git.get('commit') or '?')[:10]}"
+        + f"commit {plain(str(git.get('commit') or '?')[:10])}"
         f"{' (dirty)' if git.get('dirty') else ''}, "
-        f"{machine.get('cores')} cores · {machine.get('cpu')}"
+        f"{machine.get('cores')} cores · {plain(machine.get('cpu'))}"
     )
     if passes > 1:
         console.print("[dim]median and IQR over every round of every pass; pass spread: "
@@ -223,7 +226,8 @@ def render_run(run: Run, console: Console, details: bool = False) -> None:
             metrics = workloads.get(summary.workload, {}).get("metrics", [])
             for table in scenario_tables(summary, metrics):
                 console.print(table)
-            console.print(Text("→ " + verdict_line(summary), style="bold"), soft_wrap=True)
+            console.print(Text(plain("→ " + verdict_line(summary), markup=False), style="bold"),
+                          soft_wrap=True)
     if swept is not None:
         render_sweep(swept, console)
     else:
@@ -237,13 +241,38 @@ def render_run(run: Run, console: Console, details: bool = False) -> None:
         for line in lines:
             console.print(line)
     render_outcomes(run.outcomes.values(), console)
+    render_warnings(run, console)
 
 
 def render_outcomes(outcomes: Iterable[Outcome], console: Console) -> None:
-    problems = [o for o in outcomes if o.outcome != "passed"]
-    if not problems:
+    """One line per distinct reason: fifteen cases failed by one dead peer are one line."""
+    reasons: dict[tuple[str, str], list[str]] = {}
+    for o in outcomes:
+        if o.outcome != "passed":
+            reasons.setdefault((o.outcome, o.detail), []).append(o.case_id)
+    if not reasons:
         return
     console.print()
-    for o in problems:
-        colour = "red" if o.failed else "yellow"
-        console.print(Text.assemble((o.outcome, colour), f" {o.case_id}: {o.detail}"))
+    for (outcome, detail), cases in reasons.items():
+        colour = "red" if outcome == "failed" else "yellow"
+        who = cases[0] if len(cases) == 1 else f"{cases[0]} and {len(cases) - 1} more"
+        console.print(f"[{colour}]{plain(outcome)}[/] {plain(who)}: {plain(detail)}",
+                      highlight=False)
+
+
+def render_warnings(run: Run, console: Console, limit: int = 3) -> None:
+    """What benchmarks warned, logged or could not raise (harness.run.capture), after the
+    tables: each is a reason to doubt that benchmark, and `--strict` fails on any."""
+    noisy = [b for b in run.benchmarks if b.warnings]
+    if not noisy:
+        return
+    console.print()
+    console.print(f"[bold yellow]{run.warning_count} warning(s) during {len(noisy)} "
+                  "benchmark(s)[/] (--strict fails the run on them):", highlight=False)
+    for b in noisy:
+        for w in b.warnings[:limit]:
+            console.print(f"  {plain(b.key)}: {w['count']} x {plain(w['kind'])} "
+                          f"{plain(w['message'])}", highlight=False, soft_wrap=True)
+        if len(b.warnings) > limit:
+            console.print(f"  {plain(b.key)}: … and {len(b.warnings) - limit} more kinds",
+                          highlight=False)

@@ -1,20 +1,25 @@
-"""Run files on disk: labels under results/, atomic saves, strict loads."""
+"""Run files on disk: labels under results/, output paths checked up front, atomic saves,
+strict loads."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import re
+import stat
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness.errors import BadInput
 from harness.redact import redact_tree
-from harness.results.runfile import Run, RunFileError, parse_run
+from harness.results.runfile import MAX_FILE_BYTES, Run, RunFileError, parse_run
 
 RESULTS_DIR = Path("results")
+PARTIAL = ".partial"  # label suffix of an interrupted run's file; reserved
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
@@ -26,14 +31,113 @@ def label_path(label: str, results_dir: Path = RESULTS_DIR) -> Path:
     return results_dir / f"{label}.json"
 
 
-def save_run(doc: dict[str, Any], path: Path, *, force: bool = False) -> Path:
-    """Write atomically (temp file in the same directory, fsync, rename), secrets redacted."""
+def partial_path(target: Path) -> Path:
+    """Where an interrupted run is kept instead of under its label: LABEL.partial.json."""
+    return target.with_name(target.stem + PARTIAL + ".json")
+
+
+# -- output paths, checked before anything is measured ------------------------------------------
+
+def output_path(raw: str, what: str, *, force: bool, overwrite: bool = False) -> Path:
+    """`raw` as a file this run may write, or BadInput saying why not, before any benchmark
+    runs: not empty, in a directory that exists and takes a new file (a probe file is made
+    and removed: permission bits say nothing for root, nor for /proc or a read-only mount),
+    not a directory or a device, and not an existing file unless `force` (or `overwrite`:
+    files such as $GITHUB_STEP_SUMMARY that are there to be written)."""
+    if not raw.strip():
+        raise BadInput(f"{what} needs a file path, not {raw!r}")
+    path = Path(raw)
+    parent = path.parent
+    if path.is_dir():
+        raise BadInput(f"{what} {path}: is a directory")
+    if not parent.is_dir():
+        raise BadInput(f"{what} {path}: directory {parent} does not exist")
+    if path.exists() or path.is_symlink():
+        if not stat.S_ISREG(path.stat().st_mode if path.exists() else 0):
+            raise BadInput(f"{what} {path}: exists and is not a regular file")
+        if not (force or overwrite):
+            raise BadInput(f"{path} exists; pass --force to overwrite it")
+    try:
+        fd, probe = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".probe")
+    except OSError as exc:
+        raise BadInput(f"{what} {path}: cannot write in {parent} ({exc.strerror})") from None
+    os.close(fd)
+    os.unlink(probe)
+    return path
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """Where a measuring command will write, all checked (see `check_outputs`)."""
+
+    target: Path | None = None  # results/LABEL.json (--save)
+    json: Path | None = None  # --json
+    force: bool = False
+
+    @property
+    def partial(self) -> Path | None:
+        return partial_path(self.target) if self.target is not None else None
+
+
+def check_outputs(*, save: str | None = None, json_path: str | None = None,
+                  force: bool = False, results_dir: Path = RESULTS_DIR) -> Outputs:
+    """Every output of a measuring command (`run`, `all`, `check`, and the ones to come),
+    refused up front: a bad label (`.partial` is reserved for interrupted runs), a label or
+    its interrupted twin that exists without --force, a --json path that cannot be written."""
+    target = None
+    if save is not None:
+        target = label_path(save, results_dir)
+        if save.endswith(PARTIAL):
+            raise BadInput(f"invalid label {save!r}: the suffix {PARTIAL} is reserved for "
+                           "runs cut short by Ctrl-C")
+        for path in (target, partial_path(target)):
+            if path.exists() and not force:
+                raise BadInput(f"{path} exists; pass --force to overwrite it")
+        _check_results_dir(target.parent)
+    out = output_path(json_path, "--json", force=force) if json_path is not None else None
+    if out is not None and target is not None and out.resolve() == target.resolve():
+        raise BadInput(f"--json {out} is the file --save writes")
+    return Outputs(target, out, force)
+
+
+def _check_results_dir(results: Path) -> None:
+    """results/ may be missing (it is made on save) but must be a writable directory."""
+    if results.exists() and not results.is_dir():
+        raise BadInput(f"{results} exists and is not a directory; runs are saved in it")
+    where = results if results.is_dir() else results.parent
+    try:
+        fd, probe = tempfile.mkstemp(dir=where, prefix=".twinbench-", suffix=".probe")
+    except OSError as exc:
+        raise BadInput(f"cannot save runs in {results} ({exc.strerror})") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+# -- saving and loading --------------------------------------------------------------------------
+
+def _umask() -> int:
+    with contextlib.suppress(OSError, ValueError, StopIteration):
+        status = Path("/proc/self/status").read_text()
+        return int(next(ln for ln in status.splitlines() if ln.startswith("Umask:")).split()[1],
+                   8)
+    mask = os.umask(0o022)  # off Linux: the only way to read it is to set it
+    os.umask(mask)
+    return mask
+
+
+def save_run(doc: dict[str, Any], path: Path, *, force: bool = False,
+             make_dir: bool = False) -> Path:
+    """Write atomically (temp file in the same directory, fsync, rename), secrets redacted,
+    readable as any file the user makes (0666 less the umask; mkstemp's 0600 would hide a
+    committed result). `make_dir` creates the directory (results/ for a label)."""
     if path.exists() and not force:
         raise BadInput(f"{path} exists; pass --force to overwrite it")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if make_dir:
+        path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(redact_tree(doc), indent=2, sort_keys=False, allow_nan=False)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w") as handle:
             handle.write(text + "\n")
             handle.flush()
@@ -57,23 +161,45 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object, refusing a key given twice (json keeps the last one silently)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"key {key!r} appears twice in one object")
+        out[key] = value
+    return out
+
+
 def load_run(path: Path | str) -> Run:
     path = Path(path)
     try:
-        text = path.read_text()
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise RunFileError(f"{path}: no such run file") from None
     except IsADirectoryError:
         raise RunFileError(f"{path}: is a directory, not a run file") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
+        raise RunFileError(f"{path}: cannot read ({exc})") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise RunFileError(f"{path}: larger than {MAX_FILE_BYTES // 2**20} MiB, the most a run "
+                           "file may be; not a run file?")
+    try:
+        text = raw.decode()
+    except UnicodeDecodeError as exc:
         raise RunFileError(f"{path}: cannot read ({exc})") from None
     if not text.strip():
         raise RunFileError(f"{path}: empty file, not a run file")
     try:
-        doc = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+        doc = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float,
+                         object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as exc:
         raise RunFileError(f"{path}: not valid JSON (truncated?): {exc.msg} at line "
                            f"{exc.lineno}") from None
+    except RecursionError:
+        raise RunFileError(f"{path}: nested too deeply to be a run file") from None
     except ValueError as exc:
-        raise RunFileError(f"{path}: {exc}; run files hold only finite numbers") from None
+        raise RunFileError(f"{path}: {exc}; run files hold only finite numbers and "
+                           "objects without repeated keys") from None
     return parse_run(doc, path)

@@ -19,13 +19,14 @@ from __future__ import annotations
 import copy
 import re
 import statistics
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 from pytest_benchmark.stats import Stats
 
 from harness.model.physics import efficiency
-from harness.results.runfile import key_of
+from harness.results.runfile import WarningJson, key_of, warnings_json
 
 PASS_ROUNDS = "pass_rounds"
 # Per-benchmark numbers that summarise a pass and how passes combine. The worst value is kept
@@ -37,6 +38,7 @@ _WORST_HIGH = frozenset({"errors", "timeouts", "refused", "failures", "threads_p
 PER_ROUND = "_per_round"
 _WORST_LOW = frozenset({"served"})
 _NOT_MERGED = frozenset({"ops", "ideal_s", "efficiency", PASS_ROUNDS})
+WARNINGS = "warnings"  # summed over the passes, message by message
 
 
 def _stats_dict(data: list[float], iterations: int) -> dict[str, Any]:
@@ -87,11 +89,21 @@ def _merge_benchmark(entries: list[dict[str, Any]]) -> dict[str, Any]:
             info[key] = {p: max(v.get(p, 0.0) for v in values) for p in peers}
         elif key.endswith(PER_ROUND):
             info[key] = _concat(values, len(entries))
+        elif key == WARNINGS:
+            info[key] = _merge_warnings(values)
         else:
             info[key] = _combine(key, values)
     info["efficiency"] = efficiency(info.get("ideal_s"), merged["stats"]["median"])
     info[PASS_ROUNDS] = pass_rounds
     return merged
+
+
+def _merge_warnings(lists: list[list[WarningJson]]) -> list[WarningJson]:
+    counts: Counter[tuple[str, str]] = Counter()
+    for entries in lists:
+        for w in entries:
+            counts[(w["kind"], w["message"])] += w["count"]
+    return warnings_json(counts)
 
 
 _PASS_PREFIX = re.compile(r"^pass (\d+): ")

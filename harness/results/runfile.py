@@ -33,17 +33,27 @@ Schema changelog (bump SCHEMA_VERSION on any change a reader must know about):
      one side of an interleaved A/B session (`bench check --against`): round i of each
      benchmark was measured next to round i of the other side's. Files of schema 1 and 2
      read with these absent.
+     Per benchmark `extra_info.warnings` [{kind, message, count}]: what the benchmark warned
+     (kind "warning"), could not raise ("unraisable", "thread") or logged at WARNING and
+     above ("log") while it ran, most frequent first (harness.run.capture); absent when
+     nothing was. Older files read as having none.
+
+Loading is strict for every schema: a document must match the declarations below in full, be
+at most MAX_FILE_BYTES and MAX_DEPTH deep, hold numbers a float can carry, positive rounds with
+a median among them, at least one benchmark, and each benchmark (workload, scenario, twin) once.
 """
 
 from __future__ import annotations
 
 import math
 import statistics
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, NotRequired, Required, cast
+from typing import Annotated, Any, Literal, NotRequired, Required, cast
 
+from annotated_types import Ge, Gt
 from typing_extensions import TypedDict
 
 from harness.errors import BadInput
@@ -51,6 +61,9 @@ from harness.model.case import CaseKey
 from harness.model.physics import efficiency
 
 SCHEMA_VERSION = 3
+MAX_FILE_BYTES = 64 * 2**20  # a `bench all --passes 10` file is ~2 MB
+MAX_DEPTH = 32  # the deepest a run file nests is ~8 (peers, params, failures)
+MAX_INT = 2**63  # counts and bytes fit; a float can carry anything below
 
 OutcomeName = Literal["passed", "failed", "skipped"]
 KindName = Literal["sync", "threads", "async"]
@@ -65,14 +78,26 @@ class RunFileError(BadInput):
 
 # -- the declarations --------------------------------------------------------------------------
 
+Seconds = Annotated[float, Gt(0)]  # a round that took no time measured nothing
+Count = Annotated[int, Ge(0)]
+
+
 class StatsJson(TypedDict, total=False):
     """pytest-benchmark's statistics; twinbench reads the raw rounds and the quartiles."""
 
-    data: Required[list[float]]
-    median: Required[float]
-    q1: Required[float]
-    q3: Required[float]
-    iterations: int
+    data: Required[list[Seconds]]
+    median: Required[Seconds]
+    q1: Required[Seconds]
+    q3: Required[Seconds]
+    iterations: Count
+
+
+class WarningJson(TypedDict):
+    """One distinct thing a benchmark warned, logged or could not raise (harness.run.capture)."""
+
+    kind: str
+    message: str
+    count: Count
 
 
 class ExtraInfo(TypedDict, total=False):
@@ -85,13 +110,13 @@ class ExtraInfo(TypedDict, total=False):
     label: str
     judged_by: str | None
     params: dict[str, Any]
-    ops: int
+    ops: Count
     checksum: str
     ideal_s: float | None
     efficiency: float | None
     loop: str | None
     peer_busy: dict[str, float]
-    pass_rounds: list[int]
+    pass_rounds: list[Annotated[int, Gt(0)]]
     cpu_s_per_round: list[float] | None
     wall_s_per_round: list[float] | None
     peer_cpu_s_per_round: dict[str, list[float]] | None
@@ -99,6 +124,7 @@ class ExtraInfo(TypedDict, total=False):
     rss_delta_bytes: int | None
     p50_s_per_round: list[float] | None
     p99_s_per_round: list[float] | None
+    warnings: list[WarningJson]
 
 
 class BenchmarkJson(TypedDict, total=False):
@@ -169,7 +195,7 @@ class Block(TypedDict, total=False):
     created: str
     profile: str
     loop: str
-    passes: int
+    passes: Annotated[int, Gt(0)]
     selection: dict[str, list[str]]
     git: GitJson
     python: dict[str, str]
@@ -190,8 +216,9 @@ class RunJson(TypedDict, total=False):
 
 
 _VALIDATOR: Any = None
-_SCHEMAS = (StatsJson, ExtraInfo, BenchmarkJson, OutcomeJson, MetricJson, WorkloadJson, GitJson,
-            MachineJson, ConfirmationJson, SweepJson, AbJson, Block, RunJson)
+_SCHEMAS = (StatsJson, WarningJson, ExtraInfo, BenchmarkJson, OutcomeJson, MetricJson,
+            WorkloadJson, GitJson, MachineJson, ConfirmationJson, SweepJson, AbJson, Block,
+            RunJson)
 
 
 def _validate(doc: dict[str, Any]) -> str | None:
@@ -210,6 +237,22 @@ def _validate(doc: dict[str, Any]) -> str | None:
         what = "benchmark entry" if first["loc"][:1] == ("benchmarks",) else "twinbench block"
         return f"malformed {what} at {_where(first['loc'])}: {first['msg']}"
     return None
+
+
+MAX_WARNINGS = 10  # distinct messages kept per benchmark; the rest are folded into one entry
+
+
+def warnings_json(counts: Mapping[tuple[str, str], int]) -> list[WarningJson]:
+    """`extra_info.warnings` from counts per (kind, message): the most frequent first, the
+    tail beyond MAX_WARNINGS folded into one entry (a twin may warn with a new fd each time)."""
+    ranked = sorted(counts.items(), key=lambda item: -item[1])
+    kept: list[WarningJson] = [{"kind": kind, "message": message, "count": n}
+                               for (kind, message), n in ranked[:MAX_WARNINGS]]
+    rest = ranked[MAX_WARNINGS:]
+    if rest:
+        kept.append({"kind": "other", "message": f"{len(rest)} more distinct messages",
+                     "count": sum(n for _, n in rest)})
+    return kept
 
 
 # -- outcomes -----------------------------------------------------------------------------------
@@ -336,6 +379,7 @@ class BenchRecord:
     q3: float
     extra: dict[str, Any] = field(default_factory=dict)
     pass_rounds: tuple[int, ...] = ()  # empty: one pass
+    warnings: tuple[WarningJson, ...] = ()  # what the benchmark emitted on the side
 
     @property
     def case(self) -> CaseKey:
@@ -437,9 +481,14 @@ class Run:
     def failures(self) -> list[Outcome]:
         return [o for o in self.outcomes.values() if o.failed]
 
+    @property
+    def warning_count(self) -> int:
+        """How many warnings, unraisable exceptions and log records the benchmarks emitted."""
+        return sum(w["count"] for b in self.benchmarks for w in b.warnings)
+
 
 _KNOWN_INFO = frozenset({"workload", "twin", "kind", "label", "scenario", "params", "ops",
-                         "checksum", "ideal_s", "efficiency", "pass_rounds"})
+                         "checksum", "ideal_s", "efficiency", "pass_rounds", "warnings"})
 
 
 def _where(loc: tuple[int | str, ...]) -> str:
@@ -449,10 +498,34 @@ def _where(loc: tuple[int | str, ...]) -> str:
     return out
 
 
-def parse_run(doc: Any, path: Path | None = None) -> Run:
+def _check_tree(doc: Any) -> str | None:
+    """Where a document nests too deep or holds a number no float can carry (before anything
+    recursive, pydantic included, walks it); None if nowhere."""
+    stack: list[tuple[Any, int, tuple[int | str, ...]]] = [(doc, 0, ())]
+    while stack:
+        value, depth, loc = stack.pop()
+        if depth > MAX_DEPTH:
+            return f"nested deeper than {MAX_DEPTH} levels at {_where(loc)}"
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1, (*loc, str(k))) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1, (*loc, i)) for i, v in enumerate(value))
+        elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+            return f"integer too large at {_where(loc)} (run files hold numbers below 2**63)"
+        elif isinstance(value, float) and not math.isfinite(value):
+            return f"non-finite number {value} at {_where(loc)}"
+    return None
+
+
+def parse_run(doc: Any, path: Path | None = None, *, allow_empty: bool = False) -> Run:
     """Check a whole document against the schema, then flatten it; RunFileError on anything
-    a reader could trip over, naming where."""
+    a reader could trip over, naming where. A run the engine just measured may have no
+    benchmark left (`allow_empty`: every twin failed); a file without any is refused, so that
+    nothing is shown or gated against an empty baseline."""
     where = str(path) if path else "run"
+    problem = _check_tree(doc)
+    if problem is not None:
+        raise RunFileError(f"{where}: {problem}")
     if not isinstance(doc, dict) or not isinstance(doc.get("benchmarks"), list):
         raise RunFileError(f"{where}: not a benchmark run file (no 'benchmarks' list)")
     meta = doc.get("twinbench")
@@ -474,19 +547,33 @@ def parse_run(doc: Any, path: Path | None = None) -> Run:
         records = tuple(_record(b) for b in doc["benchmarks"])
     except ValueError as exc:
         raise RunFileError(f"{where}: malformed benchmark entry ({exc})") from None
+    if not records and not allow_empty:
+        raise RunFileError(f"{where}: holds no benchmark (did every one fail or get "
+                           "skipped?); there is nothing to show or compare")
+    seen = Counter(r.key for r in records)
+    twice = sorted(k for k, n in seen.items() if n > 1)
+    if twice:
+        raise RunFileError(f"{where}: benchmark {twice[0]} appears {seen[twice[0]]} times; "
+                           "each workload, scenario and twin may be measured once per file")
     return Run(path, doc, records)
 
 
 def _record(bench: dict[str, Any]) -> BenchRecord:
     info = bench["extra_info"]
     stats = bench["stats"]
+    name = bench.get("name")
     data = tuple(float(x) for x in stats["data"])
-    if not data or not all(math.isfinite(x) and x >= 0 for x in data):
-        raise ValueError(f"{bench.get('name')}: raw rounds missing or not finite")
+    if not data:
+        raise ValueError(f"{name}: raw rounds missing")
+    median, q1, q3 = float(stats["median"]), float(stats["q1"]), float(stats["q3"])
+    slack = 1e-9 * max(data)
+    if (not min(data) - slack <= median <= max(data) + slack
+            or not q1 - slack <= median <= q3 + slack):
+        raise ValueError(f"{name}: stats.median {median:g} is not the middle of its raw rounds "
+                         f"({min(data):g} … {max(data):g}) and quartiles ({q1:g}, {q3:g})")
     pass_rounds = info.get("pass_rounds") or []
-    if (not all(n > 0 for n in pass_rounds)
-            or (pass_rounds and sum(pass_rounds) != len(data))):
-        raise ValueError(f"{bench.get('name')}: pass_rounds does not add up to the raw rounds")
+    if pass_rounds and sum(pass_rounds) != len(data):
+        raise ValueError(f"{name}: pass_rounds does not add up to the raw rounds")
     return BenchRecord(
         name=str(bench["name"]),
         group=str(bench.get("group") or ""),
@@ -500,9 +587,10 @@ def _record(bench: dict[str, Any]) -> BenchRecord:
         checksum=str(info.get("checksum") or ""),
         ideal_s=info.get("ideal_s"),
         data=data,
-        median=float(stats["median"]),
-        q1=float(stats["q1"]),
-        q3=float(stats["q3"]),
+        median=median,
+        q1=q1,
+        q3=q3,
         extra={k: v for k, v in info.items() if k not in _KNOWN_INFO},
         pass_rounds=tuple(pass_rounds) if len(pass_rounds) > 1 else (),
+        warnings=tuple(info.get("warnings") or ()),
     )

@@ -7,5 +7,5 @@ The measuring process runs this package. Nothing here imports the analysis or re
 as callbacks.
 
 May import: `harness.model`, `harness.drivers`, `harness.peers`, `harness.results`,
-`harness.procs`, `harness.config`, `harness.errors`.
+`harness.procs`, `harness.leftovers`, `harness.config`, `harness.errors`.
 """

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -27,11 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import BadInput
+from harness.leftovers import owned_tempdir
 from harness.model.registry import Selection
 from harness.procs import ChildFailed, ChildProcess
 from harness.results.files import load_run
 from harness.results.merge import merge_passes
-from harness.results.runfile import Run, parse_run, set_ab, set_confirmation
+from harness.results.runfile import Run, RunFileError, parse_run, set_ab, set_confirmation
 from harness.run.runner import RunRequest
 from harness.run.worker import PROTOCOL, request_to_json
 
@@ -187,8 +187,8 @@ def interleave(base: Side, current: Side, request: RunRequest, *,
     """Measure `request` on both sides, round by round in ABBA order; each side's run file
     (None for a side that produced none) carries the `twinbench.ab` block."""
     session = session or uuid.uuid4().hex[:12]
-    with tempfile.TemporaryDirectory(prefix="twinbench-ab-") as tmp_dir:
-        tmp = Path(tmp_dir)
+    # Marked as this run's (harness.leftovers): a later run reclaims it if this one is killed.
+    with owned_tempdir("twinbench-ab-") as tmp:
         workers: list[_Worker] = []
         try:
             for side in (base, current):
@@ -220,7 +220,10 @@ def interleave(base: Side, current: Side, request: RunRequest, *,
 def _load(worker: _Worker, session: str, request: RunRequest) -> Run | None:
     if not worker.finished or not worker.finished.get("out"):
         return None
-    run = load_run(worker.out)
+    try:
+        run = load_run(worker.out)
+    except RunFileError:  # e.g. every benchmark of this side failed: nothing to pair
+        return None
     set_ab(run.doc, {"session": session, "side": worker.side.name,
                      "label": worker.side.label, "order": ORDER,
                      "rounds": request.rounds, "warmup_rounds": request.warmup_rounds})

@@ -69,4 +69,4 @@ def confirm_suspects(run: Run, request: RunRequest, suspects: Suspects, *, passe
                              "from the first measurement"])
     doc = merge_passes([run.doc, again.run.doc])
     set_confirmation(doc, passes, cases)
-    return Measurement(parse_run(doc), cases, warnings=again.warnings)
+    return Measurement(parse_run(doc, allow_empty=True), cases, warnings=again.warnings)

@@ -19,7 +19,9 @@ from harness.model.case import Case
 from harness.model.physics import ideal_seconds
 from harness.model.workload import BenchContext, CannotRun
 from harness.peers import PeerFailed, PeerPool, PeerUnavailable
+from harness.procs import hurry_on_interrupt
 from harness.results.runfile import Outcome, WorkloadJson, attach_block, case_info
+from harness.run.capture import capture
 from harness.run.cost import RoundsMeter
 from harness.run.events import Listener
 from harness.run.profiles import Profile
@@ -82,8 +84,10 @@ class TwinbenchPlugin:
         """Drop the benchmark cut short by Ctrl-C, so the benchmarks that finished are saved.
 
         pytest-benchmark registers a benchmark before its first round; one cut short has too
-        few rounds (maybe none) and none of our extra_info.
+        few rounds (maybe none) and none of our extra_info. From here on the run is stopping,
+        and another Ctrl-C only hurries that (harness.procs).
         """
+        hurry_on_interrupt()
         session = getattr(self._config, "_benchmarksession", None)
         if session is not None:
             session.benchmarks[:] = [b for b in session.benchmarks
@@ -103,10 +107,23 @@ class TwinbenchPlugin:
     # -- the benchmark itself ------------------------------------------------------------------
 
     def measure(self, case: Case, benchmark: Any) -> None:
+        """One case, with what it warned or logged on the side collected (harness.run.capture)
+        and, when it failed because a peer died, the death named rather than its symptom."""
+        with capture(benchmark.extra_info):
+            try:
+                self._measure(case, benchmark)
+            except Exception:
+                try:
+                    self.peers.check_alive(case.workload.peers)
+                except PeerFailed as exc:
+                    pytest.fail(str(exc), pytrace=False)
+                raise
+
+    def _measure(self, case: Case, benchmark: Any) -> None:
         workload = case.workload
         self.listener.before_case(case)
         try:
-            peers = {name: self.peers.get(name) for name in workload.peers}
+            peers = {name: self.peers.get(name, case.id) for name in workload.peers}
         except PeerUnavailable as exc:
             pytest.skip(str(exc))
         except PeerFailed as exc:
@@ -176,6 +193,7 @@ def _failure_line(report: pytest.TestReport) -> str:
     """The last meaningful line of a failure: the exception, not the traceback."""
     crash = getattr(report.longrepr, "reprcrash", None)
     if crash is not None:
-        return str(crash.message).splitlines()[0] if crash.message else "failed"
+        first = str(crash.message).splitlines()[0] if crash.message else "failed"
+        return first.removeprefix("Failed: ")  # pytest.fail's prefix to our own message
     text = report.longreprtext.strip().splitlines()
     return text[-1] if text else "failed"

@@ -9,9 +9,10 @@ session ends: normally, on a failed benchmark, or on Ctrl-C.
 from __future__ import annotations
 
 import json
-import tempfile
+import warnings
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,12 @@ from typing import Any
 import pytest
 
 from harness.errors import BadInput
+from harness.leftovers import owned_tempdir
 from harness.model.case import CaseKey
 from harness.model.registry import Selection, discover, select
 from harness.model.workload import Workload
 from harness.peers import PeerPool
+from harness.procs import restore_interrupts
 from harness.results.merge import merge_passes
 from harness.results.meta import metadata_block
 from harness.results.runfile import (
@@ -41,6 +44,10 @@ from harness.run.events import Listener
 from harness.run.plugin import TwinbenchPlugin
 from harness.run.profiles import check_loop, profile_named
 from harness.run.sweep import SweepSpec, plan
+
+# More passes than anyone can wait for (a default-profile pass of `bench all` takes minutes):
+# a typo, refused up front rather than run for days.
+MAX_PASSES = 100
 
 
 @dataclass(frozen=True)
@@ -90,8 +97,7 @@ def execute(request: RunRequest, listener: Listener | None = None,
                           warmup_rounds=(profile.warmup_rounds if request.warmup_rounds is None
                                          else request.warmup_rounds))
     check_loop(request.loop)
-    if request.passes < 1:
-        raise BadInput(f"--passes must be at least 1, not {request.passes}")
+    check_passes(request.passes)
     registry = registry if registry is not None else discover(request.sources)
     sweep = None
     if request.sweep is not None:
@@ -114,7 +120,7 @@ def execute(request: RunRequest, listener: Listener | None = None,
     docs: list[dict[str, Any]] = []
     outcomes: dict[str, Outcome] = {}  # the last pass's, when no pass produced a document
     interrupted = False
-    with PeerPool(options) as peers:
+    with PeerPool(options) as peers, _calm_afterwards():
         peers.preflight({name for case in cases for name in case.workload.peers})
         for index in range(1, request.passes + 1):
             listener.pass_start(index, request.passes)
@@ -141,25 +147,42 @@ def execute(request: RunRequest, listener: Listener | None = None,
         set_complete(merged, not interrupted)
         if sweep is not None:
             set_sweep(merged, sweep.block())
-        run = parse_run(merged)
+        run = parse_run(merged, allow_empty=True)
         outcomes = run.outcomes
     return RunResult(run=run, outcomes=outcomes, interrupted=interrupted, warnings=warnings)
 
 
+def check_passes(passes: int, what: str = "--passes", least: int = 1) -> None:
+    if not least <= passes <= MAX_PASSES:
+        raise BadInput(f"{what} must be between {least} and {MAX_PASSES}, not {passes}")
+
+
+@contextmanager
+def _calm_afterwards() -> Iterator[None]:
+    """Once the run has stopped, Ctrl-C interrupts again (the plugin made it only hurry the
+    shutdown once the run caught one: harness.procs)."""
+    try:
+        yield
+    finally:
+        restore_interrupts()
+
+
 def _one_pass(plugin: TwinbenchPlugin) -> tuple[dict[str, Any] | None, pytest.ExitCode | int]:
     """One pytest session over every selected case: its run document and exit code."""
-    with tempfile.TemporaryDirectory(prefix="twinbench-") as tmp:
-        json_path = Path(tmp) / "run.json"
-        ini = Path(tmp) / "pytest.ini"
+    with owned_tempdir("twinbench-") as tmp:
+        json_path = tmp / "run.json"
+        ini = tmp / "pytest.ini"
         ini.write_text("[pytest]\n")
         args = [
             str(Path(bench_cases.__file__)),
-            "-c", str(ini), "--rootdir", tmp,
+            "-c", str(ini), "--rootdir", str(tmp),
             "-p", "no:cacheprovider", "-p", "no:terminal", "-p", "no:randomly",
             "--benchmark-json", str(json_path), "--benchmark-quiet",
             "--benchmark-sort", "name",
         ]
-        code = pytest.main(args, plugins=[plugin])
+        with warnings.catch_warnings():  # nothing ran: we say so, in our words
+            warnings.filterwarnings("ignore", "Not saving anything, no benchmarks have been run")
+            code = pytest.main(args, plugins=[plugin])
         if code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
             raise RuntimeError(f"pytest could not run the benchmarks (exit code {int(code)})")
         doc = json.loads(json_path.read_text()) if json_path.exists() else None

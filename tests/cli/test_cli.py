@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -131,7 +132,8 @@ def test_save_writes_results_label_and_refuses_to_overwrite(tmp_path: Path) -> N
         (("run", "http_fetch", "--loop", "trio"), "unknown event loop 'trio'"),
         (("run", "http_fetch", "--save", "../x"), "invalid label '../x'"),
         (("all", "--save", "/abs/x"), "invalid label '/abs/x'"),
-        (("run", "http_fetch", "--passes", "0"), "--passes must be at least 1"),
+        (("run", "http_fetch", "--passes", "0"), "--passes must be between 1 and 100, not 0"),
+        (("all", "--passes", "99999999999999999999"), "--passes must be between 1 and 100"),
     ],
 )
 def test_bad_names_get_one_line_and_exit_2(args: tuple[str, ...], expected: str) -> None:
@@ -184,3 +186,16 @@ def test_ctrl_c_stops_the_peer_and_exits_130(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_nothing_ran_is_said_once_in_our_words(tmp_path: Path) -> None:
+    """pytest-benchmark's own "Not saving anything" warning used to leak into the output."""
+    env = {k: v for k, v in os.environ.items() if k != "TWINBENCH_PG_DSN"}
+    env["TWINBENCH_PG_BINDIR"] = ""  # no PostgreSQL anywhere: every case is skipped
+    result = subprocess.run([*BENCH, "run", "pg_queries", "--profile", "quick", "--scenario",
+                             "point-lookups"], capture_output=True, text=True, timeout=120,
+                            stdin=subprocess.DEVNULL, env=env, cwd=tmp_path)
+    out = result.stdout + result.stderr
+    assert result.returncode == 1, out
+    assert "Not saving anything" not in out and "PytestBenchmarkWarning" not in out, out
+    assert "no benchmark produced a result (" in result.stderr and "skipped)" in result.stderr

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 import urllib.error
 import urllib.request
+from typing import ClassVar
 
 import psutil
 import pytest
 
+from harness.drivers.client import client_twin
 from harness.model.data import payload as body
+from harness.model.workload import BenchContext, Scenario, Workload
 from harness.peers import PeerPool
 from harness.peers.http import HttpPeer
+from harness.run.runner import RunRequest, execute
 
 
 def get(url: str) -> tuple[int, bytes, float]:
@@ -75,3 +81,60 @@ def test_serves_the_deterministic_site_with_latency() -> None:
             assert response.headers["Content-Type"] == "text/html; charset=utf-8"
         assert get(f"{peer.url}/site/10?pages=10")[0] == 404  # past the last page
         assert get(f"{peer.url}/site/1?pages=x")[0] == 400
+# -- a peer that dies is named, and its remaining cases fail at once (issue 14) ----------------
+
+class Fetch:
+    opened: ClassVar[list[str]] = []
+
+    def open(self, ctx: BenchContext) -> None:
+        Fetch.opened.append(type(self).__name__)
+        self.url = ctx.peers["http"].url
+        self.peer = ctx.peers["http"]
+
+    def op(self, item: int) -> int:
+        with urllib.request.urlopen(f"{self.url}/item/{item}?size=8", timeout=5) as response:
+            return len(response.read()) + item
+
+    def close(self) -> None: ...
+
+
+class KillsThePeer(Fetch):
+    def op(self, item: int) -> int:
+        os.kill(self.peer.pid, signal.SIGKILL)
+        self.peer.process.proc.wait()
+        return super().op(item)
+
+
+class AsyncFetch:
+    async def open(self, ctx: BenchContext) -> None:
+        Fetch.opened.append("AsyncFetch")
+
+    async def op(self, item: int) -> int:
+        return 8 + item
+
+    async def close(self) -> None: ...
+
+
+def test_a_peer_killed_mid_run_is_named_and_its_other_cases_fail_at_once() -> None:
+    def items(ctx: BenchContext) -> list[int]:
+        return list(range(ctx.params["n"]))
+
+    workload = Workload(
+        name="fetch", description="the HTTP peer dies under the first twin", peers=("http",),
+        twins=(client_twin("a-killer", "sync", "kills", KillsThePeer, items),
+               client_twin("b-fetch", "sync", "fetch", Fetch, items),
+               client_twin("c-tasks", "async", "tasks", AsyncFetch, items)),
+        scenarios=(Scenario("s1", {"n": 10, "concurrency": 2}),
+                   Scenario("s2", {"n": 10, "concurrency": 2})),
+        tiny={"n": 2})
+    Fetch.opened.clear()
+    result = execute(RunRequest(profile="quick"), registry={"fetch": workload})
+    outcomes = {k: (o.outcome, o.detail) for k, o in result.outcomes.items()}
+    first = next(iter(outcomes))
+    died = f"http peer died (exit -9) during {first}"
+    assert outcomes[first] == ("failed", died), outcomes
+    rest = {k: v for k, v in outcomes.items() if k != first}
+    assert len(rest) == 5 and set(rest.values()) == {("failed", f"peer failed: {died}")}
+    assert Fetch.opened == ["KillsThePeer"]  # nothing else ran against the dead peer
+    assert "Connection refused" not in repr(outcomes)
+    assert result.exit_code == 1

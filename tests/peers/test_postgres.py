@@ -14,7 +14,9 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,9 @@ import pytest
 from harness.errors import BadInput
 from harness.peers import PeerUnavailable
 from harness.peers.postgres import BINDIR_ENV, HOW_TO_GET, PostgresPeer
-from harness.peers.postgres.install import pgserver_bindir
+from harness.peers.postgres.install import find_installations, pgserver_bindir
+from harness.peers.postgres.local import START_TIMEOUT_ENV, LocalServer
+from harness.procs import restore_interrupts
 from tests.helpers.postgres import assert_twins_return_expected
 from tests.helpers.servers import Watcher as ServerWatcher
 from tests.helpers.servers import (
@@ -33,6 +37,7 @@ from tests.helpers.servers import (
     assert_nothing_left_after_a_failed_run,
     assert_skipped_without_a_server,
     assert_the_server_stops_when_the_harness_is_killed,
+    gone,
     named_below,
     reap,
     stop_and_reap,
@@ -85,11 +90,11 @@ def server(pg_server: PostgresPeer) -> PostgresPeer:
     return pg_server
 
 
-def dsn_for(server: PostgresPeer, password: str = SECRET) -> str:
-    """A DSN for the throwaway server, with a password (trust auth ignores it)."""
+def dsn_for(server: PostgresPeer) -> str:
+    """A DSN for the throwaway server, with its password (the only way in)."""
     assert server.server is not None
     return (f"host={server.server.socket_dir} port=5432 user=postgres dbname=postgres "
-            f"password={password}")
+            f"password={server.server.password}")
 
 
 # -- the throwaway server ----------------------------------------------------------------------
@@ -101,6 +106,8 @@ def test_throwaway_server_is_private_and_described(server: PostgresPeer) -> None
         assert conn.execute("SHOW listen_addresses").fetchone() == ("",)
         assert conn.execute("SHOW fsync").fetchone() == ("off",)
         assert conn.execute("SHOW search_path").fetchone() == (server.schema,)
+        # Enough work to show in CPU time (counted in 10 ms ticks per process).
+        conn.execute("SELECT count(*) FROM generate_series(1, 300000)").fetchone()
     info = server.describe()
     assert info["source"] in ("pgserver", "binaries")
     assert info["server_version"] and info["startup_s"] > 0
@@ -240,9 +247,10 @@ def test_with_a_dsn_the_schema_is_dropped_even_if_a_session_holds_a_lock(
 
 
 def test_no_password_in_description_or_errors(server: PostgresPeer) -> None:
+    assert server.server is not None
     with PostgresPeer({"pg_dsn": dsn_for(server)}) as peer:
         shown = json.dumps(peer.describe()) + repr(peer)
-        assert SECRET not in shown
+        assert server.server.password not in shown
         assert "host=/" in peer.describe()["dsn"] and "password" not in shown
     uri = f"postgresql://bob:{SECRET}@127.0.0.1:1/nodb"
     for dsn in (uri, f"host=127.0.0.1 port=1 password={SECRET} nonsense"):
@@ -308,7 +316,9 @@ def test_no_postgres_left_after_a_failed_run() -> None:
     assert_nothing_left_after_a_failed_run("postgres", Watcher, clean_env())
 
 
-def test_no_postgres_left_after_ctrl_c() -> None:
+def pg_run_in_its_rounds() -> tuple[subprocess.Popen[str], Watcher]:
+    """`bench run pg_queries --profile quick`, once a twin's pool is open and its timed
+    rounds are under way (the caller stops and reaps it: stop_and_reap)."""
     proc = subprocess.Popen([*BENCH, "run", "pg_queries", "--profile", "quick"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             stdin=subprocess.DEVNULL, env=clean_env())
@@ -318,11 +328,20 @@ def test_no_postgres_left_after_ctrl_c() -> None:
         while watcher.backends() < 2 and time.monotonic() < deadline:  # a twin's pool is open
             time.sleep(0.02)
         assert time.monotonic() < deadline, "no benchmark ever connected"
-        time.sleep(0.3)  # into the timed rounds
+    except BaseException:
+        stop_and_reap(proc, watcher)
+        raise
+    time.sleep(0.3)  # into the timed rounds
+    return proc, watcher
+
+
+def test_no_postgres_left_after_ctrl_c() -> None:
+    proc, watcher = pg_run_in_its_rounds()
+    try:
         proc.send_signal(signal.SIGINT)
         stdout, stderr = proc.communicate(timeout=60)
         watcher.stop()
-        assert proc.returncode == 130, stdout + stderr
+        assert proc.returncode == 130, f"exit {proc.returncode}\n{stderr}\n{stdout[-3000:]}"
         assert wait_gone(list(watcher.seen.values()), timeout=5) == []
         assert watcher.dirs and not any(d.exists() for d in watcher.dirs)
     finally:
@@ -331,3 +350,300 @@ def test_no_postgres_left_after_ctrl_c() -> None:
 
 def test_postgres_shuts_down_when_the_harness_is_killed_outright() -> None:
     assert_the_server_stops_when_the_harness_is_killed("postgres", POSTGRES, clean_env())
+
+
+# -- faults: hanging binaries, Ctrl-C while stopping, the harness killed (issue 14) -------------
+
+HANG = "sleep 600"  # a child of the script: only a whole-group kill reaches it
+EXEC_HANG = "exec sleep 600"  # the script's own process: what a parent-death signal reaches
+DONE = "exit 0"
+
+
+@pytest.fixture
+def fake_pg() -> Iterator[Callable[[str, str], tuple[Path, Path]]]:
+    """Fake initdb/postgres scripts in a dir every user can reach (the server runs as nobody
+    under root); each start appends the tool's name to a calls file."""
+    root = Path(tempfile.mkdtemp(prefix="fakepg-"))
+    root.chmod(0o755)
+
+    def make(initdb: str, postgres: str) -> tuple[Path, Path]:
+        bindir, calls = root / "bin", root / "calls"
+        bindir.mkdir()
+        calls.touch(mode=0o666)
+        calls.chmod(0o666)
+        for name, body in (("initdb", initdb), ("postgres", postgres)):
+            (bindir / name).write_text(f"#!/bin/sh\necho {name} >> {calls}\n{body}\n")
+            (bindir / name).chmod(0o755)
+        return bindir, calls
+
+    try:
+        yield make
+    finally:
+        for proc in psutil.process_iter(["cmdline"]):
+            with contextlib.suppress(psutil.Error):
+                if str(root) in " ".join(proc.info["cmdline"] or ()):
+                    proc.kill()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def running_from(path: Path) -> list[str]:
+    """Command lines of live processes started from under `path` (or working in it)."""
+    found = []
+    for proc in psutil.process_iter(["cmdline", "cwd"]):
+        with contextlib.suppress(psutil.Error):
+            cmdline = " ".join(proc.info["cmdline"] or ())
+            cwd = proc.info.get("cwd") or "/"
+            if (str(path) in cmdline or Path(cwd).is_relative_to(path)) and not gone(proc):
+                found.append(cmdline)
+    return found
+
+
+def pg_dirs() -> list[Path]:
+    return sorted(Path(tempfile.gettempdir()).glob("twinbench-pg-*"))
+
+
+@pytest.mark.parametrize(("initdb", "postgres", "step", "calls"), [
+    (HANG, HANG, "initdb did not finish within 1 s and was stopped", ["initdb"]),
+    (DONE, HANG, "postgres did not accept connections within 1 s", ["initdb", "postgres"]),
+], ids=["initdb-hangs", "postgres-hangs"])
+def test_a_hanging_start_is_one_bounded_wait_one_line_and_nothing_left(
+        fake_pg: Callable[[str, str], tuple[Path, Path]], initdb: str, postgres: str, step: str,
+        calls: list[str]) -> None:
+    """Before issue 14 a hanging initdb surfaced as a raw TimeoutExpired, was not remembered,
+    and every pg_queries benchmark waited for it again."""
+    bindir, calls_file = fake_pg(initdb, postgres)
+    before = pg_dirs()
+    result = subprocess.run(
+        [*BENCH, "run", "pg_queries", "--profile", "quick"], capture_output=True, text=True,
+        timeout=120, stdin=subprocess.DEVNULL,
+        env=clean_env(**{BINDIR_ENV: str(bindir), START_TIMEOUT_ENV: "1"}))
+    out = result.stdout + result.stderr
+    assert result.returncode == 1, out
+    assert calls_file.read_text().split() == calls  # started once for the whole run
+    assert [line for line in out.splitlines() if step in line] == [
+        next(line for line in out.splitlines() if step in line)], out  # one line says it
+    assert "peer failed: could not start PostgreSQL" in out
+    assert f"no benchmark produced a result ({len(WORKLOAD.twins) * 3} failed)" in out \
+        or "no benchmark produced a result (" in out
+    for noise in ("Traceback", "TimeoutExpired", "Not saving anything"):
+        assert noise not in out, out
+    assert running_from(bindir.parent) == [] and pg_dirs() == before
+
+
+HOLD_INITDB = """
+import pathlib, sys
+from harness.peers.postgres.install import Installation
+from harness.peers.postgres.local import LocalServer
+LocalServer(Installation("binaries", pathlib.Path(sys.argv[1]))).start(timeout=300)
+"""
+
+
+def test_initdb_dies_with_a_harness_killed_outright(
+        fake_pg: Callable[[str, str], tuple[Path, Path]]) -> None:
+    bindir, calls = fake_pg(EXEC_HANG, HANG)
+    proc = subprocess.Popen([sys.executable, "-c", HOLD_INITDB, str(bindir)],
+                            stdin=subprocess.DEVNULL, env=clean_env())
+    try:
+        deadline = time.monotonic() + 30
+        while "initdb" not in calls.read_text() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        (initdb,) = psutil.Process(proc.pid).children()
+        proc.kill()
+        proc.wait()
+        assert wait_gone([initdb], timeout=10) == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    from harness.leftovers import reclaim
+
+    assert [p.name for p in reclaim().paths if p.name.startswith("twinbench-pg-")]
+
+
+@pytest.mark.parametrize("moment", ["pg_ctl", "rmtree"])
+def test_ctrl_c_while_stopping_hurries_the_stop_and_never_skips_the_deletion(
+        monkeypatch: pytest.MonkeyPatch, moment: str) -> None:
+    """The user's second Ctrl-C lands while the cluster is being stopped (pg_ctl running) or
+    deleted: the stop finishes (faster), the directory goes, and the interrupt is raised
+    after. Before issue 14 a Ctrl-C during the deletion left a partly deleted cluster."""
+    installation = find_installations()[0]
+    server = LocalServer(installation)
+    server.start()
+    assert server.proc is not None
+    postmaster = psutil.Process(server.proc.pid)
+    procs = [postmaster, *postmaster.children(recursive=True)]
+    root = server.root
+    pressed: list[str] = []
+
+    def press(where: str) -> None:
+        if where == moment and not pressed:
+            pressed.append(where)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    tool, rmtree = LocalServer._tool, shutil.rmtree
+
+    def pressing_tool(self: LocalServer, name: str, *args: str, timeout: float) -> Any:
+        press(name)
+        return tool(self, name, *args, timeout=timeout)
+
+    def pressing_rmtree(*args: Any, **kwargs: Any) -> None:
+        press("rmtree")
+        rmtree(*args, **kwargs)
+
+    monkeypatch.setattr(LocalServer, "_tool", pressing_tool)
+    monkeypatch.setattr(shutil, "rmtree", pressing_rmtree)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            server.stop()
+    finally:
+        monkeypatch.undo()
+        restore_interrupts()
+        leftover = root.exists()
+        reap(procs, {root})
+    assert pressed == [moment]
+    assert wait_gone(procs, timeout=5) == []
+    assert not leftover
+
+
+def test_two_ctrl_c_leave_no_cluster_no_process_and_no_traceback() -> None:
+    """bench run pg_queries, Ctrl-C mid-benchmark, and again while the cluster is stopped."""
+    proc, watcher = pg_run_in_its_rounds()
+    try:
+        proc.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + 3  # until the stop is under way (pg_ctl runs)
+        while time.monotonic() < deadline and not any(
+                "pg_ctl" in _cmdline(c) for c in _children(proc.pid)):
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+        watcher.stop()
+        assert proc.returncode == 130, stdout + stderr
+        assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
+        assert wait_gone(list(watcher.seen.values()), timeout=5) == []
+        assert watcher.dirs and not any(d.exists() for d in watcher.dirs)
+    finally:
+        stop_and_reap(proc, watcher)
+
+
+def _children(pid: int) -> list[psutil.Process]:
+    with contextlib.suppress(psutil.Error):
+        return psutil.Process(pid).children(recursive=True)
+    return []
+
+
+def _cmdline(proc: psutil.Process) -> str:
+    with contextlib.suppress(psutil.Error):
+        return " ".join(proc.cmdline())
+    return ""
+
+
+KILLED_RUN = """
+import json, sys, time
+from harness.leftovers import owned_dir
+from harness.model.workload import BenchContext
+from harness.peers.postgres import PostgresPeer
+from workloads.tcp_server import WORKLOAD
+local = PostgresPeer({}).start()
+theirs = PostgresPeer({"pg_dsn": sys.argv[1]}).start()
+twin, scenario = WORKLOAD.twins[0], WORKLOAD.scenarios[0]
+bench = twin.bind(BenchContext(params={**scenario.params, **WORKLOAD.tiny}, peers={}))
+bench.setup()
+pass_dir = owned_dir("twinbench-")  # as the runner's pytest session makes
+print(json.dumps({"dirs": [str(local.server.root), bench.tmp, str(pass_dir)],
+                  "schema": theirs.schema}), flush=True)
+time.sleep(300)
+"""
+
+
+def schemas(server: PostgresPeer) -> set[str]:
+    with server.connect() as conn:
+        return {r[0] for r in conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'twinbench\\_%'")}
+
+
+def test_what_a_killed_run_left_is_reclaimed_and_a_live_runs_is_not(
+        server: PostgresPeer) -> None:
+    """SIGKILL leaves the cluster dir, a server twin's dir, the pytest session's dir and, with
+    --pg-dsn, the private schema; `bench clean` takes back exactly those."""
+    dsn = dsn_for(server)
+    runs = [subprocess.Popen([sys.executable, "-c", KILLED_RUN, dsn], stdout=subprocess.PIPE,
+                             text=True, stdin=subprocess.DEVNULL, env=clean_env())
+            for _ in range(2)]
+    try:
+        made = []
+        for run in runs:
+            assert run.stdout is not None
+            made.append(json.loads(run.stdout.readline()))
+        killed, live = made
+        children = _children(runs[0].pid)
+        runs[0].kill()
+        runs[0].wait()
+        assert wait_gone(children, timeout=15) == []  # parent-death signals
+        left = [Path(d) for d in killed["dirs"]]
+        assert all(d.is_dir() for d in left) and killed["schema"] in schemas(server)
+
+        result = subprocess.run([*BENCH, "clean", "--pg-dsn", dsn], capture_output=True,
+                                text=True, timeout=60, env=clean_env())
+        assert result.returncode == 0, result.stdout + result.stderr
+        (line,) = result.stdout.strip().splitlines()
+        assert line.startswith(f"reclaimed what killed twinbench runs left (pid {runs[0].pid})"
+                               ": 3 temp dir(s), ") and killed["schema"] in line, line
+        assert not any(d.exists() for d in left)
+        assert killed["schema"] not in schemas(server)
+        assert all(Path(d).is_dir() for d in live["dirs"])  # a live run's: untouched
+        assert live["schema"] in schemas(server)
+        again = subprocess.run([*BENCH, "clean"], capture_output=True, text=True, timeout=60,
+                               env=clean_env())
+        assert again.stdout.strip() == "nothing to reclaim: no leftovers of dead twinbench runs"
+    finally:
+        for run in runs:
+            children = _children(run.pid)
+            run.kill()
+            run.wait()
+            wait_gone(children, timeout=15)
+        subprocess.run([*BENCH, "clean", "--pg-dsn", dsn], capture_output=True, timeout=60,
+                       env=clean_env())
+
+
+# -- only this run's connections get in (issue 14) ----------------------------------------------
+
+STARTUP = r"""
+import socket, struct, sys
+sock = socket.socket(socket.AF_UNIX)
+sock.connect(sys.argv[1])
+params = b"user\0postgres\0database\0postgres\0\0"
+sock.sendall(struct.pack("!ii", 8 + len(params), 196608) + params)
+kind, size = struct.unpack("!ci", sock.recv(5))
+print(kind.decode(), struct.unpack("!i", sock.recv(size - 4)[:4])[0])
+"""
+
+
+def test_only_connections_that_know_this_runs_password_get_in(server: PostgresPeer) -> None:
+    """No trust: the socket is reachable by every process of the server's user (nobody, under
+    root), so without the run's password nobody gets in, not even as that user."""
+    local = server.server
+    assert local is not None
+    bare = psycopg.conninfo.make_conninfo(host=local.socket_dir, port=5432, user="postgres",
+                                          dbname="postgres")
+    for conninfo in (bare, f"{bare} password=guess"):
+        with pytest.raises(psycopg.OperationalError, match="password"):
+            psycopg.connect(conninfo, connect_timeout=5).close()
+    with server.connect() as conn:
+        methods = {r[0] for r in conn.execute("SELECT auth_method FROM pg_hba_file_rules")}
+    assert methods == {"scram-sha-256"}
+    # Speak the protocol as the server's own user: the answer is a SASL challenge (10), not
+    # "authentication ok" (0).
+    socket_path = f"{local.socket_dir}/.s.PGSQL.5432"
+    as_user: dict[str, Any] = {}
+    python = sys.executable
+    if local.run_as is not None:
+        as_user = {"user": local.run_as.uid, "group": local.run_as.gid, "extra_groups": []}
+        python = shutil.which("python3", path="/usr/bin:/bin") or pytest.skip("no python3")
+    answer = subprocess.run([python, "-c", STARTUP, socket_path], capture_output=True,
+                            text=True, timeout=30, check=True, **as_user).stdout.split()
+    assert answer == ["R", "10"]
+    assert local.password not in json.dumps(server.describe()) + server.public_dsn
+    secret = local.password.encode()
+    for path in local.root.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            assert secret not in path.read_bytes(), path  # the password file is gone

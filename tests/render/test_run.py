@@ -25,7 +25,8 @@ def run_of(*twins: tuple[str, str, float], n: int = 10, seed: int = 1, **extra: 
         bench = summary_bench(twin, kind, median, **extra)
         data = lognormal(rng, n, median)
         s = sorted(data)
-        bench["stats"].update(data=data, median=(s[(n - 1) // 2] + s[n // 2]) / 2)
+        bench["stats"].update(data=data, median=(s[(n - 1) // 2] + s[n // 2]) / 2,
+                              q1=s[(n - 1) // 4], q3=s[(3 * n) // 4])
         benches.append(bench)
     return parse_run({"benchmarks": benches,
                       "twinbench": {"schema": 3, "profile": "default"}})

@@ -34,7 +34,7 @@ from harness.peers.users import (
     run_as_unprivileged,
     run_tool,
 )
-from harness.procs import preexec, tree_cpu_seconds
+from harness.procs import hurrying, preexec, shielded, tree_cpu_seconds, wait_exit
 
 # Throwaway-server settings, recorded in the results. Durability is relaxed, as for the
 # PostgreSQL peer (fsync off there): the database is deleted afterwards, and the measurement is
@@ -167,21 +167,21 @@ class LocalServer:
 
     def stop(self) -> None:
         """Stop (SIGTERM, then SIGKILL) and delete; safe to call twice or after a failed
-        start."""
-        proc, self.proc = self.proc, None
-        try:
-            if proc is not None and proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-            if proc is not None:
-                proc.wait()
-        finally:
-            if self._log is not None:
-                self._log.close()
-                self._log = None
-            root, self.root = self.root, Path()
-            remove_dir(root)
+        start. Shielded from Ctrl-C: a second one hurries the stop, the directory still
+        goes."""
+        with shielded():
+            proc, self.proc = self.proc, None
+            try:
+                if proc is not None and proc.poll() is None:
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        proc.send_signal(signal.SIGTERM)
+                    if not wait_exit(proc, 2 if hurrying() else 20):
+                        proc.kill()
+                if proc is not None:
+                    proc.wait()
+            finally:
+                if self._log is not None:
+                    self._log.close()
+                    self._log = None
+                root, self.root = self.root, Path()
+                remove_dir(root)

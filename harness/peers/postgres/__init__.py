@@ -3,7 +3,9 @@
 Resolution order:
 1. `--pg-dsn` / TWINBENCH_PG_DSN: an existing server (`dsn`). The peer creates a private schema
    `twinbench_<random>`, points every connection's search_path at it, and drops only it at the
-   end; nothing else in that database is read or written.
+   end; nothing else in that database is read or written. The schema's comment names the run
+   that made it (harness.leftovers), so that `reclaim_schemas` can drop the schemas of runs
+   killed before they could, and never a live run's.
 2. Otherwise a throwaway cluster (`local`) from the binaries `install` finds: the `pgserver`
    wheel's (a dependency) or a PostgreSQL install on the machine.
 
@@ -23,6 +25,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from harness.errors import BadInput
+from harness.leftovers import Owner, this_process
 from harness.peers import PeerFailed, PeerUnavailable
 from harness.peers.postgres.dsn import (
     asyncpg_params,
@@ -37,7 +40,41 @@ from harness.peers.postgres.dsn import (
 from harness.peers.postgres.install import BINDIR_ENV, HOW_TO_GET, find_installations
 from harness.peers.postgres.local import BENCH_SETTINGS, LocalServer
 
-__all__ = ["BINDIR_ENV", "HOW_TO_GET", "PostgresPeer"]
+__all__ = ["BINDIR_ENV", "HOW_TO_GET", "PostgresPeer", "reclaim_schemas"]
+
+
+def _connect(dsn: str) -> psycopg.Connection[Any]:
+    """An admin connection to a user's server, or BadInput in one line without the password."""
+    info = parse_dsn(dsn)
+    try:
+        return psycopg.connect(dsn, connect_timeout=5, autocommit=True)
+    except psycopg.Error as exc:
+        raise BadInput(f"cannot connect to PostgreSQL at {where_is(info)}: "
+                       f"{scrub(str(exc), info)}") from None
+
+
+def reclaim_schemas(dsn: str) -> list[str]:
+    """Drop the twinbench_* schemas (of this role) whose run is dead; the names dropped.
+
+    Only a schema whose comment names its run is considered, and only when that run is known
+    dead (harness.leftovers.Owner); one still locked by a session is left for next time."""
+    dropped = []
+    with _connect(dsn) as conn:
+        conn.execute("SET lock_timeout = '2s'")
+        rows = conn.execute(
+            "SELECT nspname, obj_description(oid, 'pg_namespace') FROM pg_namespace "
+            "WHERE nspname LIKE 'twinbench\\_%' AND nspowner = "
+            "(SELECT oid FROM pg_roles WHERE rolname = current_user)").fetchall()
+        for name, comment in rows:
+            owner = Owner.from_tag(comment)
+            if owner is None or owner.state() != "dead":
+                continue
+            try:
+                conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)))
+            except psycopg.Error:
+                continue
+            dropped.append(name)
+    return dropped
 
 
 class PostgresPeer:
@@ -79,18 +116,13 @@ class PostgresPeer:
         dsn = options.get("pg_dsn")
         if not dsn:
             return
-        info = parse_dsn(dsn)
-        where = where_is(info)
-        try:
-            with psycopg.connect(dsn, connect_timeout=5, autocommit=True) as conn:
-                row = conn.execute("SELECT has_database_privilege(current_database(), 'CREATE')"
-                                   ).fetchone()
-        except psycopg.Error as exc:
-            raise BadInput(f"cannot connect to PostgreSQL at {where}: "
-                           f"{scrub(str(exc), info)}") from None
+        with _connect(dsn) as conn:
+            row = conn.execute("SELECT has_database_privilege(current_database(), 'CREATE')"
+                               ).fetchone()
         if not (row and row[0]):
-            raise BadInput(f"PostgreSQL at {where}: this role may not create a schema there "
-                           "(twinbench works only in a private twinbench_* schema)")
+            raise BadInput(f"PostgreSQL at {where_is(parse_dsn(dsn))}: this role may not "
+                           "create a schema there (twinbench works only in a private "
+                           "twinbench_* schema)")
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -147,7 +179,11 @@ class PostgresPeer:
         try:
             with psycopg.connect(base, connect_timeout=10, autocommit=True) as conn:
                 self.server_version = server_version(conn)
-                conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(self.schema)))
+                schema = sql.Identifier(self.schema)
+                with conn.transaction():  # never a schema without its owner's tag
+                    conn.execute(sql.SQL("CREATE SCHEMA {}").format(schema))
+                    conn.execute(sql.SQL("COMMENT ON SCHEMA {} IS {}").format(
+                        schema, sql.Literal(this_process().tag())))
                 self._schema_created = True
         except psycopg.Error as exc:
             raise PeerFailed(f"PostgreSQL at {where_is(info)}: {scrub(str(exc), info)}") from None
@@ -168,6 +204,10 @@ class PostgresPeer:
                     "AND pid <> pg_backend_pid()", (self.schema,))
                 conn.execute(drop)
         self._schema_created = False
+
+    def exit_code(self) -> int | None:
+        """The throwaway server's exit status once it has died (None: alive, or not ours)."""
+        return self.server.exit_code() if self.server is not None else None
 
     def stop(self) -> None:
         server, self.server = self.server, None

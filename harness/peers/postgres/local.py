@@ -1,18 +1,25 @@
 """The throwaway PostgreSQL server: initdb into a private dir, a postmaster child, stop, delete.
 
-The server lives in a private temp dir (mode 0700), listens on a Unix socket in that dir only
-(trust auth is then safe: nobody else can reach the socket), runs as a direct child of the
-harness in its own session (a terminal Ctrl-C reaches the harness, which stops it in order)
-with a parent-death signal (so it shuts down even if the harness is killed outright), and is
-stopped with `pg_ctl stop -m fast`, escalating to SIGQUIT/SIGKILL, then deleted. The lifecycle
-is ours rather than pgserver's: pgserver keeps servers alive across processes (shared pgdata,
-pid lists, atexit), and as root it adds a system user and chmods the path prefixes.
+The server lives in a private temp dir (mode 0700, marked as this run's: harness.leftovers),
+listens on a Unix socket in that dir only, and lets in only connections that know a random
+password made for this run (scram-sha-256; the password file initdb reads is deleted as soon as
+initdb is done). The socket dir alone is not enough: as root the server runs as `nobody`, and
+every process of that user (another run's server included) could reach a trusting socket. It
+runs as a direct child of the harness in its own session (a terminal Ctrl-C reaches the
+harness, which stops it in order), initdb and the postmaster with a parent-death signal (so
+they shut down even if the harness is killed outright), and is stopped with
+`pg_ctl stop -m fast`, escalating to SIGQUIT/SIGKILL, then deleted; a second Ctrl-C skips the
+politeness, never the deletion. Start-up steps are bounded (TWINBENCH_PG_START_TIMEOUT
+seconds, default 60) and a step that hangs is a PeerFailed naming it. The lifecycle is ours
+rather than pgserver's: pgserver keeps servers alive across processes (shared pgdata, pid
+lists, atexit), and as root it adds a system user and chmods the path prefixes.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -23,7 +30,7 @@ from typing import IO, Any
 import psycopg
 from psycopg.conninfo import make_conninfo
 
-from harness.peers import PeerFailed
+from harness.peers import PeerFailed, PeerUnavailable
 from harness.peers.postgres.install import Installation
 from harness.peers.users import (
     RunAs,
@@ -34,9 +41,10 @@ from harness.peers.users import (
     run_as_unprivileged,
     run_tool,
 )
-from harness.procs import preexec, tree_cpu_seconds
+from harness.procs import hurrying, preexec, shielded, tree_cpu_seconds, wait_exit
 
 SOCKET_PORT = 5432  # names the socket file only; the socket dir is private, so never clashes
+START_TIMEOUT_ENV = "TWINBENCH_PG_START_TIMEOUT"
 
 # Throwaway-server settings, recorded in the results. Durability is off, as usual for a bench
 # database that is deleted afterwards: the measurement is driver and I/O-model overhead, not the
@@ -62,6 +70,19 @@ _exit_with_parent = preexec(signal.SIGINT)
 
 # -- the throwaway server ------------------------------------------------------------------------
 
+def start_timeout() -> float:
+    """Seconds each start-up step (initdb, the first connection) may take."""
+    raw = os.environ.get(START_TIMEOUT_ENV, "")
+    try:
+        value = float(raw) if raw else 60.0
+    except ValueError:
+        value = 0.0
+    if not 0 < value < 3600:
+        raise PeerUnavailable(f"{START_TIMEOUT_ENV}={raw!r}: expected seconds between 0 and "
+                              "3600")
+    return value
+
+
 class LocalServer:
     """One throwaway cluster: initdb into a private dir, a postmaster child, stop and delete."""
 
@@ -73,6 +94,7 @@ class LocalServer:
         self._log: IO[bytes] | None = None
         self.bindir = installation.bindir
         self._library_path: str | None = None
+        self.password = secrets.token_urlsafe(24)  # only this run's connections know it
 
     @property
     def socket_dir(self) -> str:
@@ -128,23 +150,42 @@ class LocalServer:
         return dst / "bin"
 
     def _tool(self, name: str, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+        """Run initdb/pg_ctl as the server's user (harness.peers.users.run_tool): bounded by
+        `timeout`, dying with the harness, its whole group stopped if interrupted."""
         return run_tool([str(self.bindir / name), *args], self.run_as, self.root, self._env(),
-                        timeout)
+                        timeout, name=name, timeout_hint=f"{START_TIMEOUT_ENV} sets the limit",
+                        preexec_fn=_exit_with_parent)
 
-    def start(self, timeout: float = 60.0) -> None:
+    def start(self, timeout: float | None = None) -> None:
+        timeout = start_timeout() if timeout is None else timeout
         try:  # everything from the first mkdir on is undone if anything fails or Ctrl-C lands
             self._make_private_dir()
             self._prepare_private_dir()
-            done = self._tool("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust",
-                              "-E", "UTF8", "--locale=C", "--no-sync", timeout=timeout)
-            if done.returncode != 0:
-                last = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
-                raise PeerFailed(f"initdb failed: {last}")
+            self._initdb(timeout)
             self._spawn()
             self._wait_ready(timeout)
         except BaseException:
             self.stop()
             raise
+
+    def _initdb(self, timeout: float) -> None:
+        """initdb with scram-sha-256 for every connection and this run's password for the
+        superuser, read from a file that is gone before the server starts."""
+        pwfile = self.root / "pwfile"
+        fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(self.password + "\n")
+            if self.run_as is not None:
+                os.chown(pwfile, self.run_as.uid, self.run_as.gid)
+            done = self._tool("initdb", "-D", str(self.data), "-U", "postgres",
+                              "--auth=scram-sha-256", f"--pwfile={pwfile}", "-E", "UTF8",
+                              "--locale=C", "--no-sync", timeout=timeout)
+        finally:
+            pwfile.unlink(missing_ok=True)
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
+            raise PeerFailed(f"initdb failed: {last}")
 
     def _spawn(self) -> None:
         args = [str(self.bindir / "postgres"), "-D", str(self.data), "-k", self.socket_dir,
@@ -177,35 +218,43 @@ class LocalServer:
 
     def conninfo(self, **extra: Any) -> str:
         return make_conninfo(host=self.socket_dir, port=SOCKET_PORT, user="postgres",
-                             dbname="postgres", **extra)
+                             dbname="postgres", password=self.password, **extra)
 
     def cpu_seconds(self) -> float:
         """CPU of the postmaster and its backends, finished ones included."""
         return tree_cpu_seconds(self.proc.pid) if self.proc is not None else 0.0
 
+    def exit_code(self) -> int | None:
+        """The postmaster's exit status if it has died under us (PeerPool names the death)."""
+        return self.proc.poll() if self.proc is not None else None
+
     def stop(self) -> None:
-        """Stop (pg_ctl, then signals) and delete; safe to call twice or after a failed start."""
-        proc, self.proc = self.proc, None
-        try:
-            if proc is not None:
-                self._shutdown(proc)
-        finally:
-            if self._log is not None:
-                self._log.close()
-                self._log = None
-            root, self.root = self.root, Path()
-            remove_dir(root)
+        """Stop (pg_ctl, then signals) and delete; safe to call twice or after a failed start.
+        Shielded from Ctrl-C: a second one hurries the stop, the directory still goes."""
+        with shielded():
+            proc, self.proc = self.proc, None
+            try:
+                if proc is not None:
+                    self._shutdown(proc)
+            finally:
+                if self._log is not None:
+                    self._log.close()
+                    self._log = None
+                root, self.root = self.root, Path()
+                remove_dir(root)
 
     def _shutdown(self, proc: subprocess.Popen[bytes]) -> None:
         import psutil
 
         try:
-            if proc.poll() is None:
-                with contextlib.suppress(OSError, subprocess.SubprocessError):
+            if proc.poll() is None and not hurrying():
+                try:
                     self._tool("pg_ctl", "stop", "-D", str(self.data), "-m", "fast", "-w",
                                "-t", "15", timeout=20)
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(5)
+                except (OSError, subprocess.SubprocessError, PeerFailed):
+                    pass  # signals next
+                else:
+                    wait_exit(proc, 5)
         finally:
             if proc.poll() is None:
                 # Backends run in sessions of their own, so collect them before the postmaster
@@ -215,11 +264,8 @@ class LocalServer:
                 except psutil.Error:
                     children = []
                 proc.send_signal(signal.SIGQUIT)  # immediate shutdown
-                try:
-                    proc.wait(5)
-                except subprocess.TimeoutExpired:
+                if not wait_exit(proc, 5):
                     proc.kill()
-                    proc.wait()
                 for child in children:
                     with contextlib.suppress(psutil.Error):
                         child.kill()
