@@ -128,5 +128,7 @@ def _cpu(sync: BenchRecord, async_: BenchRecord) -> Interval | None:
         return None
     try:
         return Interval.of(_compare(a, b))
-    except ValueError:  # no CPU at all in some round (a twin that only waits)
+    # No CPU at all in some round (a twin that only waits), or so little that the ratio or
+    # an end of its interval is 0 (a server's CPU is read in 10 ms ticks): nothing to invert.
+    except (ValueError, ZeroDivisionError):
         return None
