@@ -131,6 +131,13 @@ def _speedup_text(value: float | None, pair: tuple[str, str] | None) -> str:
     return f"{value:.2f}x ({pair[0]} vs {pair[1]})"
 
 
+def _speedup_cells(s: SpeedupDelta) -> list[str]:
+    """A row of the "async over best sync, per run" table, in every format."""
+    return [f"{s.workload} · {s.scenario}", _speedup_text(s.base, s.base_pair),
+            _speedup_text(s.current, s.current_pair),
+            "params differ" if s.params_differ else _pct(s.change)]
+
+
 def _benchmark_name(d: Delta) -> str:
     return f"{d.workload} · {d.scenario} · {d.twin}" if d.workload else d.key
 
@@ -180,10 +187,7 @@ def _speedup_table(speedups: tuple[SpeedupDelta, ...]) -> Table:
     for h in ("scenario", "base", "current", "moved"):
         table.add_column(h, justify="left" if h == "scenario" else "right")
     for s in speedups:
-        moved = "params differ" if s.params_differ else _pct(s.change)
-        table.add_row(*map(Text, (f"{s.workload} · {s.scenario}",
-                                  _speedup_text(s.base, s.base_pair),
-                                  _speedup_text(s.current, s.current_pair), moved)))
+        table.add_row(*map(Text, _speedup_cells(s)))
     return table
 
 
@@ -272,10 +276,8 @@ def to_markdown(r: CompareResult, gate: GateResult | None = None) -> str:
         lines += ["", f"{UNDERPOWERED_MARK} {FOOTNOTE}"]
     lines += ["", LEGEND]
     lines += ["", "### Async over best sync, per run", ""]
-    lines += _md_table(["scenario", "base", "current", "moved"], [
-        [f"{s.workload} · {s.scenario}", _speedup_text(s.base, s.base_pair),
-         _speedup_text(s.current, s.current_pair),
-         "params differ" if s.params_differ else _pct(s.change)] for s in r.speedups])
+    lines += _md_table(["scenario", "base", "current", "moved"],
+                       [_speedup_cells(s) for s in r.speedups])
     lines += ["", _summary_line(r) + f" (alpha {r.alpha}: t-test on pass medians, or "
               f"Mann-Whitney on rounds with one pass each side; {r.confidence:.0%} CI).", ""]
     return "\n".join(lines)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 RANGE = "\u2013"  # an en dash between the ends of an interval
@@ -68,3 +69,30 @@ def describe_params(params: Mapping[str, Any]) -> str:
 def fmt_range(low: float, high: float, suffix: str = "x") -> str:
     """An interval of ratios, its ends joined by an en dash, e.g. 0.95 to 1.02 times."""
     return f"{low:.2f}{RANGE}{high:.2f}{suffix}"
+
+
+@dataclass(frozen=True)
+class TableText:
+    """A table as text, before anything draws it. The terminal (rich) and the HTML report both
+    draw these same cells, so the numbers in the two can never disagree."""
+
+    title: str
+    headers: list[str]
+    rows: list[list[str]]
+    marks: list[str] = field(default_factory=list)  # per row: a word a renderer styles, or ""
+    align: str = ""  # per column: "l" (names) or "r" (numbers); columns beyond it are "r"
+    caption: str = ""
+
+    def left(self, column: int) -> bool:
+        return self.align[column:column + 1] == "l"
+
+    def mark(self, row: int) -> str:
+        return self.marks[row] if row < len(self.marks) else ""
+
+    def without_empty_columns(self) -> TableText:
+        """Leave out the columns that have nothing to say (every cell "—"), never the first."""
+        keep = [i for i in range(len(self.headers))
+                if i < 1 or any(cells[i] != "—" for cells in self.rows)]
+        return replace(self, headers=[self.headers[i] for i in keep],
+                       rows=[[cells[i] for i in keep] for cells in self.rows],
+                       align="".join("l" if self.left(i) else "r" for i in keep))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -12,6 +14,7 @@ from harness.analysis.matchup import Call, Interval, Matchup, judge
 from harness.analysis.summary import BUSY_WARNING, ScenarioSummary, busiest, summarize
 from harness.analysis.sweep import analyse as analyse_sweep
 from harness.render.fmt import (
+    TableText,
     describe_params,
     fmt_metric,
     fmt_percent,
@@ -69,30 +72,45 @@ def verdict_line(summary: ScenarioSummary, matchup: Matchup | None = None) -> st
     return line
 
 
-def _table(title: str, headers: list[str], rows: list[list[str]], bold: list[bool],
-           text_columns: int) -> Table:
-    """A table without the columns that have nothing to say (all "—"); the first
-    `text_columns` are names, the rest right-aligned numbers."""
-    # Text, not str: names come from run files and scenario names hold brackets, which rich
-    # would otherwise read as markup.
-    table = Table(title=Text(title), title_justify="left")
-    keep = [i for i in range(len(headers)) if i < 1 or any(cells[i] != "—" for cells in rows)]
-    for i in keep:
-        table.add_column(Text(headers[i]), justify="left" if i < text_columns else "right",
+BEST = "best"
+#: How the terminal styles a row's mark: the best twins, and the answer's verdict words.
+ROW_STYLES = {BEST: "bold green", "faster": "green", "slower": "red", "tie": "yellow",
+              "cannot tell": "dim"}
+
+
+def rich_table(text: TableText, title_style: str | None = None) -> Table:
+    """A table's text drawn by rich. Cells and titles are Text: names come from run files and
+    scenario names hold brackets, which rich would otherwise read as markup."""
+    table = Table(title=Text(text.title, style=title_style or ""), title_justify="left",
+                  caption=Text(text.caption, style="table.caption") if text.caption else None,
+                  caption_justify="left")
+    for i, header in enumerate(text.headers):
+        table.add_column(Text(header), justify="left" if text.left(i) else "right",
                          no_wrap=True)
-    for cells, strong in zip(rows, bold, strict=True):
-        table.add_row(*(Text(cells[i]) for i in keep), style="bold green" if strong else None)
+    for i, cells in enumerate(text.rows):
+        table.add_row(*map(Text, cells), style=ROW_STYLES.get(text.mark(i)))
     return table
 
 
-def scenario_tables(summary: ScenarioSummary, metrics: Sequence[dict[str, str]] = ()
-                    ) -> list[Table]:
-    """The timing table (best sync and best async in bold) and, for workloads that declare
-    metrics (latency percentiles, memory...), a second table of those, so neither is too wide
-    to read. Columns with nothing to say (no sequential twin, no latency) are left out."""
+def _text(title: str, headers: list[str], rows: list[list[str]], bold: list[bool],
+          text_columns: int) -> TableText:
+    """The first `text_columns` are names, the rest numbers; columns with nothing to say (no
+    sequential twin, no latency) are left out."""
+    return TableText(title, headers, rows, [BEST if b else "" for b in bold],
+                     "l" * text_columns).without_empty_columns()
+
+
+def scenario_title(summary: ScenarioSummary) -> str:
     judged = f" (judged by {summary.judged_by})" if summary.judged_by else ""
-    title = (f"{summary.workload} · {summary.scenario} — {describe_params(summary.params)}"
-             f"{judged}")
+    return (f"{summary.workload} · {summary.scenario} — {describe_params(summary.params)}"
+            f"{judged}")
+
+
+def scenario_texts(summary: ScenarioSummary, metrics: Sequence[Mapping[str, str]] = ()
+                   ) -> list[TableText]:
+    """The timing table (best sync and best async marked best) and, for workloads that declare
+    metrics (latency percentiles, memory...), a second table of those, so neither is too wide
+    to read; between them, what each client twin cost."""
     bold = [row.record is summary.best_async or row.record is summary.best_sync
             for row in summary.rows]
     sync_cpu = summary.best_sync.cpu_per_op if summary.best_sync else None
@@ -107,27 +125,33 @@ def scenario_tables(summary: ScenarioSummary, metrics: Sequence[dict[str, str]] 
                fmt_ratio(r.vs_sequential), fmt_ratio(r.vs_best_sync),
                _fmt_optional_seconds(r.record.cpu_per_op), fmt_ratio(cpu_vs(r.record)),
                fmt_percent(r.record.efficiency)] for r in summary.rows]
-    tables = [_table(title, ["twin", "kind", "median", "IQR", "pass spread", "ops/s", "vs seq",
-                             "vs best sync", "CPU/op", "CPU vs best sync", "eff. vs ideal"],
-                     timing, bold, text_columns=2)]
-    costs = _cost_table(summary, bold)
+    texts = [_text(scenario_title(summary),
+                   ["twin", "kind", "median", "IQR", "pass spread", "ops/s", "vs seq",
+                    "vs best sync", "CPU/op", "CPU vs best sync", "eff. vs ideal"],
+                   timing, bold, text_columns=2)]
+    costs = _cost_text(summary, bold)
     if costs is not None:
-        tables.append(costs)
+        texts.append(costs)
     if metrics:
         measured = [[r.record.twin, *(fmt_metric(r.record.extra.get(m["key"]),
                                                  m.get("unit", "count")) for m in metrics)]
                     for r in summary.rows]
-        tables.append(_table(f"  {summary.scenario}: measured at the client and the server",
-                             ["twin", *(m["header"] for m in metrics)], measured, bold,
-                             text_columns=1))
-    return tables
+        texts.append(_text(f"  {summary.scenario}: measured at the client and the server",
+                           ["twin", *(m["header"] for m in metrics)], measured, bold,
+                           text_columns=1))
+    return texts
+
+
+def scenario_tables(summary: ScenarioSummary, metrics: Sequence[Mapping[str, str]] = ()
+                    ) -> list[Table]:
+    return [rich_table(t) for t in scenario_texts(summary, metrics)]
 
 
 def _fmt_optional_seconds(value: float | None) -> str:
     return "—" if value is None else fmt_seconds(value)
 
 
-def _cost_table(summary: ScenarioSummary, bold: list[bool]) -> Table | None:
+def _cost_text(summary: ScenarioSummary, bold: list[bool]) -> TableText | None:
     """What each client twin cost the measuring process and the peers over its timed rounds
     (server twins report their server's in the measured-at table instead)."""
     peers = sorted({p for r in summary.rows for p in r.record.peer_cpu_per_op()})
@@ -138,12 +162,12 @@ def _cost_table(summary: ScenarioSummary, bold: list[bool]) -> Table | None:
             for r in summary.rows]
     if all(cell == "—" for row in rows for cell in row[1:]):
         return None
-    return _table(f"  {summary.scenario}: what each twin cost over its timed rounds",
-                  ["twin", "threads (peak)", "RSS Δ", *(f"{p} CPU/op" for p in peers)],
-                  rows, bold, text_columns=1)
+    return _text(f"  {summary.scenario}: what each twin cost over its timed rounds",
+                 ["twin", "threads (peak)", "RSS Δ", *(f"{p} CPU/op" for p in peers)],
+                 rows, bold, text_columns=1)
 
 
-def summary_table(run: Run) -> Table | None:
+def answer_text(run: Run) -> TableText | None:
     """One row per scenario: the whole answer on one screen."""
     rows: list[list[str]] = []
     words: list[str] = []
@@ -159,19 +183,29 @@ def summary_table(run: Run) -> Table | None:
         words.append(m.call.value)
     if not rows:
         return None
-    table = Table(title="the answer: best async twin vs best sync twin, per scenario",
-                  title_justify="left", caption="speedup > 1: async is better (95% CI); CPU: "
-                  "sync CPU/op ÷ async CPU/op (~: within noise)", caption_justify="left")
-    for i, header in enumerate(("scenario", "best sync", "best async", "speedup (95% CI)",
-                                "CPU sync÷async", "verdict")):
-        table.add_column(header, justify="left" if i < 3 or i == 5 else "right", no_wrap=True)
-    styles = {"faster": "green", "slower": "red", "tie": "yellow", "cannot tell": "dim"}
-    for cells, word in zip(rows, words, strict=True):
-        table.add_row(*map(Text, cells), style=styles.get(word))
-    return table
+    return TableText("the answer: best async twin vs best sync twin, per scenario",
+                     ["scenario", "best sync", "best async", "speedup (95% CI)",
+                      "CPU sync÷async", "verdict"], rows, words, align="lllrrl",
+                     caption="speedup > 1: async is better (95% CI); CPU: sync CPU/op ÷ "
+                             "async CPU/op (~: within noise)")
 
 
-def peer_lines(run: Run) -> list[str]:
+def summary_table(run: Run) -> Table | None:
+    text = answer_text(run)
+    return None if text is None else rich_table(text, title_style="table.title")
+
+
+@dataclass(frozen=True)
+class PeerLine:
+    """A line about a peer: its capacity, or how busy it was (`indent`), with a warning when
+    it was close to saturation."""
+
+    text: str
+    indent: bool = False
+    warning: str = ""
+
+
+def peer_facts(run: Run) -> list[PeerLine]:
     """Each peer's capacity and how busy it was: evidence it did not set the pace."""
     lines = []
     for name, info in sorted(run.meta.get("peers", {}).items()):
@@ -179,19 +213,27 @@ def peer_lines(run: Run) -> list[str]:
             continue
         if name == "http" and info.get("capacity_rps"):
             per_cpu = info.get("capacity_per_cpu_s")
-            lines.append(f"HTTP peer capacity at L=0: {fmt_rate(info['capacity_rps'])} req/s to "
-                         "one load process"
-                         + (f", {fmt_rate(per_cpu)} req per CPU-second of the peer" if per_cpu
-                            else ""))
+            lines.append(PeerLine(
+                f"HTTP peer capacity at L=0: {fmt_rate(info['capacity_rps'])} req/s to one "
+                "load process"
+                + (f", {fmt_rate(per_cpu)} req per CPU-second of the peer" if per_cpu else "")))
         elif info.get("summary"):
-            lines.append(f"{name}: {info['summary']}")
+            lines.append(PeerLine(f"{name}: {info['summary']}"))
         busy, record = busiest(run, name)
         if record is not None:
-            warn = ("  [bold red]near saturation: the peer may have set the pace[/]"
-                    if busy > BUSY_WARNING else "")
-            lines.append(f"  {name} peer was at most {busy:.0%} busy (one core = 100%), "
-                         f"during {record.key}{warn}")
+            lines.append(PeerLine(
+                f"{name} peer was at most {busy:.0%} busy (one core = 100%), during "
+                f"{record.key}", indent=True,
+                warning="near saturation: the peer may have set the pace"
+                if busy > BUSY_WARNING else ""))
     return lines
+
+
+def peer_lines(run: Run) -> list[str]:
+    """The peer facts as console markup (names from the file escaped)."""
+    return [("  " if line.indent else "") + escape(line.text)
+            + (f"  [bold red]{line.warning}[/]" if line.warning else "")
+            for line in peer_facts(run)]
 
 
 def render_run(run: Run, console: Console, details: bool = False) -> None:
