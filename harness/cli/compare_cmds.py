@@ -17,11 +17,13 @@ import typer
 from harness.analysis.compare import CompareResult, compare_runs
 from harness.analysis.gate import GateResult, decide, to_confirm
 from harness.cli.console import bad_input_exits, console, err, resolve_run_path, workload_sources
-from harness.cli.options import WorkloadsOpt
+from harness.cli.options import HtmlOpt, WorkloadsOpt
 from harness.cli.progress import progress_for
+from harness.cli.report_cmds import check_output, write_report
 from harness.config import load_config
 from harness.errors import BadInput
 from harness.render.compare import FORMATS, render_table, to_json, to_markdown
+from harness.render.html import compare_page
 from harness.results.files import load_run, save_run
 from harness.results.runfile import Run
 from harness.run.confirm import measure_and_confirm
@@ -99,6 +101,9 @@ def check(
     json_path: Annotated[Path | None, typer.Option(
         "--json", help="Write the run measured now to this path (pytest-benchmark JSON, "
                        "e.g. for github-action-benchmark's `pytest` tool).")] = None,
+    html: HtmlOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --html file.")
+                     ] = False,
     fmt: FormatOpt = "table",
     mode: ModeOpt = "auto",
     pg_dsn: Annotated[str | None, typer.Option(
@@ -132,6 +137,7 @@ def check(
                 raise BadInput("--json saves the run measured now; with --current nothing "
                                "is measured")
             _writable(json_path, "--json")
+        check_output(html, force)
 
         def against_baseline(run: Run, name: str = "measured now",
                              estimate: bool = False) -> CompareResult:
@@ -148,6 +154,7 @@ def check(
     _emit(result, fmt, gate)
     if markdown is not None:
         markdown.write_text(to_markdown(result, gate))
+    write_report(html, lambda: compare_page(result, gate))
     raise typer.Exit(gate.exit_code)
 
 

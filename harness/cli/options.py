@@ -17,7 +17,7 @@ ScenarioOpt = Annotated[list[str] | None, typer.Option(
 SaveOpt = Annotated[str | None, typer.Option(
     "--save", help="Save the run as results/LABEL.json (pytest-benchmark JSON + metadata).")]
 ForceOpt = Annotated[bool, typer.Option(
-    "--force", help="Overwrite an existing saved label or --json file.")]
+    "--force", help="Overwrite an existing saved label, --json or --html file.")]
 JsonOpt = Annotated[Path | None, typer.Option(
     "--json", help="Also write the run file to this path.")]
 LoopOpt = Annotated[str, typer.Option(
@@ -35,3 +35,7 @@ WorkloadsOpt = Annotated[list[str] | None, typer.Option(
     "--workloads", "-w",
     help="Also load workloads from this module, .py file or directory (repeatable; also "
          "`workloads = [...]` under [tool.twinbench] in ./pyproject.toml).")]
+HtmlOpt = Annotated[Path | None, typer.Option(
+    "--html", help="Also write the report as one self-contained HTML page here: charts and "
+                   "tables, opens offline (see `bench report`). Checked before anything runs; "
+                   "an existing file is overwritten only with --force.")]

@@ -12,6 +12,7 @@ from harness.cli.console import bad_input_exits, console, err, resolve_run_path,
 from harness.cli.options import (
     DsnOpt,
     ForceOpt,
+    HtmlOpt,
     JsonOpt,
     LoopOpt,
     PassesOpt,
@@ -22,9 +23,11 @@ from harness.cli.options import (
     WorkloadsOpt,
 )
 from harness.cli.progress import progress_for
+from harness.cli.report_cmds import check_output, write_report
 from harness.errors import BadInput
 from harness.model.registry import Selection, discover
 from harness.render.fmt import describe_params
+from harness.render.html import run_page
 from harness.render.run import render_run
 from harness.results.files import label_path, load_run, save_run
 from harness.run.profiles import PROFILES, check_loop, profile_named
@@ -41,8 +44,8 @@ def _request(workloads: list[str], twins: list[str] | None, scenarios: list[str]
                       passes=passes, sources=sources)
 
 
-def run_request(request: RunRequest, save: str | None, force: bool, json_path: Path | None
-                ) -> None:
+def run_request(request: RunRequest, save: str | None, force: bool, json_path: Path | None,
+                html: Path | None = None) -> None:
     """Measure, render, save, exit: what `run`, `all` and `sweep` share."""
     with bad_input_exits():
         profile_named(request.profile)
@@ -51,16 +54,18 @@ def run_request(request: RunRequest, save: str | None, force: bool, json_path: P
         for path in (target, json_path):
             if path is not None and path.exists() and not force:
                 raise BadInput(f"{path} exists; pass --force to overwrite it")
+        check_output(html, force)
         try:
             with progress_for(console, err) as progress:
                 result = execute(request, progress)
         except KeyboardInterrupt:
             err.print("[yellow]interrupted; peers stopped[/]")
             raise typer.Exit(130) from None
-    _finish(result, target, force, json_path)
+    _finish(result, target, force, json_path, html)
 
 
-def _finish(result: RunResult, target: Path | None, force: bool, json_path: Path | None) -> None:
+def _finish(result: RunResult, target: Path | None, force: bool, json_path: Path | None,
+            html: Path | None) -> None:
     for warning in result.warnings:
         err.print(f"[yellow]warning:[/] {warning}", highlight=False)
     run = result.run
@@ -76,6 +81,9 @@ def _finish(result: RunResult, target: Path | None, force: bool, json_path: Path
         console.print(f"saved [bold]{path}[/]")
     if json_path is not None:
         console.print(f"wrote [bold]{save_run(run.doc, json_path, force=force)}[/]")
+    # Last: a report that fails to render cannot cost the run, which is saved by now.
+    name = target.stem if target is not None else json_path.name if json_path else "this run"
+    write_report(html, lambda: run_page(name, run))
     if result.interrupted:
         err.print("[yellow]interrupted: the table shows what finished[/]")
     raise typer.Exit(result.exit_code)
@@ -106,22 +114,22 @@ def run(
     twin: TwinOpt = None, scenario: ScenarioOpt = None, profile: ProfileOpt = "default",
     save: SaveOpt = None, force: ForceOpt = False, json: JsonOpt = None,
     loop: LoopOpt = "asyncio", pg_dsn: DsnOpt = None, passes: PassesOpt = 1,
-    workload_path: WorkloadsOpt = None,
+    workload_path: WorkloadsOpt = None, html: HtmlOpt = None,
 ) -> None:
     """Run the named workloads and print a table per scenario."""
     run_request(_request(workloads, twin, scenario, profile, loop, pg_dsn, passes, workload_path),
-         save, force, json)
+         save, force, json, html)
 
 
 def run_all(
     twin: TwinOpt = None, scenario: ScenarioOpt = None, profile: ProfileOpt = "default",
     save: SaveOpt = None, force: ForceOpt = False, json: JsonOpt = None,
     loop: LoopOpt = "asyncio", pg_dsn: DsnOpt = None, passes: PassesOpt = 1,
-    workload_path: WorkloadsOpt = None,
+    workload_path: WorkloadsOpt = None, html: HtmlOpt = None,
 ) -> None:
     """Run every workload (a workload whose peer is unavailable is reported as skipped)."""
     run_request(_request([], twin, scenario, profile, loop, pg_dsn, passes, workload_path),
-         save, force, json)
+         save, force, json, html)
 
 
 def show(path: Annotated[str, typer.Argument(help="A run file, or a label under results/.")],

@@ -10,6 +10,7 @@ from harness.cli.console import bad_input_exits, err, workload_sources
 from harness.cli.options import (
     DsnOpt,
     ForceOpt,
+    HtmlOpt,
     JsonOpt,
     LoopOpt,
     PassesOpt,
@@ -19,6 +20,7 @@ from harness.cli.options import (
     WorkloadsOpt,
 )
 from harness.cli.progress import fmt_duration
+from harness.cli.report_cmds import check_output
 from harness.cli.run_cmds import run_request
 from harness.model.registry import RegistryError, Selection, discover
 from harness.run.profiles import profile_named
@@ -41,7 +43,7 @@ def sweep(
     loop: LoopOpt = "asyncio", pg_dsn: DsnOpt = None,
     max_points: Annotated[int, typer.Option(
         "--max-points", help="Refuse a grid with more points than this.")] = 100,
-    workload_path: WorkloadsOpt = None,
+    workload_path: WorkloadsOpt = None, html: HtmlOpt = None,
 ) -> None:
     """Measure every point of a grid and draw where async starts (or stops) paying."""
     # Every point is an ordinary benchmark of every selected twin (same fairness rules and
@@ -66,6 +68,7 @@ def sweep(
                                 + ", ".join(sorted(known)))
         count = len(twins or known)
         seconds = estimate_seconds(planned, twins, chosen) * passes
+        check_output(html, force)  # before the estimate line: bad input stays one line
     shape = " × ".join(f"{a.name} ({len(a.values)})" for a in spec.axes)
     err.print(f"sweeping {workload} · {spec.scenario} over {shape}: {len(planned.points)} "
               f"points × {count} twins = {len(planned.points) * count} benchmarks"
@@ -73,4 +76,4 @@ def sweep(
               + f"; about {fmt_duration(seconds)} (a rough estimate)", highlight=False)
     request = RunRequest(selection=Selection((workload,), twins), profile=profile, loop=loop,
                          pg_dsn=pg_dsn, passes=passes, sources=sources, sweep=spec)
-    run_request(request, save, force, json)
+    run_request(request, save, force, json, html)

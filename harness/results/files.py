@@ -32,10 +32,18 @@ def save_run(doc: dict[str, Any], path: Path, *, force: bool = False) -> Path:
         raise BadInput(f"{path} exists; pass --force to overwrite it")
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(redact_tree(doc), indent=2, sort_keys=False, allow_nan=False)
+    return write_atomic(path, text + "\n")
+
+
+def write_atomic(path: Path, text: str) -> Path:
+    """Write `text` to a temp file in the same directory, fsync, rename: a reader (or a crash)
+    never sees half a file, and what was there stays until the new one is complete."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text + "\n")
+        # mkstemp's file is private (0600); the result gets the mode any new file would.
+        os.fchmod(fd, _mode_of(path))
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -43,6 +51,16 @@ def save_run(doc: dict[str, Any], path: Path, *, force: bool = False) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _mode_of(path: Path) -> int:
+    """The mode `path` has now, or the one a new file gets under the current umask."""
+    try:
+        return path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def _reject_constant(name: str) -> float:
