@@ -203,9 +203,13 @@ def scenario_chart(summary: ScenarioSummary, title: str) -> str:
                 tick.set_fontweight("bold")
         ax.set_ylim(-0.7, n - 0.3)
         ax.grid(axis="x", color="#e6e6e6")
-        ax.set_xlabel(f"{what} per round: median, whiskers the IQR (log scale)"
-                      if ax.get_xscale() == "log" else f"{what} per round: median, whiskers "
-                      "the IQR")
+        log = " (log scale)" if ax.get_xscale() == "log" else ""
+        if summary.judged_by is None:
+            ax.set_xlabel(f"time per round: median, whiskers the IQR{log}")
+        else:  # the run's own figure; the rounds' spread when they recorded one each
+            per_round = any(r.per_round(f"{summary.judged_by}_per_round") for r, _ in shown)
+            ax.set_xlabel(f"{what} of the run" + (f"; whiskers: IQR of each round's {what}"
+                                                  if per_round else "") + log)
         if cpu_ax is not None:
             cpu_values = [v for c in cpus.values() if c for v in c]
             _value_axis(cpu_ax, "x", cpu_values, _times, narrow=True)
@@ -252,6 +256,7 @@ def sweep_heatmap(result: SweepResult, fixed: dict[str, Any], rows_axis: str | N
     ys = list(axes[rows_axis]) if rows_axis else [None]
     title = describe_grid(result, fixed)
     calls: set[Call] = set()
+    leaning: set[tuple[Call, bool]] = set()
     with _figure(f"heatmap:{title}", height=1.6 + 0.45 * len(ys),
                  width=min(WIDTH, 2.2 + 0.95 * len(xs))) as fig:
         ax = fig.subplots()
@@ -268,6 +273,7 @@ def sweep_heatmap(result: SweepResult, fixed: dict[str, Any], rows_axis: str | N
                         color="white" if strong else "#222")
                 if m is not None:
                     calls.add(m.call)
+                    leaning.add((m.call, m.point > 1))
         frontier = _draw_crossovers(ax, result, fixed, rows_axis, xs, ys)
         ax.set_xlim(-0.5, len(xs) - 0.5)
         ax.set_ylim(len(ys) - 0.5, -0.5)
@@ -279,9 +285,11 @@ def sweep_heatmap(result: SweepResult, fixed: dict[str, Any], rows_axis: str | N
             ax.spines[side].set_visible(False)
         if fixed:  # several grids: say which (the page's heading names the sweep)
             ax.set_title(_short(describe_params(fixed), 100), fontsize=9)
-        handles: list[Artist] = [
-            Patch(facecolor=CALL_COLOURS.get(c, LEANS[True]), label=CALL_NAMES[c])
-            for c in (Call.FASTER, Call.SLOWER, Call.TIE, Call.CANNOT_TELL) if c in calls]
+        handles: list[Artist] = [Patch(facecolor=CALL_COLOURS[c], label=CALL_NAMES[c])
+                                 for c in (Call.FASTER, Call.SLOWER, Call.TIE) if c in calls]
+        handles += [Patch(facecolor=LEANS[up], label=f"{CALL_NAMES[Call.CANNOT_TELL]}, "
+                          f"async looks {'faster' if up else 'slower'}")
+                    for up in (True, False) if (Call.CANNOT_TELL, up) in leaning]
         if frontier:
             from matplotlib.lines import Line2D
 
@@ -338,7 +346,7 @@ def sweep_lines(result: SweepResult, fixed: dict[str, Any], rows_axis: str | Non
     palette = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000",
                "#F0E442"]
     values: list[float] = [1.0]
-    untested = False
+    untested = banded = False
     with _figure(f"lines:{title}", height=3.6) as fig:
         ax = fig.subplots()
         for i, y in enumerate(ys):
@@ -365,6 +373,7 @@ def sweep_lines(result: SweepResult, fixed: dict[str, Any], rows_axis: str | Non
                                 [s.high for _, s in band], color=colour, alpha=0.18,
                                 linewidth=0)
                 values += [s.low for _, s in band] + [s.high for _, s in band]
+                banded = True
             untested = untested or any(m.speedup is None or m.call is Call.CANNOT_TELL
                                        for _, m in pts)
             values += py
@@ -388,10 +397,10 @@ def sweep_lines(result: SweepResult, fixed: dict[str, Any], rows_axis: str | Non
         ax.set_xlabel(describe_param(result.primary, "…").split("=", 1)[0]
                       + f" ({result.primary})")
         ax.set_ylabel("best async over best sync (log scale)")
-        band_note = ("; band: 95% interval; hollow: not significant" if not untested else
-                     "; hollow: not significant or too few rounds to tell")
+        notes = (["band: 95% interval"] if banded else []) + [
+            "hollow: not significant" + (" or too few rounds to tell" if untested else "")]
         ax.set_title((f"{_short(describe_params(fixed), 60)}: " if fixed else "")
-                     + band_note.removeprefix("; "), fontsize=9)
+                     + "; ".join(notes), fontsize=9)
         fig.legend(loc="outside right upper", title=rows_axis or None)
         return _svg(fig, f"{title}: speedup against {result.primary}")
 

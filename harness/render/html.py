@@ -69,11 +69,12 @@ nav { font-size: 0.92em; columns: 2 22em; margin: 8px 0 0; }
 nav a { color: inherit; }
 table { border-collapse: collapse; margin: 8px 0 4px; font-size: 0.9em;
   font-variant-numeric: tabular-nums; }
-caption { text-align: left; font-weight: 600; padding: 4px 0; }
+caption { text-align: left; font-weight: 600; padding: 4px 0; white-space: nowrap; }
 th, td { border-bottom: 1px solid var(--line); padding: 3px 10px; vertical-align: top;
   white-space: nowrap; }
 .wide { overflow-x: auto; max-width: 100%; }
-.wide td:first-child, .wide td:last-child { white-space: normal; min-width: 9em; }
+.wide td:first-child { white-space: normal; min-width: 16em; }
+.wide td:last-child { white-space: normal; min-width: 7em; }
 th { background: var(--soft); text-align: left; white-space: nowrap; }
 td.n, th.n { text-align: right; white-space: nowrap; }
 table.meta th { background: none; color: var(--muted); font-weight: 500; }
@@ -273,10 +274,15 @@ def _scenario_sections(run: Run, charts_too: bool) -> list[str]:
 
 
 def _scenario_caption(summary: ScenarioSummary) -> str:
-    what = ("median time per round" if summary.judged_by is None else
-            f"{metric_name(summary.judged_by)} (what this scenario is judged by)")
-    text = (f"Dots: each twin's {what}; whiskers: its IQR over the rounds; colour: its kind. "
-            "Bold names: the best sync and the best async twin.")
+    if summary.judged_by is None:
+        text = "Dots: each twin's median time per round; whiskers: its IQR over the rounds"
+    else:
+        per_round = any(r.record.per_round(f"{summary.judged_by}_per_round")
+                        for r in summary.rows)
+        text = (f"Dots: each twin's {metric_name(summary.judged_by)}, what this scenario is "
+                "judged by" + ("; whiskers: the IQR of each round's own" if per_round else
+                               " (one value per run in this file)"))
+    text += "; colour: its kind. Bold names: the best sync and the best async twin."
     if summary.judged_by is None and any(r.record.ideal_s for r in summary.rows):
         text += " Dashed: the ideal time ⌈N/C⌉·L, the physics limit at this latency."
     if any(r.record.cpu_per_op is not None for r in summary.rows):
