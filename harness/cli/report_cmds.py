@@ -20,7 +20,6 @@ import typer
 
 from harness.analysis.compare import compare_runs
 from harness.cli.console import bad_input_exits, err, resolve_run_path
-from harness.cli.options import ForceOpt
 from harness.config import load_config
 from harness.errors import BadInput
 from harness.render.html import compare_page, run_page, trend_page
@@ -67,12 +66,14 @@ def write_report(path: Path | None, page: Callable[[], str]) -> None:
 
 def report(
     runs: Annotated[list[str], typer.Argument(
+        metavar="RUN",
         help="One run: its report (a sweep: its map). Two: BASE CURRENT compared, as `bench "
              "compare` does. More: each benchmark's median over the runs, in this order. A "
              "run file, or a label under results/.")],
     output: Annotated[Path, typer.Option(
         "--output", "-o", help="Where to write the page (one self-contained HTML file).")],
-    force: ForceOpt = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing page.")
+                     ] = False,
 ) -> None:
     """Write one self-contained HTML page with charts: a run, two runs compared, or a trend."""
     with bad_input_exits():
