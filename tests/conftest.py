@@ -4,6 +4,7 @@ check that the suite itself leaves nothing behind."""
 from __future__ import annotations
 
 import contextlib
+import multiprocessing.util
 import os
 import shutil
 import tempfile
@@ -21,6 +22,7 @@ from harness.peers.mysql import MysqlPeer
 from harness.peers.postgres import PostgresPeer
 from harness.testing import peer_pool as start_peers
 
+ROOT = Path(__file__).resolve().parents[1]
 SUITE_ENV = "TWINBENCH_TEST_SUITE"
 
 
@@ -85,7 +87,17 @@ def suite_leaves_nothing_behind(tmp_path_factory: pytest.TempPathFactory) -> Ite
             with contextlib.suppress(psutil.Error):
                 problems.append(f"process {proc.pid} {' '.join(proc.cmdline()[:4])}")
                 proc.kill()
-        shutil.rmtree(private, ignore_errors=True)
+        for entry in private.iterdir():
+            if entry.name.startswith("pymp-"):
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+        # multiprocessing removes its own pymp-* dir at exit (a finalizer of priority -100);
+        # the private dir goes after it, not before (which makes that finalizer crash).
+        multiprocessing.util.Finalize(None, shutil.rmtree, args=(private,),
+                                      kwargs={"ignore_errors": True}, exitpriority=-101)
         assert not problems, "the test suite left behind: " + "; ".join(problems)
 
 
@@ -118,3 +130,15 @@ def mysql_server() -> Iterator[MysqlPeer]:
             yield peer
     except PeerUnavailable as exc:
         pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="session")
+def baseline_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`bench report results/baseline.json`, made once: its page is checked as a document,
+    for its size, and in a real browser."""
+    from tests.helpers.cli import bench
+
+    out = tmp_path_factory.mktemp("report") / "baseline.html"
+    result = bench("report", str(ROOT / "results" / "baseline.json"), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    return out

@@ -7,9 +7,11 @@ sync and thread-pool twins: async has to beat the best sync code, not only the n
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
+from harness.analysis.stats import quartiles
 from harness.model.workload import SYNC_KINDS
 from harness.results.runfile import BenchRecord, Run
 
@@ -56,6 +58,24 @@ def score(record: BenchRecord, judged_by: str | None) -> float:
         return record.median
     value = record.extra.get(judged_by)
     return float(value) if isinstance(value, int | float) else float("inf")
+
+
+def score_spread(record: BenchRecord, judged_by: str | None
+                 ) -> tuple[float, float, float] | None:
+    """(score, first quartile, third quartile) over the rounds: the median wall time and its
+    IQR, or the judged metric and the quartiles of its per-round values (the value alone when
+    the file has none). None when the record lacks the metric. For charts and trends, which
+    draw the spread a table prints as IQR."""
+    if judged_by is None:
+        return record.median, record.q1, record.q3
+    value = score(record, judged_by)
+    if not math.isfinite(value):
+        return None
+    per_round = record.per_round(f"{judged_by}_per_round")
+    if per_round is None:
+        return value, value, value
+    low, high = quartiles([x for p in per_round for x in p])
+    return value, low, high
 
 
 def did_all_the_work(record: BenchRecord) -> bool:

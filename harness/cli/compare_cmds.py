@@ -20,6 +20,7 @@ from harness.cli.console import bad_input_exits, console, err, resolve_run_path
 from harness.cli.options import (
     DsnOpt,
     ForceOpt,
+    HtmlOpt,
     LoopOpt,
     MysqlDsnOpt,
     ProfileOpt,
@@ -31,12 +32,14 @@ from harness.cli.options import (
     WorkloadsOpt,
 )
 from harness.cli.progress import progress_for
+from harness.cli.report_cmds import write_report
 from harness.cli.run_cmds import strict_exit
 from harness.config import Config, Thresholds, load_config, workload_sources
 from harness.errors import BadInput
 from harness.model.registry import Selection
 from harness.render.compare import FORMATS, render_table, to_json, to_markdown
 from harness.render.fmt import plain
+from harness.render.html import compare_page
 from harness.render.run import render_warnings
 from harness.results.files import (
     check_outputs,
@@ -130,6 +133,7 @@ def check(
                        "it exists; with --against, the current side's.")] = None,
     base_json: Annotated[str | None, typer.Option(
         "--base-json", help="With --against: write the base side's run here.")] = None,
+    html: HtmlOpt = None,
     save: SaveOpt = None,
     force: ForceOpt = False,
     fmt: FormatOpt = "table",
@@ -183,6 +187,7 @@ def check(
         config = load_config(max_regression=max_regression)
         markdown_path = (output_path(markdown, "--markdown", force=False, overwrite=True)
                          if markdown is not None else None)
+        html_path = output_path(html, "--html", force=force) if html is not None else None
         if baseline is None:
             if current is not None:
                 raise BadInput("--current checks a saved run; with --against both sides are "
@@ -207,6 +212,7 @@ def check(
     _emit(result, fmt, gate)
     if markdown_path is not None:
         markdown_path.write_text(to_markdown(result, gate))
+    write_report(html_path, lambda: compare_page(result, gate))
     render_warnings(result.current, err)
     raise typer.Exit(max(gate.exit_code, strict_exit(result.current, strict)))
 
@@ -246,9 +252,11 @@ def _ab_outputs(save: str | None, json_path: str | None, base_json: str | None,
                 force: bool) -> dict[str, list[Path]]:
     """Where each side's run file goes (--save LABEL writes LABEL.json and LABEL.base.json),
     checked before anything is measured."""
-    current = check_outputs(save=save, json_path=json_path, force=force)
+    # --json/--base-json are overwritten (as with --baseline: CI reruns write them again);
+    # saved labels only with --force.
+    current = check_outputs(save=save, json_path=json_path, force=force, json_force=True)
     base = check_outputs(save=f"{save}.base" if save else None, json_path=base_json,
-                         force=force)
+                         force=force, json_force=True)
     out: dict[str, list[Path]] = {
         "current": [p for p in (current.target, current.json) if p is not None],
         "base": [p for p in (base.target, base.json) if p is not None]}

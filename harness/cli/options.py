@@ -17,10 +17,15 @@ SaveOpt = Annotated[str | None, typer.Option(
     "--save", help="Save the run as results/LABEL.json (pytest-benchmark JSON + metadata); "
                    "if interrupted, what finished goes to results/LABEL.partial.json.")]
 ForceOpt = Annotated[bool, typer.Option(
-    "--force", help="Overwrite an existing saved label (or its .partial) or --json file.")]
+    "--force", help="Overwrite an existing saved label (or its .partial), --json or --html "
+                    "file.")]
 # A str, not a Path: typer would turn '' into '.', and the error would name the wrong thing.
 JsonOpt = Annotated[str | None, typer.Option(
     "--json", help="Also write the run file to this path (its directory must exist).")]
+HtmlOpt = Annotated[str | None, typer.Option(
+    "--html", help="Also write the report as one self-contained HTML page here: charts and "
+                   "tables, opens offline (see `bench report`). Checked before anything runs; "
+                   "an existing file is overwritten only with --force.")]
 StrictOpt = Annotated[bool, typer.Option(
     "--strict", help="Fail (exit 1) if any benchmark warned, logged a warning or an error, or "
                      "raised an exception Python could only print (for CI).")]

@@ -13,6 +13,7 @@ from harness.cli.console import bad_input_exits, console, err, resolve_run_path
 from harness.cli.options import (
     DsnOpt,
     ForceOpt,
+    HtmlOpt,
     JsonOpt,
     LoopOpt,
     MysqlDsnOpt,
@@ -26,9 +27,11 @@ from harness.cli.options import (
     WorkloadsOpt,
 )
 from harness.cli.progress import progress_for
+from harness.cli.report_cmds import write_report
 from harness.config import workload_sources
 from harness.model.registry import Selection, discover
 from harness.render.fmt import describe_params, plain
+from harness.render.html import run_page
 from harness.render.run import render_run
 from harness.results.files import Outputs, check_outputs, load_run, save_run
 from harness.results.runfile import Run
@@ -48,13 +51,13 @@ def _request(workloads: list[str], twins: list[str] | None, scenarios: list[str]
 
 
 def run_request(request: RunRequest, save: str | None, force: bool, json_path: str | None,
-                strict: bool = False) -> None:
+                strict: bool = False, html: str | None = None) -> None:
     """Measure, render, save, exit: what `run`, `all` and `sweep` share."""
     with bad_input_exits():  # everything the user typed is checked before anything runs
         profile_named(request.profile)
         check_loop(request.loop)
         check_passes(request.passes)
-        outputs = check_outputs(save=save, json_path=json_path, force=force)
+        outputs = check_outputs(save=save, json_path=json_path, html=html, force=force)
         announce_reclaimed(request.pg_dsn)
         try:
             with progress_for(console, err) as progress:
@@ -86,6 +89,10 @@ def _finish(result: RunResult, outputs: Outputs, strict: bool) -> None:
     if outputs.json is not None:
         path = save_run(run.doc, outputs.json, force=outputs.force)
         console.print(f"wrote [bold]{plain(path)}[/]")
+    # Last: a report that fails to render cannot cost the run, which is saved by now.
+    name = (outputs.target.stem if outputs.target is not None
+            else outputs.json.name if outputs.json is not None else "this run")
+    write_report(outputs.html, lambda: run_page(name, run))
     if result.interrupted:
         err.print("[yellow]interrupted: the table shows what finished[/]")
     raise typer.Exit(max(result.exit_code, strict_exit(run, strict)))
@@ -126,11 +133,11 @@ def run(
     save: SaveOpt = None, force: ForceOpt = False, json: JsonOpt = None,
     loop: LoopOpt = "asyncio", pg_dsn: DsnOpt = None, passes: PassesOpt = 1,
     workload_path: WorkloadsOpt = None, mysql_dsn: MysqlDsnOpt = None,
-    tmpdir: TmpdirOpt = None, strict: StrictOpt = False,
+    tmpdir: TmpdirOpt = None, strict: StrictOpt = False, html: HtmlOpt = None,
 ) -> None:
     """Run the named workloads and print a table per scenario."""
     run_request(_request(workloads, twin, scenario, profile, loop, pg_dsn, passes, workload_path,
-                         mysql_dsn, tmpdir), save, force, json, strict)
+                         mysql_dsn, tmpdir), save, force, json, strict, html)
 
 
 def run_all(
@@ -138,11 +145,11 @@ def run_all(
     save: SaveOpt = None, force: ForceOpt = False, json: JsonOpt = None,
     loop: LoopOpt = "asyncio", pg_dsn: DsnOpt = None, passes: PassesOpt = 1,
     workload_path: WorkloadsOpt = None, mysql_dsn: MysqlDsnOpt = None,
-    tmpdir: TmpdirOpt = None, strict: StrictOpt = False,
+    tmpdir: TmpdirOpt = None, strict: StrictOpt = False, html: HtmlOpt = None,
 ) -> None:
     """Run every workload (a workload whose peer is unavailable is reported as skipped)."""
     run_request(_request([], twin, scenario, profile, loop, pg_dsn, passes, workload_path,
-                         mysql_dsn, tmpdir), save, force, json, strict)
+                         mysql_dsn, tmpdir), save, force, json, strict, html)
 
 
 def show(path: Annotated[str, typer.Argument(help="A run file, or a label under results/.")],

@@ -10,6 +10,7 @@ from harness.cli.console import bad_input_exits, err
 from harness.cli.options import (
     DsnOpt,
     ForceOpt,
+    HtmlOpt,
     JsonOpt,
     LoopOpt,
     PassesOpt,
@@ -23,6 +24,7 @@ from harness.cli.progress import fmt_duration
 from harness.cli.run_cmds import run_request
 from harness.config import workload_sources
 from harness.model.registry import RegistryError, Selection, discover
+from harness.results.files import check_outputs
 from harness.run.profiles import profile_named
 from harness.run.runner import RunRequest
 from harness.run.sweep import default_spec, estimate_seconds, parse_vary, plan
@@ -43,7 +45,7 @@ def sweep(
     loop: LoopOpt = "asyncio", pg_dsn: DsnOpt = None,
     max_points: Annotated[int, typer.Option(
         "--max-points", help="Refuse a grid with more points than this.")] = 100,
-    workload_path: WorkloadsOpt = None, strict: StrictOpt = False,
+    workload_path: WorkloadsOpt = None, strict: StrictOpt = False, html: HtmlOpt = None,
 ) -> None:
     """Measure every point of a grid and draw where async starts (or stops) paying."""
     # Every point is an ordinary benchmark of every selected twin (same fairness rules and
@@ -68,6 +70,8 @@ def sweep(
                                 + ", ".join(sorted(known)))
         count = len(twins or known)
         seconds = estimate_seconds(planned, twins, chosen) * passes
+        # before the estimate line: bad input stays one line (run_request checks them again)
+        check_outputs(save=save, json_path=json, html=html, force=force)
     shape = " × ".join(f"{a.name} ({len(a.values)})" for a in spec.axes)
     err.print(f"sweeping {workload} · {spec.scenario} over {shape}: {len(planned.points)} "
               f"points × {count} twins = {len(planned.points) * count} benchmarks"
@@ -75,4 +79,4 @@ def sweep(
               + f"; about {fmt_duration(seconds)} (a rough estimate)", highlight=False)
     request = RunRequest(selection=Selection((workload,), twins), profile=profile, loop=loop,
                          pg_dsn=pg_dsn, passes=passes, sources=sources, sweep=spec)
-    run_request(request, save, force, json, strict)
+    run_request(request, save, force, json, strict, html)

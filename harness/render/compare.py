@@ -99,7 +99,7 @@ def _value(d: Delta, ratio: bool) -> tuple[str, str]:
     return one(d.base_value), one(d.current_value)
 
 
-def _run_line(name: str, run: Run) -> str:
+def run_line(name: str, run: Run) -> str:
     m = run.meta
     git = m.get("git") or {}
     machine = m.get("machine") or {}
@@ -108,7 +108,7 @@ def _run_line(name: str, run: Run) -> str:
             f"{m.get('created', '?')}, {machine.get('cores')} cores · {machine.get('cpu')}")
 
 
-def _summary_line(r: CompareResult) -> str:
+def summary_line(r: CompareResult) -> str:
     counts: dict[str, int] = {}
     for d in r.gated:
         counts[d.verdict] = counts.get(d.verdict, 0) + 1
@@ -119,7 +119,7 @@ def _summary_line(r: CompareResult) -> str:
     return f"{len(r.compared)} compared on {view}{caveat}: " + ", ".join(parts)
 
 
-def _gate_line(gate: GateResult) -> str:
+def gate_line(gate: GateResult) -> str:
     if gate.passed:
         compared = gate.comparison.compared
         weak = sum(d.underpowered for d in compared)
@@ -136,7 +136,14 @@ def _speedup_text(value: float | None, pair: tuple[str, str] | None) -> str:
     return f"{value:.2f}x ({pair[0]} vs {pair[1]})"
 
 
-def _benchmark_name(d: Delta) -> str:
+def speedup_cells(s: SpeedupDelta) -> list[str]:
+    """A row of the "async over best sync, per run" table, in every format."""
+    return [f"{s.workload} · {s.scenario}", _speedup_text(s.base, s.base_pair),
+            _speedup_text(s.current, s.current_pair),
+            "params differ" if s.params_differ else _pct(s.change)]
+
+
+def benchmark_name(d: Delta) -> str:
     return f"{d.workload} · {d.scenario} · {d.twin}" if d.workload else d.key
 
 
@@ -144,7 +151,7 @@ DELTA_HEADERS = ["benchmark", "vs", "base", "current", "change", "95% CI", "p", 
                  "detects", "threshold", "verdict"]
 
 
-def _delta_rows(deltas: tuple[Delta, ...], ratio: bool) -> list[tuple[Delta, list[str]]]:
+def delta_rows(deltas: tuple[Delta, ...], ratio: bool) -> list[tuple[Delta, list[str]]]:
     """The cells of each delta's row (the reference twin of a ratio view has none), the same
     for the terminal and for markdown; the caller styles the name and the verdict."""
     rows = []
@@ -153,13 +160,13 @@ def _delta_rows(deltas: tuple[Delta, ...], ratio: bool) -> list[tuple[Delta, lis
             continue
         base, cur = _value(d, ratio)
         change = d.comparison.change if d.comparison else None
-        rows.append((d, [_benchmark_name(d), *([d.reference or "—"] if ratio else []), base,
+        rows.append((d, [benchmark_name(d), *([d.reference or "—"] if ratio else []), base,
                          cur, _pct(change), _ci(d), _p(d), _passes(d), _detects(d),
                          f"{d.threshold:.0%}", _verdict(d)]))
     return rows
 
 
-def _headers(ratio: bool, base: str, current: str) -> list[str]:
+def delta_headers(ratio: bool, base: str, current: str) -> list[str]:
     heads = [h for h in DELTA_HEADERS if ratio or h != "vs"]
     return [base if h == "base" else current if h == "current" else h for h in heads]
 
@@ -173,9 +180,9 @@ _STYLES = {"slower": "bold red", "faster": "green", "failed": "bold red", "added
 def _delta_table(title: str, deltas: tuple[Delta, ...], ratio: bool) -> Table:
     table = Table(title=title, title_justify="left")
     unit = " ratio" if ratio else " median"
-    for h in _headers(ratio, "base" + unit, "current" + unit):
+    for h in delta_headers(ratio, "base" + unit, "current" + unit):
         table.add_column(h, justify="left" if h in ("benchmark", "vs", "verdict") else "right")
-    for d, cells in _delta_rows(deltas, ratio):
+    for d, cells in delta_rows(deltas, ratio):
         table.add_row(*map(plain, cells), style=_STYLES.get(d.verdict))
     return table
 
@@ -185,17 +192,14 @@ def _speedup_table(speedups: tuple[SpeedupDelta, ...]) -> Table:
     for h in ("scenario", "base", "current", "moved"):
         table.add_column(h, justify="left" if h == "scenario" else "right")
     for s in speedups:
-        moved = "params differ" if s.params_differ else _pct(s.change)
-        table.add_row(*map(plain, (f"{s.workload} · {s.scenario}",
-                                   _speedup_text(s.base, s.base_pair),
-                                   _speedup_text(s.current, s.current_pair), moved)))
+        table.add_row(*map(plain, speedup_cells(s)))
     return table
 
 
 def render_table(r: CompareResult, console: Console, gate: GateResult | None = None) -> None:
     """Text from the run files (names, machines, labels, details) goes through `plain`."""
-    console.print(plain(_run_line(f"base {r.base_name}", r.base)), highlight=False)
-    console.print(plain(_run_line(f"current {r.current_name}", r.current)), highlight=False)
+    console.print(plain(run_line(f"base {r.base_name}", r.base)), highlight=False)
+    console.print(plain(run_line(f"current {r.current_name}", r.current)), highlight=False)
     for w in r.warnings:
         console.print(f"[bold yellow]warning:[/] {plain(w)}", highlight=False)
     for n in r.notes:
@@ -214,10 +218,10 @@ def render_table(r: CompareResult, console: Console, gate: GateResult | None = N
         console.print(f"{UNDERPOWERED_MARK} {FOOTNOTE}")
     console.print(f"[dim]{LEGEND}[/]")
     console.print(_speedup_table(r.speedups))
-    console.print(plain(_summary_line(r)), highlight=False)
+    console.print(plain(summary_line(r)), highlight=False)
     if gate is not None:
         style = "bold green" if gate.passed else "bold red"
-        console.print(f"[{style}]{plain(_gate_line(gate))}[/]", highlight=False)
+        console.print(f"[{style}]{plain(gate_line(gate))}[/]", highlight=False)
 
 
 # -- markdown -----------------------------------------------------------------------------------
@@ -239,12 +243,12 @@ _MD_ICONS = {"slower": "🔴 ", "failed": "🔴 ", "faster": "🟢 "}
 
 def _md_deltas(deltas: tuple[Delta, ...], ratio: bool) -> list[str]:
     rows = []
-    for d, cells in _delta_rows(deltas, ratio):
+    for d, cells in delta_rows(deltas, ratio):
         verdict = _MD_ICONS.get(d.verdict, "") + cells[-1]
         if d.regression or d.status is Status.FAILED:
             verdict = f"**{verdict}**"
         rows.append([f"`{d.key}`", *cells[1:-1], verdict])
-    return _md_table(_headers(ratio, "base", "current"), rows)
+    return _md_table(delta_headers(ratio, "base", "current"), rows)
 
 
 def to_markdown(r: CompareResult, gate: GateResult | None = None) -> str:
@@ -252,12 +256,12 @@ def to_markdown(r: CompareResult, gate: GateResult | None = None) -> str:
     if gate is not None:
         icon = "✅" if gate.passed else "❌"
         lines += [f"## {icon} twinbench check: {'passed' if gate.passed else 'failed'}", ""]
-        lines += [f"- {_md_escape(x)}" for x in gate.reasons] or [_gate_line(gate)]
+        lines += [f"- {_md_escape(x)}" for x in gate.reasons] or [gate_line(gate)]
         lines.append("")
     else:
         lines += ["## twinbench compare", ""]
-    lines += [f"- {_run_line('**base** ' + r.base_name, r.base)}",
-              f"- {_run_line('**current** ' + r.current_name, r.current)}", ""]
+    lines += [f"- {run_line('**base** ' + r.base_name, r.base)}",
+              f"- {run_line('**current** ' + r.current_name, r.current)}", ""]
     lines += [f"> ⚠️ {w}" for w in r.warnings]
     lines += [f"> ℹ️ {n}" for n in r.notes]  # noqa: RUF001 — the emoji is meant
     if r.warnings or r.notes:
@@ -278,11 +282,9 @@ def to_markdown(r: CompareResult, gate: GateResult | None = None) -> str:
         lines += ["", f"{UNDERPOWERED_MARK} {FOOTNOTE}"]
     lines += ["", LEGEND]
     lines += ["", "### Async over best sync, per run", ""]
-    lines += _md_table(["scenario", "base", "current", "moved"], [
-        [f"{s.workload} · {s.scenario}", _speedup_text(s.base, s.base_pair),
-         _speedup_text(s.current, s.current_pair),
-         "params differ" if s.params_differ else _pct(s.change)] for s in r.speedups])
-    lines += ["", _summary_line(r) + f" (alpha {r.alpha}: t-test on pass medians, or "
+    lines += _md_table(["scenario", "base", "current", "moved"],
+                       [speedup_cells(s) for s in r.speedups])
+    lines += ["", summary_line(r) + f" (alpha {r.alpha}: t-test on pass medians, or "
               f"Mann-Whitney on rounds with one pass each side; {r.confidence:.0%} CI).", ""]
     return "\n".join(plain(line, markup=False) for line in lines)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rich.markup import escape
@@ -86,3 +87,28 @@ def plain(value: object, markup: bool = True) -> str:
     the rendering). Markdown and JSON want `markup=False`."""
     text = _CONTROL.sub(lambda m: " " if m.group() in "\t\n\r" else "", str(value))
     return escape(text) if markup else text
+@dataclass(frozen=True)
+class TableText:
+    """A table as text, before anything draws it. The terminal (rich) and the HTML report both
+    draw these same cells, so the numbers in the two can never disagree."""
+
+    title: str
+    headers: list[str]
+    rows: list[list[str]]
+    marks: list[str] = field(default_factory=list)  # per row: a word a renderer styles, or ""
+    align: str = ""  # per column: "l" (names) or "r" (numbers); columns beyond it are "r"
+    caption: str = ""
+
+    def left(self, column: int) -> bool:
+        return self.align[column:column + 1] == "l"
+
+    def mark(self, row: int) -> str:
+        return self.marks[row] if row < len(self.marks) else ""
+
+    def without_empty_columns(self) -> TableText:
+        """Leave out the columns that have nothing to say (every cell "—"), never the first."""
+        keep = [i for i in range(len(self.headers))
+                if i < 1 or any(cells[i] != "—" for cells in self.rows)]
+        return replace(self, headers=[self.headers[i] for i in keep],
+                       rows=[[cells[i] for i in keep] for cells in self.rows],
+                       align="".join("l" if self.left(i) else "r" for i in keep))

@@ -5,7 +5,8 @@ must not be able to colour, move or clear the terminal, nor crash rich with mark
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 from rich.console import Console
 from rich.table import Table
@@ -15,6 +16,7 @@ from harness.analysis.matchup import Call, Interval, Matchup, judge
 from harness.analysis.summary import BUSY_WARNING, ScenarioSummary, busiest, summarize
 from harness.analysis.sweep import analyse as analyse_sweep
 from harness.render.fmt import (
+    TableText,
     describe_params,
     fmt_metric,
     fmt_percent,
@@ -73,28 +75,51 @@ def verdict_line(summary: ScenarioSummary, matchup: Matchup | None = None) -> st
     return line
 
 
-def _table(title: str, headers: list[str], rows: list[list[str]], bold: list[bool],
-           text_columns: int) -> Table:
-    """A table without the columns that have nothing to say (all "—"); the first
-    `text_columns` are names, the rest right-aligned numbers."""
-    table = Table(title=plain(title), title_justify="left")
-    keep = [i for i in range(len(headers)) if i < 1 or any(cells[i] != "—" for cells in rows)]
-    for i in keep:
-        table.add_column(plain(headers[i]), justify="left" if i < text_columns else "right",
+BEST = "best"
+#: How the terminal styles a row's mark: the best twins, and the answer's verdict words.
+ROW_STYLES = {BEST: "bold green", "faster": "green", "slower": "red", "tie": "yellow",
+              "cannot tell": "dim"}
+
+
+def _text_cell(value: str, style: str = "") -> Text:
+    """Text, not markup: names come from run files and scenario names hold brackets, which
+    rich would otherwise read as markup; and control characters out (`plain`), so a file
+    cannot drive the terminal."""
+    return Text(plain(value, markup=False), style=style)
+
+
+def rich_table(text: TableText, title_style: str | None = None) -> Table:
+    """A table's text drawn by rich (the HTML report draws the same TableText)."""
+    table = Table(title=_text_cell(text.title, title_style or ""), title_justify="left",
+                  caption=_text_cell(text.caption, "table.caption") if text.caption else None,
+                  caption_justify="left")
+    for i, header in enumerate(text.headers):
+        table.add_column(_text_cell(header), justify="left" if text.left(i) else "right",
                          no_wrap=True)
-    for cells, strong in zip(rows, bold, strict=True):
-        table.add_row(*(plain(cells[i]) for i in keep), style="bold green" if strong else None)
+    for i, cells in enumerate(text.rows):
+        table.add_row(*map(_text_cell, cells), style=ROW_STYLES.get(text.mark(i)))
     return table
 
 
-def scenario_tables(summary: ScenarioSummary, metrics: Sequence[dict[str, str]] = ()
-                    ) -> list[Table]:
-    """The timing table (best sync and best async in bold) and, for workloads that declare
-    metrics (latency percentiles, memory...), a second table of those, so neither is too wide
-    to read. Columns with nothing to say (no sequential twin, no latency) are left out."""
+def _text(title: str, headers: list[str], rows: list[list[str]], bold: list[bool],
+          text_columns: int) -> TableText:
+    """The first `text_columns` are names, the rest numbers; columns with nothing to say (no
+    sequential twin, no latency) are left out."""
+    return TableText(title, headers, rows, [BEST if b else "" for b in bold],
+                     "l" * text_columns).without_empty_columns()
+
+
+def scenario_title(summary: ScenarioSummary) -> str:
     judged = f" (judged by {summary.judged_by})" if summary.judged_by else ""
-    title = (f"{summary.workload} · {summary.scenario} — {describe_params(summary.params)}"
-             f"{judged}")
+    return (f"{summary.workload} · {summary.scenario} — {describe_params(summary.params)}"
+            f"{judged}")
+
+
+def scenario_texts(summary: ScenarioSummary, metrics: Sequence[Mapping[str, str]] = ()
+                   ) -> list[TableText]:
+    """The timing table (best sync and best async marked best) and, for workloads that declare
+    metrics (latency percentiles, memory...), a second table of those, so neither is too wide
+    to read; between them, what each client twin cost."""
     bold = [row.record is summary.best_async or row.record is summary.best_sync
             for row in summary.rows]
     sync_cpu = summary.best_sync.cpu_per_op if summary.best_sync else None
@@ -109,29 +134,35 @@ def scenario_tables(summary: ScenarioSummary, metrics: Sequence[dict[str, str]] 
                fmt_ratio(r.vs_sequential), fmt_ratio(r.vs_best_sync),
                _fmt_optional_seconds(r.record.cpu_per_op), fmt_ratio(cpu_vs(r.record)),
                fmt_percent(r.record.efficiency)] for r in summary.rows]
-    tables = [_table(title, ["twin", "kind", "median", "IQR", "pass spread", "ops/s", "vs seq",
-                             "vs best sync", "CPU/op", "CPU vs best sync", "eff. vs ideal"],
-                     timing, bold, text_columns=2)]
-    costs = _cost_table(summary, bold)
+    texts = [_text(scenario_title(summary),
+                   ["twin", "kind", "median", "IQR", "pass spread", "ops/s", "vs seq",
+                    "vs best sync", "CPU/op", "CPU vs best sync", "eff. vs ideal"],
+                   timing, bold, text_columns=2)]
+    costs = _cost_text(summary, bold)
     if costs is not None:
-        tables.append(costs)
+        texts.append(costs)
     measured = [[r.record.twin, *(fmt_metric(r.record.extra.get(m["key"]),
                                              m.get("unit", "count")) for m in metrics)]
                 for r in summary.rows]
     # A scenario may measure none of its workload's metrics (file_io's writes have no page
     # cache to report): then there is no second table, rather than one of twin names.
     if any(cell != "—" for cells in measured for cell in cells[1:]):
-        tables.append(_table(f"  {summary.scenario}: also measured",
-                             ["twin", *(m["header"] for m in metrics)], measured, bold,
-                             text_columns=1))
-    return tables
+        texts.append(_text(f"  {summary.scenario}: also measured",
+                           ["twin", *(m["header"] for m in metrics)], measured, bold,
+                           text_columns=1))
+    return texts
+
+
+def scenario_tables(summary: ScenarioSummary, metrics: Sequence[Mapping[str, str]] = ()
+                    ) -> list[Table]:
+    return [rich_table(t) for t in scenario_texts(summary, metrics)]
 
 
 def _fmt_optional_seconds(value: float | None) -> str:
     return "—" if value is None else fmt_seconds(value)
 
 
-def _cost_table(summary: ScenarioSummary, bold: list[bool]) -> Table | None:
+def _cost_text(summary: ScenarioSummary, bold: list[bool]) -> TableText | None:
     """What each client twin cost the measuring process and the peers over its timed rounds
     (server twins report their server's in the measured-at table instead)."""
     peers = sorted({p for r in summary.rows for p in r.record.peer_cpu_per_op()})
@@ -142,12 +173,12 @@ def _cost_table(summary: ScenarioSummary, bold: list[bool]) -> Table | None:
             for r in summary.rows]
     if all(cell == "—" for row in rows for cell in row[1:]):
         return None
-    return _table(f"  {summary.scenario}: what each twin cost over its timed rounds",
-                  ["twin", "threads (peak)", "RSS Δ", *(f"{p} CPU/op" for p in peers)],
-                  rows, bold, text_columns=1)
+    return _text(f"  {summary.scenario}: what each twin cost over its timed rounds",
+                 ["twin", "threads (peak)", "RSS Δ", *(f"{p} CPU/op" for p in peers)],
+                 rows, bold, text_columns=1)
 
 
-def summary_table(run: Run) -> Table | None:
+def answer_text(run: Run) -> TableText | None:
     """One row per scenario: the whole answer on one screen."""
     rows: list[list[str]] = []
     words: list[str] = []
@@ -163,19 +194,29 @@ def summary_table(run: Run) -> Table | None:
         words.append(m.call.value)
     if not rows:
         return None
-    table = Table(title="the answer: best async twin vs best sync twin, per scenario",
-                  title_justify="left", caption="speedup > 1: async is better (95% CI); CPU: "
-                  "sync CPU/op ÷ async CPU/op (~: within noise)", caption_justify="left")
-    for i, header in enumerate(("scenario", "best sync", "best async", "speedup (95% CI)",
-                                "CPU sync÷async", "verdict")):
-        table.add_column(header, justify="left" if i < 3 or i == 5 else "right", no_wrap=True)
-    styles = {"faster": "green", "slower": "red", "tie": "yellow", "cannot tell": "dim"}
-    for cells, word in zip(rows, words, strict=True):
-        table.add_row(*map(Text, cells), style=styles.get(word))
-    return table
+    return TableText("the answer: best async twin vs best sync twin, per scenario",
+                     ["scenario", "best sync", "best async", "speedup (95% CI)",
+                      "CPU sync÷async", "verdict"], rows, words, align="lllrrl",
+                     caption="speedup > 1: async is better (95% CI); CPU: sync CPU/op ÷ "
+                             "async CPU/op (~: within noise)")
 
 
-def peer_lines(run: Run) -> list[str]:
+def summary_table(run: Run) -> Table | None:
+    text = answer_text(run)
+    return None if text is None else rich_table(text, title_style="table.title")
+
+
+@dataclass(frozen=True)
+class PeerLine:
+    """A line about a peer: its capacity, or how busy it was (`indent`), with a warning when
+    it was close to saturation."""
+
+    text: str
+    indent: bool = False
+    warning: str = ""
+
+
+def peer_facts(run: Run) -> list[PeerLine]:
     """Each peer's capacity and how busy it was: evidence it did not set the pace."""
     lines = []
     for name, info in sorted(run.meta.get("peers", {}).items()):
@@ -183,19 +224,27 @@ def peer_lines(run: Run) -> list[str]:
             continue
         if name == "http" and info.get("capacity_rps"):
             per_cpu = info.get("capacity_per_cpu_s")
-            lines.append(f"HTTP peer capacity at L=0: {fmt_rate(info['capacity_rps'])} req/s to "
-                         "one load process"
-                         + (f", {fmt_rate(per_cpu)} req per CPU-second of the peer" if per_cpu
-                            else ""))
+            lines.append(PeerLine(
+                f"HTTP peer capacity at L=0: {fmt_rate(info['capacity_rps'])} req/s to one "
+                "load process"
+                + (f", {fmt_rate(per_cpu)} req per CPU-second of the peer" if per_cpu else "")))
         elif info.get("summary"):
-            lines.append(f"{plain(name)}: {plain(info['summary'])}")
+            lines.append(PeerLine(f"{name}: {info['summary']}"))
         busy, record = busiest(run, name)
         if record is not None:
-            warn = ("  [bold red]near saturation: the peer may have set the pace[/]"
-                    if busy > BUSY_WARNING else "")
-            lines.append(f"  {plain(name)} peer was at most {busy:.0%} busy (one core = 100%), "
-                         f"during {plain(record.key)}{warn}")
+            lines.append(PeerLine(
+                f"{name} peer was at most {busy:.0%} busy (one core = 100%), during "
+                f"{record.key}", indent=True,
+                warning="near saturation: the peer may have set the pace"
+                if busy > BUSY_WARNING else ""))
     return lines
+
+
+def peer_lines(run: Run) -> list[str]:
+    """The peer facts as console markup (text from the file through `plain`)."""
+    return [("  " if line.indent else "") + plain(line.text)
+            + (f"  [bold red]{line.warning}[/]" if line.warning else "")
+            for line in peer_facts(run)]
 
 
 def render_run(run: Run, console: Console, details: bool = False) -> None:

@@ -3,6 +3,7 @@ and one crossover line per row of the grid."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from itertools import product
 from typing import Any
 
@@ -19,36 +20,83 @@ STYLES = {Call.FASTER: "bold green", Call.SLOWER: "bold red", Call.TIE: "yellow"
 MARKS = {Call.FASTER: "", Call.SLOWER: "", Call.TIE: " ~", Call.CANNOT_TELL: " ?"}
 
 
-def _cell(result: SweepResult, values: dict[str, Any]) -> Text:
+LEGEND = ("cells: best async twin's speedup over the best sync twin; green faster, red slower, "
+          "~ within noise, ? too few rounds to tell, — not measured")
+
+
+def cell(result: SweepResult, values: dict[str, Any]) -> tuple[str, Call | None]:
+    """A grid point's text and the verdict that colours it (None: not measured)."""
     point = result.point(values)
     if point is None or point.matchup is None:
-        return Text("—", style="dim")
+        return "—", None
     m = point.matchup
-    return Text(f"{m.point:.2f}x{MARKS[m.call]}", style=STYLES[m.call])
+    return f"{m.point:.2f}x{MARKS[m.call]}", m.call
+
+
+def layout(result: SweepResult) -> tuple[str | None, list[dict[str, Any]]]:
+    """How a sweep is drawn: columns the primary axis, rows the next axis (None when there is
+    one axis), and one grid per combination of the values of any other axes."""
+    axes = dict(result.axes)
+    others = [a for a, _ in result.axes if a != result.primary]
+    rest = others[1:]
+    return (others[0] if others else None,
+            [dict(zip(rest, combo, strict=True)) for combo in product(*(axes[a] for a in rest))])
+
+
+def describe_grid(result: SweepResult, fixed: dict[str, Any]) -> str:
+    return (f"{result.workload} · {result.scenario}: best async twin over best sync twin"
+            + (f" at {describe_params(fixed)}" if fixed else ""))
+
+
+@dataclass(frozen=True)
+class GridText:
+    """One grid of the map as text: the terminal and the HTML report draw the same cells."""
+
+    title: str
+    corner: str  # the rows' axis
+    columns: list[str]
+    rows: list[tuple[str, list[tuple[str, Call | None]]]]
+
+
+def grid_texts(result: SweepResult) -> list[GridText]:
+    axes = dict(result.axes)
+    rows_axis, grids_fixed = layout(result)
+    out = []
+    for fixed in grids_fixed:
+        rows = []
+        for y in (axes[rows_axis] if rows_axis else (None,)):
+            head = describe_param(rows_axis, y) if rows_axis else ""
+            rows.append((head, [cell(result, {**fixed, **({rows_axis: y} if rows_axis else {}),
+                                              result.primary: x})
+                                for x in axes[result.primary]]))
+        out.append(GridText(describe_grid(result, fixed), rows_axis or "",
+                            [describe_param(result.primary, x) for x in axes[result.primary]],
+                            rows))
+    return out
 
 
 def grids(result: SweepResult) -> list[Table]:
     """Columns: the primary axis; rows: the next axis; one grid per value of any other."""
-    axes = dict(result.axes)
-    others = [a for a, _ in result.axes if a != result.primary]
-    rows_axis = others[0] if others else None
-    rest = others[1:]
     tables = []
-    for combo in product(*(axes[a] for a in rest)):
-        fixed = dict(zip(rest, combo, strict=True))
-        title = (f"{result.workload} · {result.scenario}: best async twin over best sync twin"
-                 + (f" at {describe_params(fixed)}" if fixed else ""))
-        table = Table(title=Text(title), title_justify="left", min_width=len(title))
-        table.add_column(rows_axis or "", no_wrap=True)
-        for x in axes[result.primary]:
-            table.add_column(describe_param(result.primary, x), justify="right", no_wrap=True)
-        for y in (axes[rows_axis] if rows_axis else (None,)):
-            head = describe_param(rows_axis, y) if rows_axis else ""
-            cells = [_cell(result, {**fixed, **({rows_axis: y} if rows_axis else {}),
-                                    result.primary: x}) for x in axes[result.primary]]
-            table.add_row(Text(head), *cells)
+    for grid in grid_texts(result):
+        table = Table(title=Text(grid.title), title_justify="left", min_width=len(grid.title))
+        table.add_column(grid.corner, no_wrap=True)
+        for column in grid.columns:
+            table.add_column(column, justify="right", no_wrap=True)
+        for head, cells in grid.rows:
+            table.add_row(Text(head), *(Text(text, style=STYLES[call]) if call else
+                                        Text(text, style="dim") for text, call in cells))
         tables.append(table)
     return tables
+
+
+def skipped_line(result: SweepResult) -> str:
+    """The points that were not measured and why (the first three), or ""."""
+    skipped = [p for p in result.points if p.scenario is None]
+    if not skipped:
+        return ""
+    return f"{len(skipped)} point(s) skipped: " + "; ".join(
+        f"{describe_params(p.values)}: {p.reason}" for p in skipped[:3])
 
 
 def crossover_line(c: Crossover) -> str:
@@ -80,13 +128,10 @@ def render_sweep(result: SweepResult, console: Console) -> None:
     for table in grids(result):
         console.print()
         console.print(table)
-    console.print("[dim]cells: best async twin's speedup over the best sync twin; green "
-                  "faster, red slower, ~ within noise, ? too few rounds to tell, — not "
-                  "measured[/]")
-    skipped = [p for p in result.points if p.scenario is None]
+    console.print(Text(LEGEND, style="dim"))
+    skipped = skipped_line(result)
     if skipped:
-        console.print(Text(f"{len(skipped)} point(s) skipped: " + "; ".join(
-            f"{describe_params(p.values)}: {p.reason}" for p in skipped[:3]), style="dim"))
+        console.print(Text(skipped, style="dim"))
     console.print()
     console.print(Text(f"crossover along {result.primary}:", style="bold"))
     for c in result.crossovers:

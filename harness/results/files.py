@@ -50,8 +50,10 @@ def output_path(raw: str, what: str, *, force: bool, overwrite: bool = False) ->
     parent = path.parent
     if path.is_dir():
         raise BadInput(f"{what} {path}: is a directory")
-    if not parent.is_dir():
+    if not parent.exists():
         raise BadInput(f"{what} {path}: directory {parent} does not exist")
+    if not parent.is_dir():
+        raise BadInput(f"{what} {path}: {parent} is not a directory")
     if path.exists() or path.is_symlink():
         if not stat.S_ISREG(path.stat().st_mode if path.exists() else 0):
             raise BadInput(f"{what} {path}: exists and is not a regular file")
@@ -72,6 +74,7 @@ class Outputs:
 
     target: Path | None = None  # results/LABEL.json (--save)
     json: Path | None = None  # --json
+    html: Path | None = None  # --html
     force: bool = False
 
     @property
@@ -80,10 +83,12 @@ class Outputs:
 
 
 def check_outputs(*, save: str | None = None, json_path: str | None = None,
-                  force: bool = False, results_dir: Path = RESULTS_DIR) -> Outputs:
-    """Every output of a measuring command (`run`, `all`, `check`, and the ones to come),
-    refused up front: a bad label (`.partial` is reserved for interrupted runs), a label or
-    its interrupted twin that exists without --force, a --json path that cannot be written."""
+                  html: str | None = None, force: bool = False, json_force: bool = False,
+                  results_dir: Path = RESULTS_DIR) -> Outputs:
+    """Every output of a measuring command (`run`, `all`, `sweep`, `check`), refused up
+    front: a bad label (`.partial` is reserved for interrupted runs), a label or its
+    interrupted twin that exists without --force, a --json or --html path that cannot be
+    written, two options naming one file. `json_force`: --json is overwritten regardless."""
     target = None
     if save is not None:
         target = label_path(save, results_dir)
@@ -94,10 +99,16 @@ def check_outputs(*, save: str | None = None, json_path: str | None = None,
             if path.exists() and not force:
                 raise BadInput(f"{path} exists; pass --force to overwrite it")
         _check_results_dir(target.parent)
-    out = output_path(json_path, "--json", force=force) if json_path is not None else None
-    if out is not None and target is not None and out.resolve() == target.resolve():
-        raise BadInput(f"--json {out} is the file --save writes")
-    return Outputs(target, out, force)
+    out = (output_path(json_path, "--json", force=force or json_force)
+           if json_path is not None else None)
+    page = output_path(html, "--html", force=force) if html is not None else None
+    named = [(o, p.resolve()) for o, p in (("--save", target), ("--json", out),
+                                            ("--html", page)) if p is not None]
+    for i, (option, path) in enumerate(named):
+        for other, path2 in named[:i]:
+            if path == path2:
+                raise BadInput(f"{option} {path} is the file {other} writes")
+    return Outputs(target, out, page, force)
 
 
 def _check_results_dir(results: Path) -> None:
@@ -135,11 +146,18 @@ def save_run(doc: dict[str, Any], path: Path, *, force: bool = False,
     if make_dir:
         path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(redact_tree(doc), indent=2, sort_keys=False, allow_nan=False)
+    return write_atomic(path, text + "\n")
+
+
+def write_atomic(path: Path, text: str) -> Path:
+    """Write `text` to a temp file in the same directory, fsync, rename: a reader (or a crash)
+    never sees half a file, and what was there stays until the new one is complete."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.fchmod(fd, 0o666 & ~_umask())
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text + "\n")
+        # mkstemp's file is private (0600); the result gets the mode any new file would.
+        os.fchmod(fd, _mode_of(path))
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -147,6 +165,14 @@ def save_run(doc: dict[str, Any], path: Path, *, force: bool = False,
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _mode_of(path: Path) -> int:
+    """The mode `path` has now, or the one a new file gets under the current umask."""
+    try:
+        return path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        return 0o666 & ~_umask()
 
 
 def _reject_constant(name: str) -> float:

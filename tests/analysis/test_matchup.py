@@ -57,3 +57,18 @@ def test_cpu_is_compared_only_when_recorded_and_called_only_when_significant() -
     assert lean.cpu_call == "less" and lean.cpu.value == pytest.approx(4.0, rel=0.15)
     same = scenario(0.15, 0.1, cpu=(100e-6, 100e-6), seed=5)
     assert same.cpu_call is None
+
+
+def test_cpu_too_small_to_read_in_most_rounds_is_no_cpu_comparison() -> None:
+    """A server's CPU is read in 10 ms ticks: an async server that used less than a tick in
+    most rounds has a median CPU of 0, whose ratio cannot be inverted. The verdict on time
+    stands; the CPU comparison is left out rather than crashing `bench run`."""
+    rng = random.Random(5)
+    doc = run_doc([("wl", "s", "threads", "threads", lognormal(rng, 10, 0.15)),
+                   ("wl", "s", "tasks", "async", lognormal(rng, 10, 0.1))])
+    doc["benchmarks"][0]["extra_info"]["cpu_s_per_round"] = [0.01] * 10
+    doc["benchmarks"][1]["extra_info"]["cpu_s_per_round"] = [0.0] * 7 + [0.01] * 3
+    (summary,) = summarize(parse_run(doc))
+    matchup = judge(summary)
+    assert matchup is not None and matchup.call is Call.FASTER
+    assert matchup.cpu is None and matchup.cpu_call is None

@@ -3,39 +3,12 @@ primary axis, interpolated on the log scale, and the rows where it never does.""
 
 from __future__ import annotations
 
-import random
-from typing import Any
-
 import pytest
 
 from harness.analysis.sweep import analyse, primary_axis
 from harness.render.sweep import crossover_line, grids
 from harness.results.runfile import parse_run
-from tests.helpers.runfiles import lognormal, run_doc
-
-LATENCIES = (0, 1, 2, 5, 10)
-
-
-def sweep_run(speedups: dict[int, dict[int, float]], n: int = 10, sigma: float = 0.02) -> Any:
-    """A sweep over latency_ms x concurrency whose async twin is `speedups[C][L]` times
-    faster than its sync twin at every point, with 5% noise."""
-    rng = random.Random(7)
-    items, points = [], []
-    for c, row in speedups.items():
-        for latency, speedup in row.items():
-            name = f"base[latency_ms={latency},concurrency={c}]"
-            points.append({"scenario": name, "values": {"latency_ms": latency,
-                                                        "concurrency": c}})
-            items.append(("wl", name, "pool", "threads", lognormal(rng, n, 0.1, sigma)))
-            items.append(("wl", name, "tasks", "async", lognormal(rng, n, 0.1 / speedup, sigma)))
-    doc = run_doc(items)
-    doc["twinbench"]["schema"] = 3
-    doc["twinbench"]["sweep"] = {
-        "workload": "wl", "scenario": "base", "waves": None, "points": points,
-        "axes": [{"name": "latency_ms", "values": list(LATENCIES)},
-                 {"name": "concurrency", "values": sorted(speedups)}],
-        "skipped": [{"values": {"latency_ms": 10, "concurrency": 99}, "reason": "too big"}]}
-    return parse_run(doc)
+from tests.helpers.runfiles import LATENCIES, sweep_run
 
 
 def test_the_crossover_is_interpolated_on_the_log_scale_between_its_grid_points() -> None:

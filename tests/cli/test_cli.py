@@ -14,29 +14,27 @@ import psutil
 import pytest
 
 from harness.results.runfile import SCHEMA_VERSION
-
-BENCH = [sys.executable, "-m", "harness"]
-
-
-def bench(*args: str, cwd: Path | None = None, timeout: float = 120
-          ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*BENCH, *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=timeout, stdin=subprocess.DEVNULL)
-
-
-def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 2, result.stdout + result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    return lines[0]
+from tests.helpers.cli import BENCH, bench, one_line_error
 
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str, Path]:
     out = tmp_path_factory.mktemp("run") / "quick.json"
-    result = bench("run", "http_fetch", "--profile", "quick", "--json", str(out), timeout=240)
+    result = bench("run", "http_fetch", "--profile", "quick", "--json", str(out),
+                   "--html", str(out.with_suffix(".html")), timeout=240)
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout, result.stderr, out
+
+
+def test_html_writes_the_report_of_the_run_just_made(quick_run: tuple[str, str, Path]
+                                                     ) -> None:
+    _, stderr, path = quick_run
+    page = path.with_suffix(".html")
+    assert f"wrote the report {page} (" in stderr
+    text = page.read_text()
+    assert "<h1>twinbench report: quick.json</h1>" in text
+    assert text.count("<figure>") == 3  # one chart per scenario
+    assert "CPU per operation" in text  # this run recorded it: the chart has its panel
 
 
 def test_quick_run_prints_tables_verdicts_and_peer_capacity(quick_run: tuple[str, str, Path]
@@ -60,7 +58,7 @@ def test_quick_run_shows_what_each_twin_costs_and_the_answer(quick_run: tuple[st
     assert all(f"http_fetch · {s}" in answer for s in ("latency-bound", "many-quick",
                                                        "overhead"))
     # No terminal: one plain progress line per finished benchmark, on stderr.
-    lines = [line for line in stderr.splitlines() if line.startswith("[")]
+    lines = [line for line in stderr.splitlines() if line.startswith("[")]  # not "wrote"
     assert len(lines) == 15 and lines[-1].startswith("[15/15] http_fetch · overhead")
     for b in json.loads(path.read_text())["benchmarks"]:
         info = b["extra_info"]

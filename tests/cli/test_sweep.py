@@ -5,36 +5,14 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-BENCH = [sys.executable, "-m", "harness"]
-TINY = ("sweep", "http_fetch", "--profile", "quick", "--vary", "latency_ms=0,5",
-        "--vary", "concurrency=2,4", "--twin", "requests", "--twin", "requests-threads",
-        "--twin", "aiohttp")
+from tests.helpers.cli import Swept, bench
 
 
-def bench(*args: str, cwd: Path | None = None, timeout: float = 300
-          ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*BENCH, *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=timeout, stdin=subprocess.DEVNULL)
-
-
-@pytest.fixture(scope="module")
-def swept(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str],
-                                                             Path]:
-    out = tmp_path_factory.mktemp("sweep") / "sweep.json"
-    result = bench(*TINY, "--json", str(out))
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result, out
-
-
-def test_the_map_and_the_crossover_lines(swept: tuple[subprocess.CompletedProcess[str], Path]
-                                         ) -> None:
-    result, _ = swept
+def test_the_map_and_the_crossover_lines(swept: Swept) -> None:
+    result, _, _ = swept
     assert result.stderr.startswith("sweeping http_fetch · latency-bound over latency_ms (2) "
                                     "× concurrency (2): 4 points × 3 twins = 12 benchmarks; "
                                     "about ")
@@ -44,11 +22,19 @@ def test_the_map_and_the_crossover_lines(swept: tuple[subprocess.CompletedProces
     assert "  C=2: " in crossover and "  C=4: " in crossover
 
 
-def test_physics_holds_at_every_point(swept: tuple[subprocess.CompletedProcess[str], Path]
-                                      ) -> None:
+def test_the_sweep_wrote_its_html_report(swept: Swept) -> None:
+    result, _, page = swept
+    assert f"wrote the report {page} (" in result.stderr
+    text = page.read_text()
+    assert "<h2>Where async starts to pay: http_fetch · latency-bound</h2>" in text
+    assert text.count("<figure>") == 2  # the heatmap and the speedup lines: one grid
+    assert "Crossover along latency_ms" in text and "C=2: " in text
+
+
+def test_physics_holds_at_every_point(swept: Swept) -> None:
     """No twin beats ceil(N/C)·L, the sequential one never beats N·L: a faster-than-physics
     number would mean the latency was not applied."""
-    _, path = swept
+    _, path, _ = swept
     doc = json.loads(path.read_text())
     assert len(doc["twinbench"]["sweep"]["points"]) == 4
     assert len(doc["benchmarks"]) == 12
@@ -64,9 +50,8 @@ def test_physics_holds_at_every_point(swept: tuple[subprocess.CompletedProcess[s
             assert fastest >= n * latency
 
 
-def test_show_draws_a_saved_sweep_and_compare_goes_point_by_point(
-        swept: tuple[subprocess.CompletedProcess[str], Path]) -> None:
-    _, path = swept
+def test_show_draws_a_saved_sweep_and_compare_goes_point_by_point(swept: Swept) -> None:
+    _, path, _ = swept
     shown = bench("show", str(path))
     assert shown.returncode == 0, shown.stderr
     assert "crossover along latency_ms:" in shown.stdout

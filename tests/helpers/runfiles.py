@@ -130,3 +130,28 @@ def summary_run(*benches: dict[str, Any]) -> Any:
                       "twinbench": {"schema": SCHEMA_VERSION, "profile": "default"}})
 
 
+# -- a sweep with known answers -----------------------------------------------------------------
+
+LATENCIES = (0, 1, 2, 5, 10)
+
+
+def sweep_run(speedups: dict[int, dict[int, float]], n: int = 10, sigma: float = 0.02) -> Any:
+    """A sweep over latency_ms x concurrency whose async twin is `speedups[C][L]` times
+    faster than its sync twin at every point, with 5% noise."""
+    rng = random.Random(7)
+    items, points = [], []
+    for c, row in speedups.items():
+        for latency, speedup in row.items():
+            name = f"base[latency_ms={latency},concurrency={c}]"
+            points.append({"scenario": name, "values": {"latency_ms": latency,
+                                                        "concurrency": c}})
+            items.append(("wl", name, "pool", "threads", lognormal(rng, n, 0.1, sigma)))
+            items.append(("wl", name, "tasks", "async", lognormal(rng, n, 0.1 / speedup, sigma)))
+    doc = run_doc(items)
+    doc["twinbench"]["schema"] = 3
+    doc["twinbench"]["sweep"] = {
+        "workload": "wl", "scenario": "base", "waves": None, "points": points,
+        "axes": [{"name": "latency_ms", "values": list(LATENCIES)},
+                 {"name": "concurrency", "values": sorted(speedups)}],
+        "skipped": [{"values": {"latency_ms": 10, "concurrency": 99}, "reason": "too big"}]}
+    return parse_run(doc)
