@@ -251,11 +251,12 @@ WORKLOAD = Workload(
     twins=(
         server_twin("threaded", "threads", "ThreadingTCPServer (thread per connection)", MODULE),
         server_twin("asyncio-streams", "async", "asyncio streams", MODULE, loop="asyncio"),
+        # The uvloop variants stay out of the quick smoke run (under a minute): same code.
         server_twin("asyncio-streams-uvloop", "async", "asyncio streams on uvloop", MODULE,
-                    loop="uvloop"),
+                    loop="uvloop", profiles=LARGER),
         server_twin("asyncio-protocol", "async", "asyncio Protocol", MODULE, loop="asyncio"),
         server_twin("asyncio-protocol-uvloop", "async", "asyncio Protocol on uvloop", MODULE,
-                    loop="uvloop"),
+                    loop="uvloop", profiles=LARGER),
     ),
     scenarios=(
         Scenario("c10", {"n": 20000, "concurrency": 10, "size": 100},

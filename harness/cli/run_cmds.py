@@ -30,6 +30,7 @@ from harness.cli.progress import progress_for
 from harness.cli.report_cmds import write_report
 from harness.config import workload_sources
 from harness.model.registry import Selection, discover
+from harness.model.workload import ALL_PROFILES
 from harness.render.fmt import describe_params, plain
 from harness.render.html import run_page
 from harness.render.run import render_run
@@ -120,7 +121,10 @@ def list_workloads(workloads: WorkloadsOpt = None) -> None:
         for s in workload.scenarios:
             table.add_row(s.name, describe_params(dict(s.params)), ", ".join(sorted(s.profiles)))
         console.print(table)
-        twins = ", ".join(f"{t.name} [dim]({t.kind})[/]" for t in workload.twins)
+        twins = ", ".join(
+            f"{t.name} [dim]({t.kind}"
+            + ("" if t.profiles == ALL_PROFILES else f"; {', '.join(sorted(t.profiles))}")
+            + ")[/]" for t in workload.twins)
         peers = ", ".join(workload.peers) or "none"
         console.print(f"  twins: {twins}\n  peers: {peers}\n")
     console.print("profiles: " + "; ".join(f"[bold]{p.name}[/] {p.description}"

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from harness.drivers.aio import Bridge, close_loop, new_loop
 from harness.drivers.cpuwork import burn, iterations_for
 from harness.model.checksum import MASK, combine, digest
-from harness.model.workload import BenchContext, Kind, Params, Twin
+from harness.model.workload import ALL_PROFILES, BenchContext, Kind, Params, Twin
 
 
 class SyncClient(Protocol):
@@ -321,6 +321,7 @@ def client_twin(
     reset: Reset | None = None,
     ops_per_item: OpsPerItem = 1,
     crawl: bool = False,
+    profiles: frozenset[str] = ALL_PROFILES,
 ) -> Twin:
     """Declare a client-side twin: `client()` builds a fresh client for each benchmark.
 
@@ -328,7 +329,7 @@ def client_twin(
     mapping it returns is reported per benchmark as the mean over the timed rounds.
     `ops_per_item` counts operations when one item is several (e.g. 20 queries per request).
     `crawl`: `items` are the seeds and `op(item)` returns `(result, found_items)`; every item
-    found is visited once, and the checksum folds the results.
+    found is visited once, and the checksum folds the results. `profiles`: see `Twin`.
     """
     drivers: dict[str, type[Any]] = {
         "sync": SequentialBench, "threads": ThreadPoolBench, "async": AsyncTasksBench,
@@ -340,4 +341,4 @@ def client_twin(
     def bind(ctx: BenchContext) -> Any:
         return driver(client(), ctx, items, reset, ops_per_item, crawl)
 
-    return Twin(name=name, kind=kind, label=label, bind=bind, impl=client)
+    return Twin(name=name, kind=kind, label=label, bind=bind, impl=client, profiles=profiles)

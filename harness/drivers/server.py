@@ -45,7 +45,15 @@ from typing import Any
 
 from harness.drivers.latency import percentile
 from harness.leftovers import owned_dir, remove
-from harness.model.workload import BenchContext, CannotRun, Kind, Metric, Params, Twin
+from harness.model.workload import (
+    ALL_PROFILES,
+    BenchContext,
+    CannotRun,
+    Kind,
+    Metric,
+    Params,
+    Twin,
+)
 from harness.procs import ChildProcess, nofile_shortfall, python_cmd, shielded
 
 # What every server workload reports about the server under test, after its own rate and
@@ -365,6 +373,7 @@ def server_twin(
     ops: Callable[[Params], int] = lambda p: int(p["n"]),
     rate_key: str = "rps",
     timeout: Callable[[Params], float] | None = None,
+    profiles: frozenset[str] = ALL_PROFILES,
 ) -> Twin:
     """Declare a server-side twin served by `python -m module serve --twin name`.
 
@@ -373,7 +382,7 @@ def server_twin(
     connections a scenario opens (for the open-files limit and memory per connection); `ops`
     what one round counts as operations; `rate_key` the extra_info key of successes per
     second; `timeout` how long the harness waits for one load command (default: the
-    scenario's round_timeout_s plus a margin).
+    scenario's round_timeout_s plus a margin). `profiles`: see `Twin`.
     """
 
     def bind(ctx: BenchContext) -> ServerBench:
@@ -383,4 +392,5 @@ def server_twin(
         return ServerBench(module, name, ctx, server_loop=loop, connections=connections(params),
                            ops=ops(params), rate_key=rate_key, timeout=wait)
 
-    return Twin(name=name, kind=kind, label=label, bind=bind, impl=module, side="server")
+    return Twin(name=name, kind=kind, label=label, bind=bind, impl=module, side="server",
+                profiles=profiles)

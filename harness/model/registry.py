@@ -148,6 +148,8 @@ def _cases(workloads: list[Workload], selection: Selection, profile: str) -> Ite
             for twin in workload.twins:
                 if selection.twins and twin.name not in selection.twins:
                     continue
+                if not selection.twins and profile not in twin.profiles:
+                    continue  # a variant left out of this profile; --twin still runs it
                 case = Case(workload, twin, scenario)
                 if selection.cases and case.id not in selection.cases:
                     continue

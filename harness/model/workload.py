@@ -68,6 +68,8 @@ class Twin:
     `label` is a format string over the scenario's parameters, e.g. "requests + {concurrency}
     threads", so a verdict names the contender as it actually ran. `impl` is what the twin is
     made of (a client class, a server module), for tests that check twins are mirrored.
+    `profiles` limits where it runs unless named with --twin: a variant (another library's
+    async client, the same server on uvloop) can stay out of the quick smoke run.
     """
 
     name: str
@@ -76,6 +78,7 @@ class Twin:
     bind: Callable[[BenchContext], Bench]
     impl: Any = None
     side: Literal["client", "server"] = "client"  # where the twin's work runs
+    profiles: frozenset[str] = ALL_PROFILES
 
     def describe(self, params: Params) -> str:
         try:

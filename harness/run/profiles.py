@@ -22,7 +22,8 @@ PROFILES: dict[str, Profile] = {
     p.name: p
     for p in (
         Profile("quick", rounds=3, warmup_rounds=1, scale=0.1, capacity_seconds=0.5,
-                description="smoke run: 10% of each scenario, 3 rounds (under a minute)"),
+                description="smoke run: 10% of each scenario, 3 rounds, variant twins left "
+                            "out (under a minute)"),
         Profile("default", rounds=10, warmup_rounds=1, scale=1.0, capacity_seconds=1.0,
                 description="full-size scenarios, 10 rounds: numbers worth reading"),
         Profile("full", rounds=20, warmup_rounds=2, scale=1.0, capacity_seconds=2.0,

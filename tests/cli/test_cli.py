@@ -59,7 +59,7 @@ def test_quick_run_shows_what_each_twin_costs_and_the_answer(quick_run: tuple[st
                                                        "overhead"))
     # No terminal: one plain progress line per finished benchmark, on stderr.
     lines = [line for line in stderr.splitlines() if line.startswith("[")]  # not "wrote"
-    assert len(lines) == 15 and lines[-1].startswith("[15/15] http_fetch · overhead")
+    assert len(lines) == 12 and lines[-1].startswith("[12/12] http_fetch · overhead")
     for b in json.loads(path.read_text())["benchmarks"]:
         info = b["extra_info"]
         assert len(info["cpu_s_per_round"]) == len(b["stats"]["data"])
@@ -80,7 +80,7 @@ def test_quick_run_file_is_complete_and_readable_by_pytest_benchmark(
         quick_run: tuple[str, str, Path]) -> None:
     _, _, path = quick_run
     doc = json.loads(path.read_text())
-    assert len(doc["benchmarks"]) == 15  # 3 scenarios x 5 twins
+    assert len(doc["benchmarks"]) == 12  # 3 scenarios x 4 twins (httpx-async: default, full)
     for b in doc["benchmarks"]:
         info = b["extra_info"]
         assert {"workload", "twin", "kind", "scenario", "params", "ops", "checksum", "ideal_s",

@@ -13,7 +13,7 @@ import pytest
 
 import harness.testing
 from harness.errors import BadInput
-from harness.model.registry import RegistryError, discover
+from harness.model.registry import RegistryError, Selection, discover, select
 
 BENCH = [sys.executable, "-m", "harness"]
 
@@ -96,6 +96,20 @@ def bench(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedPr
 
 def test_builtin_workloads_are_found() -> None:
     assert {"http_fetch", "pg_queries", "tcp_server", "ws_chat"} <= set(discover())
+
+
+def test_a_twin_out_of_a_profile_runs_there_only_when_named() -> None:
+    """A variant kept out of the quick smoke run (httpx-async) is not selected under quick,
+    is under default, and runs under quick when the user names it."""
+    registry = discover()
+
+    def twins(profile: str, *named: str) -> set[str]:
+        cases = select(registry, Selection(("http_fetch",), named), profile)
+        return {c.twin.name for c in cases}
+
+    assert "httpx-async" not in twins("quick") and "aiohttp" in twins("quick")
+    assert "httpx-async" in twins("default")
+    assert twins("quick", "httpx-async") == {"httpx-async"}
 
 
 def test_a_file_a_directory_and_a_module_name(tmp_path: Path,
