@@ -94,6 +94,27 @@ def test_throwaway_server_is_private_socket_only_and_described(mysql_server: Mys
     assert mysql_server.cpu_seconds() > 0
 
 
+def test_only_connections_that_know_this_runs_password_get_in(mysql_server: MysqlPeer
+                                                             ) -> None:
+    """The socket is reachable by every process of the server's user (nobody, under root), so
+    root needs the run's password; the file that set it is gone, and it is in no description."""
+    server = mysql_server.server
+    assert server is not None
+    for password in ("", "guess"):
+        with pytest.raises(pymysql.err.OperationalError, match="Access denied"):
+            pymysql.connect(unix_socket=server.socket, user="root", password=password,
+                            connect_timeout=5).close()
+    with mysql_server.connect() as conn, conn.cursor() as cur:
+        cur.execute("SELECT CURRENT_USER()")
+        assert cur.fetchone() == ("root@localhost",)
+    assert server.password not in json.dumps(mysql_server.describe()) + mysql_server.public_dsn
+    assert not (server.root / "init.sql").exists()
+    secret = server.password.encode()
+    for path in (server.root / "mysqld.log", server.root / "mysqld.out"):
+        if path.exists():
+            assert secret not in path.read_bytes(), path
+
+
 def test_every_twin_returns_the_expected_checksum(mysql_server: MysqlPeer) -> None:
     assert_twins_return_expected(mysql_server)
 

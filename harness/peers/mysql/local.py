@@ -7,14 +7,17 @@ system server on 3306), the pid file and the log. The server reads no option fil
 (`--no-defaults`), runs as `nobody` when the harness is root, in a session of its own (a
 terminal Ctrl-C reaches the harness, which stops it in order) with a parent-death signal (it
 shuts down if the harness is killed outright), and is stopped with SIGTERM (its clean
-shutdown), escalating to SIGKILL, then deleted. root@localhost has no password: only someone
-who can reach the socket, i.e. the harness, can log in.
+shutdown), escalating to SIGKILL, then deleted. The socket is reachable by every process of
+the server's user (nobody, under root), so root@localhost gets a password made for this run,
+set by an `--init-file` the server executes before it accepts a connection; the file is
+deleted as soon as the server is ready.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import subprocess
 import time
@@ -69,6 +72,7 @@ class LocalServer:
         self.root = Path()
         self.proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
+        self.password = secrets.token_urlsafe(24)  # only this run's connections know it
 
     @property
     def data(self) -> Path:
@@ -101,7 +105,10 @@ class LocalServer:
                                           f"user {self.run_as.name}; pass --mysql-dsn")
             self._initialize(timeout)
             self._spawn()
-            self._wait_ready(timeout)
+            try:
+                self._wait_ready(timeout)
+            finally:
+                self._init_file.unlink(missing_ok=True)
         except BaseException:
             self.stop()
             raise
@@ -125,9 +132,23 @@ class LocalServer:
             raise PeerFailed(f"{Path(args[0]).name} failed: "
                              f"{lines[-1] if lines else f'exit {done.returncode}'}")
 
+    @property
+    def _init_file(self) -> Path:
+        return self.root / "init.sql"
+
+    def _write_init_file(self) -> None:
+        # token_urlsafe is [A-Za-z0-9_-]: nothing to escape inside the quotes.
+        fd = os.open(self._init_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(f"ALTER USER 'root'@'localhost' IDENTIFIED BY '{self.password}';\n")
+        if self.run_as is not None:
+            os.chown(self._init_file, self.run_as.uid, self.run_as.gid)
+
     def _spawn(self) -> None:
+        self._write_init_file()
         args = [str(self.installation.server), *self._common(),
-                f"--pid-file={self.root / 'mysqld.pid'}", f"--log-error={self.log_path}"]
+                f"--pid-file={self.root / 'mysqld.pid'}", f"--log-error={self.log_path}",
+                f"--init-file={self._init_file}"]
         if self.installation.flavour == "MySQL":
             args.append("--disable-log-bin")  # on by default in MySQL 8
         for key, value in BENCH_SETTINGS.items():
@@ -141,7 +162,7 @@ class LocalServer:
         )
 
     def connect_kwargs(self) -> dict[str, Any]:
-        return {"unix_socket": self.socket, "user": "root", "password": ""}
+        return {"unix_socket": self.socket, "user": "root", "password": self.password}
 
     def _wait_ready(self, timeout: float) -> None:
         assert self.proc is not None
