@@ -259,7 +259,7 @@ def run_ab_trials(request: RunRequest, root: Path, slow_twin: str | None, slowdo
                 tag = "aa" if experiment == "A/A" else "slow"
                 for side, run in (("base", measured.base), ("current", measured.current)):
                     save_run(run.doc, keep / f"trial-{number:03d}-{tag}-{side}.json",
-                             force=True)
+                             force=True, make_dir=True)
             slowed = tuple(r.key for r in measured.current.benchmarks
                            if experiment == "slowdown" and r.twin == slow_twin)
             trial = Trial(number, experiment, results, slowed, time.monotonic() - started)
