@@ -19,6 +19,7 @@ import contextlib
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -168,20 +169,21 @@ class LocalServer:
         assert self.proc is not None
         deadline = time.monotonic() + timeout
         while True:
-            try:
-                pymysql.connect(**self.connect_kwargs(), connect_timeout=2,
-                                ssl_disabled=True).close()
-                return
-            except pymysql.err.OperationalError:
-                if self.proc.poll() is not None:
-                    raise PeerFailed(f"{self.installation.server.name} exited with code "
-                                     f"{self.proc.returncode}: {log_tail(self.log_path)}"
-                                     ) from None
-                if time.monotonic() > deadline:
-                    raise PeerFailed(f"{self.installation.server.name} did not accept "
-                                     f"connections within {timeout:.0f} s: "
-                                     f"{log_tail(self.log_path)}") from None
-                time.sleep(0.02)
+            # PyMySQL leaks its socket when the connect itself fails (it closes only one it
+            # has kept), so it is asked only once the socket takes connections
+            if _accepts(self.socket):
+                with contextlib.suppress(pymysql.err.OperationalError):
+                    pymysql.connect(**self.connect_kwargs(), connect_timeout=2,
+                                    ssl_disabled=True).close()
+                    return
+            if self.proc.poll() is not None:
+                raise PeerFailed(f"{self.installation.server.name} exited with code "
+                                 f"{self.proc.returncode}: {log_tail(self.log_path)}")
+            if time.monotonic() > deadline:
+                raise PeerFailed(f"{self.installation.server.name} did not accept "
+                                 f"connections within {timeout:.0f} s: "
+                                 f"{log_tail(self.log_path)}")
+            time.sleep(0.02)
 
     def cpu_seconds(self) -> float:
         return tree_cpu_seconds(self.proc.pid) if self.proc is not None else 0.0
@@ -206,3 +208,14 @@ class LocalServer:
                     self._log = None
                 root, self.root = self.root, Path()
                 remove_dir(root)
+
+
+def _accepts(path: str) -> bool:
+    """Whether a server listens on the Unix socket `path` (a probe closed at once)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(2)
+        try:
+            probe.connect(path)
+        except OSError:
+            return False
+    return True
