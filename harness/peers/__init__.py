@@ -105,10 +105,10 @@ class PeerPool:
             if check is not None:
                 check(self.options)
 
-    def cpu_seconds(self) -> dict[str, float]:
-        """CPU time each started peer has used so far (peers that can tell)."""
+    def cpu_seconds(self, names: Iterable[str]) -> dict[str, float]:
+        """CPU time each of these peers (started ones that can tell) has used so far."""
         return {name: peer.cpu_seconds() for name, peer in self._peers.items()
-                if hasattr(peer, "cpu_seconds")}
+                if name in names and hasattr(peer, "cpu_seconds")}
 
     def describe(self) -> dict[str, Any]:
         """What the results file records about each peer (never secrets)."""

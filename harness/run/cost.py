@@ -54,6 +54,9 @@ def _reset_rss_peak() -> bool:
 class RoundsMeter:
     peers: PeerPool
     warmup_rounds: int
+    # the peers this benchmark uses: the pool keeps every peer an earlier workload started,
+    # and their idle ticks are not this twin's cost
+    peer_names: tuple[str, ...] = ()
     twin_cpu: Callable[[], float] = time.process_time
     cpu: list[float] = field(default_factory=list)  # per timed round, seconds
     wall: list[float] = field(default_factory=list)  # per timed round, the same window
@@ -84,7 +87,7 @@ class RoundsMeter:
         if self.rss_before is None:
             self.rss_before = _status("VmRSS")
             self._hwm_reset = _reset_rss_peak()
-        peers = self.peers.cpu_seconds()
+        peers = self.peers.cpu_seconds(self.peer_names)
         wall = time.perf_counter()
         self._window = (self.twin_cpu(), wall, peers)  # the CPU reading nests in the wall one
 
@@ -95,7 +98,7 @@ class RoundsMeter:
         cpu_before, wall_before, peers_before = self._window
         cpu = self.twin_cpu()
         wall = time.perf_counter()
-        peers = self.peers.cpu_seconds()
+        peers = self.peers.cpu_seconds(self.peer_names)
         self._window = None
         self.wall.append(wall - wall_before)
         inner, self._inner = self._inner, None

@@ -136,8 +136,9 @@ class TwinbenchPlugin:
                                             warmup_rounds=warmup))
         checksums: list[int] = []
         twin_cpu = getattr(bench, "twin_cpu_seconds", None)  # a server twin's own process
-        meter = (RoundsMeter(self.peers, warmup) if twin_cpu is None
-                 else RoundsMeter(self.peers, warmup, twin_cpu=twin_cpu, in_process=False))
+        meter = (RoundsMeter(self.peers, warmup, workload.peers) if twin_cpu is None
+                 else RoundsMeter(self.peers, warmup, workload.peers, twin_cpu=twin_cpu,
+                                  in_process=False))
         self.listener.case_start(case, rounds + warmup)
 
         def reset() -> None:  # untimed, before every round

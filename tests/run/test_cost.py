@@ -117,3 +117,20 @@ def test_threads_and_memory_of_the_measuring_process(records: dict[str, Any]) ->
 def test_warm_up_and_resets_are_not_metered(records: dict[str, Any]) -> None:
     # quick: 1 warm-up + 3 timed rounds; only the timed ones have a window.
     assert all(len(r.extra["wall_s_per_round"]) == 3 for r in records.values())
+
+
+WEB = Workload(
+    name="web", description="sleeps, with the HTTP peer started for it",
+    twins=(client_twin("sleeper", "sync", "sleeps", Sleeper, items),),
+    scenarios=(Scenario("s", {"n": 20, "concurrency": 1}),), peers=("http",),
+)
+
+
+def test_only_the_peers_a_workload_uses_are_charged_to_it() -> None:
+    """The pool keeps the HTTP peer started for `web` running while `cost` is measured; its
+    idle ticks belong to no twin of `cost`."""
+    result = execute(RunRequest(Selection(("web", "cost"), ("sleeper",)), profile="quick"),
+                     registry={"web": WEB, "cost": WORKLOAD})
+    assert result.run is not None and result.exit_code == 0
+    charged = {r.workload: set(r.peer_cpu_per_op()) for r in result.run.benchmarks}
+    assert charged == {"web": {"http"}, "cost": set()}
