@@ -28,6 +28,16 @@ CONFIDENCE = 0.95
 Passes = Sequence[Sequence[float]]
 
 
+def rounds_for_verdict() -> int:
+    """The fewest rounds per twin with which one pass can still be called when one round of
+    one twin falls among the other's rounds: 2 orderings per tail (U = 0 or 1) must stay
+    below alpha, i.e. 2 * min_detectable_p < ALPHA (6 rounds at alpha 0.01)."""
+    n = 2
+    while 2 * min_detectable_p(n, n) >= ALPHA:
+        n += 1
+    return n
+
+
 class Call(enum.StrEnum):
     FASTER = "faster"  # async wins
     SLOWER = "slower"  # async loses
@@ -43,6 +53,7 @@ class Interval:
     low: float
     high: float
     significant: bool
+    p: float  # the test's two-sided p: a tie's 95% interval may exclude 1 when p >= ALPHA
 
     @classmethod
     def of(cls, comparison: Comparison) -> Interval:
@@ -50,7 +61,7 @@ class Interval:
         the ratio reads "how many times better async is"."""
         significant = comparison.verdict is not Verdict.UNCHANGED
         return cls(1 / comparison.ratio, 1 / comparison.ci_high, 1 / comparison.ci_low,
-                   significant)
+                   significant, comparison.p_value)
 
 
 @dataclass(frozen=True)

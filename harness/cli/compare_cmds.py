@@ -308,7 +308,7 @@ def _against(request: RunRequest, against: str | None, current_ref: str | None,
         err.print("[yellow]interrupted; both sides stopped[/]")
         raise typer.Exit(130) from None
     except SideFailed as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False)
+        err.print(f"[red]error:[/] {plain(exc)}", highlight=False)
         raise typer.Exit(1) from None
     if measured is None or measured.interrupted:
         err.print("[yellow]interrupted: nothing was checked[/]")

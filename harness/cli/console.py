@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from harness.errors import BadInput
+from harness.render.fmt import plain
 from harness.results.files import RESULTS_DIR, label_path
 
 # Tables are wide; when output goes to a file or CI log, do not wrap them at 80 columns.
@@ -25,7 +26,7 @@ def bad_input_exits() -> Iterator[None]:
     try:
         yield
     except BadInput as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {plain(exc)}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
 
 

@@ -43,7 +43,7 @@ DsnOpt = Annotated[str | None, typer.Option(
 WorkloadsOpt = Annotated[list[str] | None, typer.Option(
     "--workloads", "-w",
     help="Also load workloads from this module, .py file or directory (repeatable; also "
-         "`workloads = [...]` under [tool.twinbench] in ./pyproject.toml).")]
+         "`workloads = [...]` under \\[tool.twinbench] in ./pyproject.toml).")]
 MysqlDsnOpt = Annotated[str | None, typer.Option(
     "--mysql-dsn", envvar="TWINBENCH_MYSQL_DSN", show_envvar=True,
     help="Use this MariaDB/MySQL server, e.g. mysql://user:pw@host:3306/ or "

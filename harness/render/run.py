@@ -59,8 +59,9 @@ def verdict_line(summary: ScenarioSummary, matchup: Matchup | None = None) -> st
     factor = m.point if m.point >= 1 else 1 / m.point
     how = f"{_x(factor)} {better if m.point >= 1 else worse}"
     if m.call is Call.TIE and m.speedup is not None:
+        # p is said so that an interval just excluding 1.00x does not read as a contradiction
         line = (f"{a} and {s} are within noise of each other ({_x(m.speedup.value)}, "
-                f"{_interval(m.speedup)}) at {where}")
+                f"{_interval(m.speedup)}, p = {m.speedup.p:.2g}) at {where}")
     elif m.call is Call.CANNOT_TELL:
         line = (f"{a} looks {how} than the best sync twin ({s}) at {where}, but {m.reason}"
                 + (" (more rounds: the default profile)" if "rounds" in m.reason else ""))
@@ -71,7 +72,9 @@ def verdict_line(summary: ScenarioSummary, matchup: Matchup | None = None) -> st
         line = f"{a} is {how} than the best sync twin ({s}, {interval}) at {where}"
     if m.cpu_call is not None and m.cpu is not None:
         factor = m.cpu.value if m.cpu.value >= 1 else 1 / m.cpu.value
-        line += f", and uses {_x(factor)} {m.cpu_call} CPU per op"
+        # after a tie the subject is both twins: name the one meant
+        line += (f"; {a} uses" if m.call is Call.TIE else ", and uses") + \
+            f" {_x(factor)} {m.cpu_call} CPU per op"
     return line
 
 

@@ -53,7 +53,19 @@ def test_a_loss_is_named_as_one() -> None:
 def test_a_tie_says_within_noise() -> None:
     text = line(run_of(("seq", "sync", 1.0), ("aio", "async", 1.0), seed=4))
     assert text.startswith("aio label and seq label are within noise of each other (")
-    assert "95% CI 0." in text and "x) at N=200" in text
+    # p as `bench compare` prints it (two significant digits: 1, 0.31, 0.0042)
+    assert re.search(r"95% CI 0\.\d\d\u20131\.\d\dx, p = (1|0\.\d+)\) at N=200", text), text
+
+
+def test_after_a_tie_the_cpu_clause_names_its_twin() -> None:
+    run = run_of(("seq", "sync", 1.0), ("aio", "async", 1.0), seed=4)
+    rng = random.Random(9)
+    for bench, per_op in zip(run.doc["benchmarks"], (400e-6, 100e-6), strict=True):
+        bench["extra_info"]["cpu_s_per_round"] = [per_op * 200 * x
+                                                  for x in lognormal(rng, 10, 1.0)]
+    text = line(parse_run(run.doc))
+    assert "within noise of each other" in text
+    assert re.search(r"; aio label uses [34]\.\d\dx less CPU per op$", text), text
 
 
 def test_three_rounds_cannot_tell() -> None:
