@@ -3,14 +3,15 @@ crossover — where along the grid async starts (or stops) paying.
 
 Each point's verdict is the scenario verdict of `analysis.matchup` (best async twin against
 best sync twin, the statistics `bench compare` uses); where the rounds are too few for a
-verdict (3 each, the quick profile) the point estimate stands in, and the line says so.
+verdict (e.g. a file of 3-round points) the point estimate stands in, and the line says so.
 
-Along the *primary* axis — latency if swept, else CPU per operation, else the first axis —
-each row of the grid (one value of every other axis) is scanned in ascending order for points
-where the verdict turns to or from "faster". The crossover lies between two grid points; when
-their speedups straddle 1 its place is interpolated where the speedup crosses 1, linearly in
-log(speedup) against log(value) (or against the value when one end is 0). A row without a
-change says "async wins everywhere swept" or "never".
+Along the *primary* axis — latency if swept over several values, else CPU per operation,
+else the first axis that is — each row of the grid (one value of every other axis) is
+scanned in ascending order for points where the verdict turns to or from "faster". The
+crossover lies between two grid points; when their speedups straddle 1 its place is
+interpolated where the speedup crosses 1, linearly in log(speedup) against log(value) (or
+against the value when one end is 0). A row without a change says "async wins everywhere
+swept" or "never".
 """
 
 from __future__ import annotations
@@ -86,11 +87,10 @@ class SweepResult:
 
 
 def primary_axis(axes: Sequence[tuple[str, Sequence[Any]]]) -> str:
-    names = [a for a, _ in axes]
-    for name in PRIMARY_ORDER:
-        if name in names:
-            return name
-    return next((a for a, v in axes if len(v) > 1), names[0])
+    """Latency, else CPU per op, else the first axis — among those swept over more than one
+    value (`--vary latency_ms=2` fixes the latency; a crossover needs a line to run along)."""
+    swept = [a for a, v in axes if len(v) > 1] or [a for a, _ in axes]
+    return next((name for name in PRIMARY_ORDER if name in swept), swept[0])
 
 
 def analyse(run: Run) -> SweepResult | None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 import typer
 
+from harness.analysis.matchup import rounds_for_verdict
 from harness.cli.console import bad_input_exits, err
 from harness.cli.options import (
     DsnOpt,
@@ -53,6 +55,10 @@ def sweep(
     # verdict, and one crossover line per row of the grid.
     with bad_input_exits():
         chosen = profile_named(profile)
+        # A map of "?" answers nothing: with one pass, measure each point with at least the
+        # rounds a verdict needs (quick's 3 never can), so the quick sweep still draws the line.
+        least = rounds_for_verdict() if passes == 1 else None  # passes are the replicates
+        chosen = replace(chosen, rounds=max(chosen.rounds, least or 0))
         sources = workload_sources(workload_path)
         registry = discover(sources)
         if workload not in registry:
@@ -61,6 +67,7 @@ def sweep(
         declared = registry[workload]
         axes = [parse_vary(v) for v in vary or ()]
         spec, default_twins = default_spec(declared, scenario, axes)
+        spec = replace(spec, rounds=least)
         planned = plan(declared, spec, chosen, max_points)
         twins = tuple(twin or default_twins)
         known = {t.name for t in declared.twins}
@@ -76,7 +83,9 @@ def sweep(
     err.print(f"sweeping {workload} · {spec.scenario} over {shape}: {len(planned.points)} "
               f"points × {count} twins = {len(planned.points) * count} benchmarks"
               + (f", {len(planned.skipped)} point(s) skipped" if planned.skipped else "")
-              + f"; about {fmt_duration(seconds)} (a rough estimate)", highlight=False)
+              + f", {chosen.rounds} rounds each; about {fmt_duration(seconds)} (a rough "
+                "estimate)",
+              highlight=False)
     request = RunRequest(selection=Selection((workload,), twins), profile=profile, loop=loop,
                          pg_dsn=pg_dsn, passes=passes, sources=sources, sweep=spec)
     run_request(request, save, force, json, strict, html)

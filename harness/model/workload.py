@@ -93,7 +93,9 @@ class Scenario:
     only under `full`); `max_rounds` caps the profile's rounds where one round is long (e.g.
     10,000 connections to a server that cannot keep up). `judged_by` names an extra_info
     measurement (lower is better) that decides the verdict instead of wall time: an open-loop
-    scenario's wall time is fixed by its schedule, so latency is what tells twins apart."""
+    scenario's wall time is fixed by its schedule, so latency is what tells twins apart.
+    `scaled=False` says the size is final and the profile must not scale it again (a sweep
+    point sized in waves of C has scaled the waves instead)."""
 
     name: str
     params: Params
@@ -101,6 +103,7 @@ class Scenario:
     profiles: frozenset[str] = ALL_PROFILES
     max_rounds: int | None = None
     judged_by: str | None = None
+    scaled: bool = True
 
 
 @dataclass(frozen=True)
@@ -120,11 +123,11 @@ class Metric:
 class Sweep:
     """A default map for `bench sweep`: a base scenario and the grid its parameters span.
 
-    `waves`, when set, sizes every point to that many waves of C operations (n = waves · C,
-    before the profile scales it): the ideal time is then waves·L everywhere, so a point's
-    cost grows with the latency, not with the concurrency, and C never exceeds N. `twins`
-    narrows the default selection (e.g. leaving out a sequential twin that would take N·L at
-    every point); `--twin` still chooses any.
+    `waves`, when set, sizes every point to that many waves of C operations (n = waves · C;
+    a profile scales the waves, to at least one): the ideal time is then waves·L everywhere,
+    so a point's cost grows with the latency, not with the concurrency, and C never exceeds
+    N. `twins` narrows the default selection (e.g. leaving out a sequential twin that would
+    take N·L at every point); `--twin` still chooses any.
     """
 
     scenario: str
@@ -181,6 +184,6 @@ class Workload:
     def params_for(self, scenario: Scenario, scale: float) -> dict[str, Any]:
         """The scenario's parameters with the size scaled by the profile."""
         params = dict(scenario.params)
-        if self.size_param and self.size_param in params and scale != 1:
+        if self.size_param and self.size_param in params and scale != 1 and scenario.scaled:
             params[self.size_param] = max(self.min_size, round(params[self.size_param] * scale))
         return params

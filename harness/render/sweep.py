@@ -37,7 +37,9 @@ def layout(result: SweepResult) -> tuple[str | None, list[dict[str, Any]]]:
     """How a sweep is drawn: columns the primary axis, rows the next axis (None when there is
     one axis), and one grid per combination of the values of any other axes."""
     axes = dict(result.axes)
-    others = [a for a, _ in result.axes if a != result.primary]
+    # rows: the next axis swept over several values; a one-value axis titles its grid
+    others = sorted((a for a, _ in result.axes if a != result.primary),
+                    key=lambda a: len(axes[a]) == 1)
     rest = others[1:]
     return (others[0] if others else None,
             [dict(zip(rest, combo, strict=True)) for combo in product(*(axes[a] for a in rest))])

@@ -27,8 +27,10 @@ Schema changelog (bump SCHEMA_VERSION on any change a reader must know about):
      verdict judged by them has replicates). Per-round lists are concatenated across passes
      like `stats.data`. With `cpu_us`, `cpu_work_steps` and `cpu_proof` (the proof that every
      twin did the same CPU work after each op). `twinbench.sweep` {workload, scenario, waves,
-     axes [{name, values}], points [{scenario, values}], skipped [{values, reason}]} when the
-     run is a sweep (`bench sweep`): its scenarios are the grid's points. `twinbench.ab`
+     rounds, axes [{name, values}], points [{scenario, values}], skipped [{values, reason}]}
+     when the run is a sweep (`bench sweep`): its scenarios are the grid's points; `rounds`,
+     when set, is the fewest rounds per point (more than the profile's when it had too few
+     for a verdict). `twinbench.ab`
      {session, side (base | current), label, order, rounds, warmup_rounds} when the run is
      one side of an interleaved A/B session (`bench check --against`): round i of each
      benchmark was measured next to round i of the other side's. Files of schema 1 and 2
@@ -173,6 +175,7 @@ class SweepJson(TypedDict, total=False):
     workload: Required[str]
     scenario: Required[str]
     waves: int | None
+    rounds: int | None
     axes: Required[list[dict[str, Any]]]
     points: Required[list[dict[str, Any]]]
     skipped: list[dict[str, Any]]

@@ -44,18 +44,23 @@ class SweepSpec:
     scenario: str
     axes: tuple[Axis, ...]
     waves: int | None = None  # n = waves · concurrency at every point (see model.Sweep)
+    # at least this many rounds per point, whatever the profile's (`bench sweep` asks for the
+    # rounds a verdict needs, so that a quick map is not all "cannot tell")
+    rounds: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"workload": self.workload, "scenario": self.scenario, "waves": self.waves,
+                "rounds": self.rounds,
                 "axes": [{"name": a.name, "values": list(a.values)} for a in self.axes]}
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> SweepSpec:
         try:
             axes = tuple(Axis(str(a["name"]), tuple(a["values"])) for a in raw["axes"])
-            waves = raw.get("waves")
+            waves, rounds = raw.get("waves"), raw.get("rounds")
             return cls(str(raw["workload"]), str(raw["scenario"]), axes,
-                       int(waves) if waves is not None else None)
+                       int(waves) if waves is not None else None,
+                       int(rounds) if rounds is not None else None)
         except (KeyError, TypeError, ValueError) as exc:
             raise BadInput(f"the run's sweep block is malformed ({exc})") from None
 
@@ -193,15 +198,21 @@ def plan(workload: Workload, spec: SweepSpec, profile: Profile,
     for combo in product(*(a.values for a in spec.axes)):
         values = dict(zip((a.name for a in spec.axes), combo, strict=True))
         params = {**base.params, **values}
+        scaled = True
         if spec.waves and "concurrency" in params and workload.size_param:
-            params[workload.size_param] = spec.waves * int(params["concurrency"])
-        why = _cannot_run(workload.params_for(Scenario("", params), profile.scale))
+            # the profile scales the waves, not N: quick's 10% of 8 waves is one wave, not 0.8
+            waves = max(1, round(spec.waves * profile.scale))
+            params[workload.size_param] = waves * int(params["concurrency"])
+            scaled = False
+        why = _cannot_run(workload.params_for(Scenario("", params, scaled=scaled),
+                                              profile.scale))
         if why:
             skipped.append((values, why))
             continue
         name = point_name(base.name, values)
         points.append(Point(name, values))
-        scenarios.append(replace(base, name=name, params=params, profiles=ALL_PROFILES))
+        scenarios.append(replace(base, name=name, params=params, profiles=ALL_PROFILES,
+                                 scaled=scaled))
     if not points:
         raise BadInput("no point of the grid can run: " + "; ".join(
             f"{point_name(base.name, v)}: {r}" for v, r in skipped[:3]))

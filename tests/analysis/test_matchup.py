@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from harness.analysis.matchup import Call, judge
+from harness.analysis.matchup import Call, judge, rounds_for_verdict
 from harness.analysis.summary import summarize
 from harness.results.runfile import parse_run
 from tests.helpers.runfiles import lognormal, run_doc
@@ -49,6 +49,22 @@ def test_three_rounds_cannot_tell_rather_than_tie() -> None:
     assert matchup.call is Call.CANNOT_TELL
     assert "3 and 3 rounds" in matchup.reason
     assert matchup.point == pytest.approx(2.0, rel=0.15)
+
+
+def one_round_among_the_others(n: int) -> Any:
+    """Async twice as fast in every round but one, which lands among the sync rounds."""
+    sync = [0.200 + 0.001 * i for i in range(n)]
+    async_ = [0.100 + 0.001 * i for i in range(n - 1)] + [0.2005]
+    doc = run_doc([("wl", "s", "threads", "threads", sync), ("wl", "s", "tasks", "async", async_)])
+    (summary,) = summarize(parse_run(doc))
+    return judge(summary)
+
+
+def test_a_sweep_point_gets_the_fewest_rounds_that_survive_one_stray_round() -> None:
+    n = rounds_for_verdict()
+    assert n == 6
+    assert one_round_among_the_others(n).call is Call.FASTER
+    assert one_round_among_the_others(n - 1).call is Call.TIE
 
 
 def test_cpu_is_compared_only_when_recorded_and_called_only_when_significant() -> None:

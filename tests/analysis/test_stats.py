@@ -14,6 +14,7 @@ from harness.analysis.stats import (
     Comparison,
     Verdict,
     bootstrap_ratio_ci,
+    compare_pairs,
     compare_passes,
     compare_ratios,
     compare_samples,
@@ -573,3 +574,48 @@ def test_passes_comparison_detects_a_large_shift() -> None:
         c = compare_passes(base, current, threshold=0.10, alpha=0.05)
         detected += c.verdict is Verdict.SLOWER
     assert detected / trials >= 0.9
+
+
+# -- interleaved sides: pairs of neighbouring rounds ----------------------------------------
+
+def drifting_pairs(rng: random.Random, n: int, ratio: float, drift: float = 0.3,
+                   noise: float = 0.01) -> tuple[list[list[float]], list[list[float]]]:
+    """n ABBA neighbours on a machine whose speed wanders by up to ±`drift` over the run
+    (slowly, as these VMs do), each round with `noise` of its own; current = ratio × base."""
+    phase = rng.uniform(0, 2 * math.pi)
+    base, current = [], []
+    for i in range(n):
+        machine = math.exp(drift * math.sin(phase + i / 3))
+        base.append(0.1 * machine * math.exp(rng.gauss(0, noise)))
+        current.append(0.1 * ratio * machine * math.exp(rng.gauss(0, noise)))
+    return [base], [current]
+
+
+def test_pairs_cancel_the_drift_both_sides_share() -> None:
+    """A 10% slowdown under ±30% drift: invisible to unpaired passes, plain to the pairs."""
+    base, current = drifting_pairs(random.Random(41), 24, 1.10)
+    paired = compare_pairs(base, current, threshold=0.05, alpha=0.01)
+    assert paired.verdict is Verdict.SLOWER and paired.method == "pairs"
+    assert paired.ratio == pytest.approx(1.10, abs=0.01)
+    assert paired.ci_low > 1.05 and paired.detectable is not None and paired.detectable < 0.03
+    as_passes = compare_passes([base[0][i::3] for i in range(3)],
+                               [current[0][i::3] for i in range(3)],
+                               threshold=0.05, alpha=0.01)
+    assert as_passes.verdict is Verdict.UNCHANGED
+
+
+def test_pairs_of_identical_versions_keep_false_alarms_near_alpha() -> None:
+    rng = random.Random(42)
+    trials = 400
+    alarms = sum(compare_pairs(*drifting_pairs(rng, 12, 1.0), threshold=0.0, alpha=0.01
+                               ).verdict is not Verdict.UNCHANGED for _ in range(trials))
+    assert alarms / trials <= 0.025  # nominal 1%: the t-test is exact for normal log ratios
+
+
+def test_pairs_need_matching_sides_and_three_pairs() -> None:
+    with pytest.raises(ValueError, match="same rounds"):
+        compare_pairs([[1.0, 1.0, 1.0]], [[1.0, 1.0]])
+    with pytest.raises(ValueError, match="at least 3 pairs"):
+        compare_pairs([[1.0, 1.0]], [[1.0, 1.0]])
+    with pytest.raises(ValueError, match="positive"):
+        compare_pairs([[1.0, 0.0, 1.0]], [[1.0, 1.0, 1.0]])

@@ -71,3 +71,6 @@ def test_primary_axis_prefers_latency_then_cpu() -> None:
     assert primary_axis([("concurrency", (1, 2)), ("latency_ms", (1, 2))]) == "latency_ms"
     assert primary_axis([("concurrency", (1, 2)), ("cpu_us", (1, 2))]) == "cpu_us"
     assert primary_axis([("size", (1,)), ("concurrency", (1, 2))]) == "concurrency"
+    # `--vary latency_ms=2` fixes the latency: the line runs along the CPU work
+    assert primary_axis([("cpu_us", (0, 50, 200)), ("concurrency", (16,)),
+                         ("latency_ms", (2,))]) == "cpu_us"

@@ -14,8 +14,8 @@ from tests.helpers.cli import Swept, bench
 def test_the_map_and_the_crossover_lines(swept: Swept) -> None:
     result, _, _ = swept
     assert result.stderr.startswith("sweeping http_fetch · latency-bound over latency_ms (2) "
-                                    "× concurrency (2): 4 points × 3 twins = 12 benchmarks; "
-                                    "about ")
+                                    "× concurrency (2): 4 points × 3 twins = 12 benchmarks, "
+                                    "6 rounds each; about ")
     assert "http_fetch · latency-bound: best async twin over best sync twin" in result.stdout
     assert "L=0 ms" in result.stdout and "L=5 ms" in result.stdout
     crossover = result.stdout[result.stdout.index("crossover along latency_ms:"):]
@@ -38,6 +38,8 @@ def test_physics_holds_at_every_point(swept: Swept) -> None:
     doc = json.loads(path.read_text())
     assert len(doc["twinbench"]["sweep"]["points"]) == 4
     assert len(doc["benchmarks"]) == 12
+    # quick's 3 rounds could never give a point a verdict; the sweep measures the 6 it needs
+    assert {len(b["stats"]["data"]) for b in doc["benchmarks"]} == {6}
     for b in doc["benchmarks"]:
         info = b["extra_info"]
         p = info["params"]

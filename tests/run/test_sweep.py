@@ -77,8 +77,25 @@ def test_the_declared_map_sizes_points_in_waves_and_names_them() -> None:
     assert "concurrency 16 > N 8" in planned.skipped[0][1]
 
 
+@pytest.mark.parametrize("name", [n for n, w in REGISTRY.items() if w.sweeps])
+def test_a_profile_scales_the_waves_so_every_declared_point_runs(name: str) -> None:
+    """quick's 10% of pg_queries' 8 waves was 0.8 of a wave, N < C: 15 of 25 points were
+    skipped. The profile scales the waves, to at least one, and N is not scaled again."""
+    workload = REGISTRY[name]
+    spec, _ = default_spec(workload, None, [])
+    assert spec.waves
+    for profile in PROFILES.values():
+        planned = plan(workload, spec, profile)
+        assert not planned.skipped, planned.skipped
+        waves = max(1, round(spec.waves * profile.scale))
+        for scenario in planned.workload.scenarios:
+            measured = planned.workload.params_for(scenario, profile.scale)
+            assert measured["n"] == waves * measured["concurrency"]
+
+
 def test_a_sweep_is_an_ordinary_run_with_a_sweep_block() -> None:
-    spec = SweepSpec("cost", "s", (Axis("concurrency", (2, 4)), Axis("cpu_us", (0, 200))))
+    spec = SweepSpec("cost", "s", (Axis("concurrency", (2, 4)), Axis("cpu_us", (0, 200))),
+                     rounds=4)
     request = RunRequest(Selection(("cost",), ("pool", "tasks")), profile="quick", sweep=spec)
     result = execute(request, registry={"cost": NAPS})
     assert result.exit_code == 0 and result.run is not None
@@ -88,6 +105,8 @@ def test_a_sweep_is_an_ordinary_run_with_a_sweep_block() -> None:
                          "s[concurrency=4,cpu_us=0]", "s[concurrency=4,cpu_us=200]"}
     block = run.meta["sweep"]
     assert block["workload"] == "cost" and len(block["points"]) == 4
+    # the spec's rounds beat quick's 3, and the file keeps them for `check` to re-measure so
+    assert {len(r.data) for r in run.benchmarks} == {4} and block["rounds"] == 4
     burning = [r for r in run.benchmarks if r.params["cpu_us"] == 200]
     # Every twin did the same CPU work after each op, proven like the checksum...
     assert len({r.extra["cpu_proof"] for r in burning}) == 1
