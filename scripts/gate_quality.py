@@ -378,7 +378,7 @@ def main(
     baseline_gap: Annotated[float, typer.Option(
         "--baseline-gap", min=0.0,
         help="Seconds to wait between baseline passes, so that they are as far apart as in "
-             "a `bench all --passes N` baseline (a pass of everything takes ~12 min).")] = 0.0,
+             "a `bench all --passes N` baseline (a pass of everything took 19 min here).")] = 0.0,
     confirm: Annotated[int, typer.Option(
         "--confirm", min=0, help="As `bench check --confirm`.")] = 2,
     baseline: Annotated[Path | None, typer.Option(
