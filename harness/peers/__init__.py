@@ -14,7 +14,7 @@ May import: `harness.procs`, `harness.leftovers`, `harness.model`, `harness.reda
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from contextlib import AbstractContextManager, ExitStack
 from typing import Any
 
@@ -105,7 +105,7 @@ class PeerPool:
             if check is not None:
                 check(self.options)
 
-    def cpu_seconds(self, names: Iterable[str]) -> dict[str, float]:
+    def cpu_seconds(self, names: Collection[str]) -> dict[str, float]:
         """CPU time each of these peers (started ones that can tell) has used so far."""
         return {name: peer.cpu_seconds() for name, peer in self._peers.items()
                 if name in names and hasattr(peer, "cpu_seconds")}
