@@ -444,24 +444,7 @@ def main(
                    + f"; each trial one pass, suspects confirmed with {confirm} more; "
                    f"default threshold {thresholds.default:.0%}, alpha "
                    f"{results[0].results[('absolute', 'first')].alpha}.")
-    head, per, md = render(results, {"description": description})
-    console.print(description, highlight=False)
-    for warning in dict.fromkeys(w for t in results for r in t.results.values()
-                                 for w in r.warnings):
-        console.print(f"[bold yellow]warning:[/] {warning}", highlight=False)
-    console.print(head)
-    console.print(per)
-    if markdown is not None:
-        markdown.write_text(md)
-    if json_path is not None:
-        json_path.write_text(json.dumps({
-            "description": description, "summary": summary(results),
-            "detectable": detectability(results),
-            "trials": [{"number": t.number, "experiment": t.experiment, "seconds": t.seconds,
-                        "absolute": _cell(t, "absolute"), "ratio": _cell(t, "ratio"),
-                        "alarms": {f"{m.value}, {stage}": t.alarms(m.value, stage)
-                                   for m in Mode for stage in STAGES}} for t in results],
-        }, indent=2))
+    report(results, description, markdown, json_path, warnings=True)
 
 
 def main_against(request: RunRequest, thresholds: Thresholds, slow_twin: str | None,
@@ -491,8 +474,20 @@ def main_against(request: RunRequest, thresholds: Thresholds, slow_twin: str | N
                    f"{results[0].results[('interleaved', 'first')].alpha}. Wall time: one "
                    f"plain `bench run` of the selection {plain_seconds:.0f} s; one check "
                    f"(median) {statistics.median(checks):.0f} s = {ratio:.2f}x.")
+    report(results, description, markdown, json_path, warnings=False,
+           plain_run_seconds=plain_seconds)
+
+
+def report(results: list[Trial], description: str, markdown: Path | None,
+           json_path: Path | None, *, warnings: bool, **extra: Any) -> None:
+    """The tables on the terminal, then --markdown and --json: one cell per gate a trial
+    was judged by (absolute and ratio, or interleaved) and its alarms at each stage."""
     head, per, md = render(results, {"description": description})
     console.print(description, highlight=False)
+    if warnings:
+        for warning in dict.fromkeys(w for t in results for r in t.results.values()
+                                     for w in r.warnings):
+            console.print(f"[bold yellow]warning:[/] {warning}", highlight=False)
     console.print(head)
     console.print(per)
     if markdown is not None:
@@ -500,11 +495,12 @@ def main_against(request: RunRequest, thresholds: Thresholds, slow_twin: str | N
     if json_path is not None:
         json_path.write_text(json.dumps({
             "description": description, "summary": summary(results),
-            "detectable": detectability(results), "plain_run_seconds": plain_seconds,
+            "detectable": detectability(results), **extra,
             "trials": [{"number": t.number, "experiment": t.experiment, "seconds": t.seconds,
-                        "interleaved": _cell(t, "interleaved"),
-                        "alarms": {f"interleaved, {stage}": t.alarms("interleaved", stage)
-                                   for stage in STAGES}} for t in results],
+                        **{gate: _cell(t, gate) for gate in t.gates},
+                        "alarms": {f"{gate}, {stage}": t.alarms(gate, stage)
+                                   for gate in t.gates for stage in STAGES}}
+                       for t in results],
         }, indent=2))
 
 
