@@ -55,10 +55,6 @@ def sweep(
     # verdict, and one crossover line per row of the grid.
     with bad_input_exits():
         chosen = profile_named(profile)
-        # A map of "?" answers nothing: with one pass, measure each point with at least the
-        # rounds a verdict needs (quick's 3 never can), so the quick sweep still draws the line.
-        least = rounds_for_verdict() if passes == 1 else None  # passes are the replicates
-        chosen = replace(chosen, rounds=max(chosen.rounds, least or 0))
         sources = workload_sources(workload_path)
         registry = discover(sources)
         if workload not in registry:
@@ -67,7 +63,11 @@ def sweep(
         declared = registry[workload]
         axes = [parse_vary(v) for v in vary or ()]
         spec, default_twins = default_spec(declared, scenario, axes)
-        spec = replace(spec, rounds=least)
+        # A map of "?" answers nothing: with one pass, measure each point with at least the
+        # rounds a verdict needs (quick's 3 never can), so the quick sweep still draws the line;
+        # with several, the passes are the replicates.
+        spec = replace(spec, rounds=rounds_for_verdict() if passes == 1 else None)
+        chosen = spec.measured_with(chosen)
         planned = plan(declared, spec, chosen, max_points)
         twins = tuple(twin or default_twins)
         known = {t.name for t in declared.twins}

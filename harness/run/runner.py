@@ -96,8 +96,8 @@ def execute(request: RunRequest, listener: Listener | None = None,
         profile = replace(profile, rounds=request.rounds or profile.rounds,
                           warmup_rounds=(profile.warmup_rounds if request.warmup_rounds is None
                                          else request.warmup_rounds))
-    if request.sweep is not None and request.sweep.rounds:
-        profile = replace(profile, rounds=max(profile.rounds, request.sweep.rounds))
+    if request.sweep is not None:
+        profile = request.sweep.measured_with(profile)
     check_loop(request.loop)
     check_passes(request.passes)
     registry = registry if registry is not None else discover(request.sources)

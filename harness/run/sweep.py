@@ -48,6 +48,10 @@ class SweepSpec:
     # rounds a verdict needs, so that a quick map is not all "cannot tell")
     rounds: int | None = None
 
+    def measured_with(self, profile: Profile) -> Profile:
+        """The profile this sweep's points are measured with: its rounds, at least."""
+        return replace(profile, rounds=max(profile.rounds, self.rounds or 0))
+
     def to_json(self) -> dict[str, Any]:
         return {"workload": self.workload, "scenario": self.scenario, "waves": self.waves,
                 "rounds": self.rounds,
