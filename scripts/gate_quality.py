@@ -26,6 +26,7 @@ a change clearly beyond it.
 from __future__ import annotations
 
 import json
+import math
 import statistics
 import sys
 import time
@@ -46,7 +47,7 @@ from harness.errors import BadInput
 from harness.model.registry import Selection, discover
 from harness.model.workload import Bench, BenchContext, Workload
 from harness.results.files import load_run, save_run
-from harness.results.merge import merge_passes
+from harness.results.merge import first_pass, merge_passes
 from harness.results.runfile import Run, parse_run
 from harness.run.ab import Side, measure_ab
 from harness.run.confirm import confirm_suspects
@@ -268,6 +269,49 @@ def run_ab_trials(request: RunRequest, root: Path, slow_twin: str | None, slowdo
     return out
 
 
+def rescore_trials(dirs: list[Path], slow_twin: str | None, thresholds: Thresholds
+                   ) -> tuple[list[Trial], list[float]]:
+    """The trials kept by `--against --keep DIR` runs, judged again by this tree's statistics
+    and gate: "confirmed" from each side's run file as kept, "first" from its first pass
+    (results.merge.first_pass). Trials are renumbered across the directories in order; the
+    seconds of each trial and of the plain run come from DIR/report.json when it is there.
+    Same measurements, today's verdicts: how a change of statistics would have done."""
+    trials: list[Trial] = []
+    plain: list[float] = []
+    for directory in dirs:
+        report_file = directory / "report.json"
+        kept = json.loads(report_file.read_text()) if report_file.is_file() else {}
+        seconds = {(t["number"], t["experiment"]): float(t["seconds"])
+                   for t in kept.get("trials", [])}
+        if kept.get("plain_run_seconds"):
+            plain.append(float(kept["plain_run_seconds"]))
+        offset = max((t.number for t in trials), default=0)
+        bases = sorted(directory.glob("trial-*-base.json"))
+        if not bases:
+            raise BadInput(f"{directory}: no trial-NNN-{{aa,slow}}-base.json run files")
+        for base_path in bases:
+            _, number_text, tag, _ = base_path.stem.split("-")
+            number = int(number_text)
+            experiment = "A/A" if tag == "aa" else "slowdown"
+            base = load_run(base_path)
+            current = load_run(base_path.with_name(base_path.name.replace("-base.", "-current.")))
+            if experiment == "slowdown" and not slow_twin:
+                raise BadInput("--rescore of slowdown trials needs --slow-twin")
+
+            def compare(b: Run, c: Run, name: str = f"trial {offset + number}") -> CompareResult:
+                return compare_runs(b, c, thresholds=thresholds, base_name="base",
+                                    current_name=name)
+
+            results = {("interleaved", "first"): compare(parse_run(first_pass(base.doc)),
+                                                         parse_run(first_pass(current.doc))),
+                       ("interleaved", "confirmed"): compare(base, current)}
+            slowed = tuple(r.key for r in current.benchmarks
+                           if experiment == "slowdown" and r.twin == slow_twin)
+            trials.append(Trial(offset + number, experiment, results, slowed,
+                                seconds.get((number, experiment), math.nan)))
+    return trials, plain
+
+
 # -- summary ------------------------------------------------------------------------------------
 
 def _cell(trial: Trial, mode: Gate) -> str:
@@ -361,7 +405,8 @@ def render(trials: list[Trial], info: dict[str, Any]) -> tuple[Table, Table, str
     md += ["", "| trial | experiment | " + " | ".join(names[g] for g in gates) + " | seconds |",
            "| --- | --- | " + " | ".join("---" for _ in gates) + " | ---: |"]
     for t in trials:
-        cells = [str(t.number), t.experiment, *(_cell(t, g) for g in gates), f"{t.seconds:.0f}"]
+        cells = [str(t.number), t.experiment, *(_cell(t, g) for g in gates),
+                 "—" if math.isnan(t.seconds) else f"{t.seconds:.0f}"]
         per.add_row(*cells)
         md.append("| " + " | ".join(cells) + " |")
     return head, per, "\n".join(md) + "\n"
@@ -399,8 +444,18 @@ def main(
                           "interleaved round by round (no stored baseline).")] = False,
     pairs: Annotated[int, typer.Option("--pairs", min=3, help="As `bench check --pairs`.")
                      ] = DEFAULT_PAIRS,
+    rescore: Annotated[list[Path] | None, typer.Option(
+        "--rescore", help="Measure nothing: judge the trials kept in this --keep directory "
+                          "of earlier --against runs again, with this tree's statistics "
+                          "(repeatable: the directories' trials are pooled in order).")
+    ] = None,
 ) -> None:
     """A/A false alarms and injected-slowdown detection of `bench check`."""
+    if rescore:
+        with bad_input_exits():
+            thresholds = load_config(max_regression=max_regression).thresholds
+            main_rescore(rescore, slow_twin, thresholds, markdown, json_path)
+        return
     if against:
         with bad_input_exits():
             if baseline is not None or save_baseline is not None:
@@ -444,7 +499,7 @@ def main(
                    + f"; each trial one pass, suspects confirmed with {confirm} more; "
                    f"default threshold {thresholds.default:.0%}, alpha "
                    f"{results[0].results[('absolute', 'first')].alpha}.")
-    report(results, description, markdown, json_path, warnings=True)
+    report(results, description, markdown, [json_path], warnings=True)
 
 
 def main_against(request: RunRequest, thresholds: Thresholds, slow_twin: str | None,
@@ -474,14 +529,46 @@ def main_against(request: RunRequest, thresholds: Thresholds, slow_twin: str | N
                    f"{results[0].results[('interleaved', 'first')].alpha}. Wall time: one "
                    f"plain `bench run` of the selection {plain_seconds:.0f} s; one check "
                    f"(median) {statistics.median(checks):.0f} s = {ratio:.2f}x.")
-    report(results, description, markdown, json_path, warnings=False,
+    report(results, description, markdown,
+           [json_path, keep / "report.json" if keep is not None else None], warnings=False,
            plain_run_seconds=plain_seconds)
 
 
+def main_rescore(dirs: list[Path], slow_twin: str | None, thresholds: Thresholds,
+                 markdown: Path | None, json_path: Path | None) -> None:
+    for directory in dirs:
+        if not directory.is_dir():
+            raise BadInput(f"--rescore {directory}: not a directory")
+    results, plain = rescore_trials(dirs, slow_twin, thresholds)
+    aa = sum(t.experiment == "A/A" for t in results)
+    slow = len(results) - aa
+    sample = load_run(next(dirs[0].glob("trial-*-base.json")))
+    ab = sample.meta.get("ab") or {}
+    scenarios = ", ".join(dict.fromkeys(f"{r.workload}:{r.scenario}"
+                                        for r in sample.benchmarks))
+    checks = [t.seconds for t in results if not math.isnan(t.seconds)]
+    wall = ""
+    if checks and plain:
+        ratio = statistics.median(checks) / statistics.median(plain)
+        wall = (f" Wall time (as measured then): one plain `bench run` of the selection "
+                f"{statistics.median(plain):.0f} s; one check (median) "
+                f"{statistics.median(checks):.0f} s = {ratio:.2f}x.")
+    description = (f"Re-scored (`--rescore`, this tree's statistics) from {len(dirs)} kept "
+                   f"run(s): profile {sample.meta.get('profile')}, {len(sample.benchmarks)} "
+                   f"benchmarks ({scenarios}); {aa} A/A trial(s) and {slow} with {slow_twin} "
+                   f"slower on the current side; {ab.get('rounds')} ABBA pairs per benchmark "
+                   f"and trial, then the suspects' confirmation rounds as kept; default "
+                   f"threshold {thresholds.default:.0%}, alpha "
+                   f"{results[0].results[('interleaved', 'first')].alpha}.{wall}")
+    report(results, description, markdown, [json_path], warnings=False,
+           plain_run_seconds=statistics.median(plain) if plain else None)
+
+
 def report(results: list[Trial], description: str, markdown: Path | None,
-           json_path: Path | None, *, warnings: bool, **extra: Any) -> None:
-    """The tables on the terminal, then --markdown and --json: one cell per gate a trial
-    was judged by (absolute and ratio, or interleaved) and its alarms at each stage."""
+           json_paths: list[Path | None], *, warnings: bool, **extra: Any) -> None:
+    """The tables on the terminal, then --markdown and the JSON report (to --json, and to
+    --keep's directory so that --rescore finds each trial's seconds): one cell per gate a
+    trial was judged by (absolute and ratio, or interleaved) and its alarms at each stage."""
     head, per, md = render(results, {"description": description})
     console.print(description, highlight=False)
     if warnings:
@@ -492,16 +579,19 @@ def report(results: list[Trial], description: str, markdown: Path | None,
     console.print(per)
     if markdown is not None:
         markdown.write_text(md)
-    if json_path is not None:
-        json_path.write_text(json.dumps({
-            "description": description, "summary": summary(results),
-            "detectable": detectability(results), **extra,
-            "trials": [{"number": t.number, "experiment": t.experiment, "seconds": t.seconds,
-                        **{gate: _cell(t, gate) for gate in t.gates},
-                        "alarms": {f"{gate}, {stage}": t.alarms(gate, stage)
-                                   for gate in t.gates for stage in STAGES}}
-                       for t in results],
-        }, indent=2))
+    text = json.dumps({
+        "description": description, "summary": summary(results),
+        "detectable": detectability(results), **extra,
+        "trials": [{"number": t.number, "experiment": t.experiment,
+                    "seconds": None if math.isnan(t.seconds) else t.seconds,
+                    **{gate: _cell(t, gate) for gate in t.gates},
+                    "alarms": {f"{gate}, {stage}": t.alarms(gate, stage)
+                               for gate in t.gates for stage in STAGES}}
+                   for t in results],
+    }, indent=2)
+    for path in json_paths:
+        if path is not None:
+            path.write_text(text)
 
 
 if __name__ == "__main__":

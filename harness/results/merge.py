@@ -167,3 +167,30 @@ def merge_passes(docs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     # re-measures only some benchmarks).
     out["twinbench"]["passes"] = sum(int(b.get("passes") or 1) for b in blocks)
     return out
+
+
+def first_pass(doc: dict[str, Any]) -> dict[str, Any]:
+    """The run document as its first pass left it: every benchmark's rounds (and per-round
+    samples) of that pass alone, its stats recomputed, no confirmation block. What `bench
+    check` decided before it confirmed suspects can so be judged again from the merged file
+    (scripts/gate_quality.py --rescore)."""
+    out = copy.deepcopy(doc)
+    out["twinbench"].pop("confirmation", None)
+    out["twinbench"]["passes"] = 1
+    for bench in out["benchmarks"]:
+        info = bench["extra_info"]
+        rounds = info.get(PASS_ROUNDS) or []
+        if len(rounds) < 2:
+            continue
+        data = bench["stats"]["data"]
+        keep = rounds[0]
+        for key, value in info.items():
+            if key.endswith(PER_ROUND) and isinstance(value, list) and len(value) == len(data):
+                info[key] = value[:keep]
+            elif key.endswith(PER_ROUND) and isinstance(value, dict):
+                info[key] = {k: v[:keep] if isinstance(v, list) and len(v) == len(data) else v
+                             for k, v in value.items()}
+        info[PASS_ROUNDS] = [keep]
+        bench["stats"] = _stats_dict(data[:keep], bench["stats"].get("iterations", 1))
+        info["efficiency"] = efficiency(info.get("ideal_s"), bench["stats"]["median"])
+    return out

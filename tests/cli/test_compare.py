@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import json
+import math
 import subprocess
 import sys
 import time
@@ -20,11 +21,13 @@ from harness.analysis.compare import compare_runs
 from harness.cli.compare_cmds import check, compare
 from harness.config import Thresholds
 from harness.errors import BadInput
+from harness.results.merge import merge_passes
 from tests.helpers.runfiles import (
     MACHINE,
     TWINS,
     benches,
     by_key,
+    paired_runs,
     run_doc,
     write,
 )
@@ -308,3 +311,44 @@ def test_injected_slowdown_is_exact_and_caught() -> None:
     assert "| absolute |" in markdown and "s +" in markdown and "caught" in markdown
 
 
+
+
+def kept_trial(directory: Path, number: int, tag: str, slower: float, seed: int,
+               confirmed: bool) -> None:
+    """One `--against --keep` trial: both sides' run files, the second pass (suspects'
+    confirmation) merged in when `confirmed`."""
+    noise, seconds = {"tasks": 0.02, "nap": 0.02}, {"tasks": 0.01, "nap": 0.02}
+    docs = [run.doc for run in paired_runs(noise, seconds, seed=seed, slower={"tasks": slower})]
+    if confirmed:
+        more = paired_runs(noise, seconds, n=24, seed=seed + 1, slower={"tasks": slower})
+        docs = [merge_passes([doc, again.doc]) for doc, again in zip(docs, more, strict=True)]
+        for doc in docs:
+            doc["twinbench"]["confirmation"] = {"passes": 2, "cases": ["wl-s1-tasks"]}
+    for side, doc in zip(("base", "current"), docs, strict=True):
+        write(directory / f"trial-{number:03d}-{tag}-{side}.json", doc)
+
+
+def test_rescore_judges_kept_trials_again_and_pools_directories(tmp_path: Path) -> None:
+    gq = load_gate_quality()
+    one, two = tmp_path / "one", tmp_path / "two"
+    kept_trial(one, 1, "aa", 1.0, seed=1, confirmed=False)
+    kept_trial(one, 1, "slow", 1.10, seed=2, confirmed=True)
+    kept_trial(two, 1, "aa", 1.0, seed=3, confirmed=False)
+    (one / "report.json").write_text(json.dumps({
+        "plain_run_seconds": 10.0,
+        "trials": [{"number": 1, "experiment": "A/A", "seconds": 21.0},
+                   {"number": 1, "experiment": "slowdown", "seconds": 25.0}]}))
+    trials, plain = gq.rescore_trials([one, two], "tasks", Thresholds(0.05))
+    assert [(t.number, t.experiment) for t in trials] == [(1, "A/A"), (1, "slowdown"),
+                                                          (2, "A/A")]
+    assert plain == [10.0] and trials[1].seconds == 25.0 and math.isnan(trials[2].seconds)
+    slow = trials[1]
+    assert slow.slowed_keys == ("wl:s1:tasks",) and slow.caught("interleaved") == ["wl:s1:tasks"]
+    first = {d.key: d.comparison.pairs for d in slow.results[("interleaved", "first")].compared}
+    final = {d.key: d.comparison.pairs
+             for d in slow.results[("interleaved", "confirmed")].compared}
+    assert first == {"wl:s1:tasks": 12, "wl:s1:nap": 12}
+    assert final == {"wl:s1:tasks": 36, "wl:s1:nap": 36}
+    assert not trials[0].alarms("interleaved") and not trials[2].alarms("interleaved")
+    with pytest.raises(BadInput, match="needs --slow-twin"):
+        gq.rescore_trials([one], None, Thresholds(0.05))

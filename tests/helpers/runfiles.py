@@ -4,13 +4,14 @@ tests share."""
 from __future__ import annotations
 
 import json
+import math
 import random
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from harness.results.merge import merge_passes
-from harness.results.runfile import SCHEMA_VERSION, Run, parse_run
+from harness.results.runfile import SCHEMA_VERSION, Run, parse_run, set_ab
 
 MACHINE = {"cpu": "Test CPU 3000", "cores": 2, "memory_bytes": 8 * 2**30,
            "os": "Linux-6.1-x86_64", "arch": "x86_64"}
@@ -155,3 +156,22 @@ def sweep_run(speedups: dict[int, dict[int, float]], n: int = 10, sigma: float =
                  {"name": "concurrency", "values": sorted(speedups)}],
         "skipped": [{"values": {"latency_ms": 10, "concurrency": 99}, "reason": "too big"}]}
     return parse_run(doc)
+
+
+def paired_runs(noise: dict[str, float], seconds: dict[str, float], n: int = 12,
+                seed: int = 5, slower: dict[str, float] | None = None) -> tuple[Run, Run]:
+    """The two sides of one interleaved session: per twin, rounds of `seconds` whose pair
+    log ratios scatter with a standard deviation of `noise` (around `slower`[twin], 1.0 if
+    absent)."""
+    rng = random.Random(seed)
+    base_items, current_items = [], []
+    for twin, sd in noise.items():
+        b = [seconds[twin] * math.exp(rng.gauss(0, 0.01)) for _ in range(n)]
+        c = [x * (slower or {}).get(twin, 1.0) * math.exp(rng.gauss(0, sd)) for x in b]
+        base_items.append(("wl", "s1", twin, "async", b))
+        current_items.append(("wl", "s1", twin, "async", c))
+    docs = [run_doc(base_items), run_doc(current_items)]
+    for doc, name in zip(docs, ("base", "current"), strict=True):
+        set_ab(doc, {"session": "s", "side": name, "label": name, "order": "ABBA",
+                     "rounds": n, "warmup_rounds": 1})
+    return parse_run(docs[0]), parse_run(docs[1])

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from harness.results.merge import merge_passes
+from harness.results.merge import first_pass, merge_passes
 from harness.results.runfile import SCHEMA_VERSION, RunFileError, parse_run
 
 # Per pass: twin -> raw rounds. Two benchmarks, different round counts per pass.
@@ -76,6 +76,27 @@ def test_two_passes_concatenate_rounds_and_recompute_stats() -> None:
         assert stats["mean"] == pytest.approx(statistics.fmean(data), rel=1e-12)
     # The median is over all rounds, not the first pass's median carried over.
     assert benches["a"]["stats"]["median"] != statistics.median(PASS_1["a"])
+
+
+def test_first_pass_undoes_a_merge() -> None:
+    """What a check saw before it confirmed: the first pass's rounds, samples and stats."""
+    one = pass_doc(PASS_1)
+    for b in one["benchmarks"]:
+        b["extra_info"]["cpu_s_per_round"] = [0.001] * len(b["stats"]["data"])
+    two = pass_doc(PASS_2)
+    for b in two["benchmarks"]:
+        b["extra_info"]["cpu_s_per_round"] = [0.002] * len(b["stats"]["data"])
+    merged = merge_passes([one, two])
+    merged["twinbench"]["confirmation"] = {"passes": 1, "cases": ["wl-s-a"]}
+    back = first_pass(merged)
+    assert "confirmation" not in back["twinbench"] and back["twinbench"]["passes"] == 1
+    for twin, bench_ in by_twin(back).items():
+        assert bench_["stats"]["data"] == PASS_1[twin]
+        assert bench_["stats"]["median"] == pytest.approx(statistics.median(PASS_1[twin]))
+        assert bench_["extra_info"]["cpu_s_per_round"] == [0.001] * len(PASS_1[twin])
+    record = {r.twin: r for r in parse_run(back).benchmarks}["b"]
+    assert record.passes == (tuple(PASS_1["b"]),)
+    assert by_twin(merged)["a"]["stats"]["data"] == PASS_1["a"] + PASS_2["a"]  # not mutated
 
 
 def test_merge_does_not_modify_its_inputs() -> None:
