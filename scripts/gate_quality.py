@@ -442,7 +442,7 @@ def main(
     against: Annotated[bool, typer.Option(
         "--against", help="Gate as `bench check --against` does: both sides measured now, "
                           "interleaved round by round (no stored baseline).")] = False,
-    pairs: Annotated[int, typer.Option("--pairs", min=3, help="As `bench check --pairs`.")
+    pairs: Annotated[int, typer.Option("--pairs", min=8, help="As `bench check --pairs`.")
                      ] = DEFAULT_PAIRS,
     rescore: Annotated[list[Path] | None, typer.Option(
         "--rescore", help="Measure nothing: judge the trials kept in this --keep directory "

@@ -57,6 +57,8 @@ MODES = ("auto", "absolute", "ratio")
 # ABBA pairs of rounds per benchmark in an interleaved check: about as many rounds as a plain
 # default-profile run of the same selection on each side (see README "How good the gate is").
 DEFAULT_PAIRS = 12
+# The signed-rank test's smallest two-sided p is 2 / 2**n: below 0.01 from 8 pairs on.
+MIN_PAIRS = 8
 
 FormatOpt = Annotated[str, typer.Option(
     "--format", "-f", help="table | markdown (GitHub-flavoured) | json (stable keys).")]
@@ -182,8 +184,9 @@ def check(
                                                            if chosen else ""))
         check_passes(passes)
         check_passes(confirm, "--confirm", least=0)
-        if not 3 <= pairs <= 1000:
-            raise BadInput(f"--pairs must be 3 to 1000, not {pairs}")
+        if not MIN_PAIRS <= pairs <= 1000:
+            raise BadInput(f"--pairs must be {MIN_PAIRS} to 1000, not {pairs} (fewer pairs "
+                           "can never be significant at alpha 0.01)")
         config = load_config(max_regression=max_regression)
         markdown_path = (output_path(markdown, "--markdown", force=False, overwrite=True)
                          if markdown is not None else None)

@@ -25,8 +25,10 @@ slowdown that noise lets the test call significant; `method` "rounds": one pass 
 p), the CI a bootstrap over the rounds, `detectable` null (see harness/stats.py).
 `underpowered`: the comparison cannot see a change as small as its threshold. Version 2 added
 method, passes and detectable; version 3 `paired` (the runs are the two sides of one
-interleaved A/B session) and per benchmark `pairs` (method "pairs": a t-test on the log ratios
-of neighbouring rounds, the CI its t interval, `detectable` from their spread). `status` is one
+interleaved A/B session) and per benchmark `pairs` (method "pairs": the Wilcoxon
+signed-rank test on the log ratios of neighbouring rounds, the CI the Hodges-Lehmann interval,
+`detectable` half the width of its 1 - alpha interval, null when too few pairs can ever be
+significant; version 4: these, where version 3 had a t-test and t interval). `status` is one
 of compared, added, removed, failed, params differ, reference, no reference, error; `verdict`
 is faster | slower | unchanged when compared, else the status. Absent numbers are null.
 """
@@ -34,6 +36,7 @@ is faster | slower | unchanged when compared, else the status. Absent numbers ar
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from rich.console import Console
@@ -44,7 +47,7 @@ from harness.analysis.gate import GateResult
 from harness.render.fmt import fmt_seconds, fmt_signed_percent, plain
 from harness.results.runfile import Run
 
-JSON_VERSION = 3
+JSON_VERSION = 4
 FORMATS = ("table", "markdown", "json")
 UNDERPOWERED_MARK = "†"
 FOOTNOTE = ("cannot see a change as small as its threshold: too few rounds, or too much noise "
@@ -78,7 +81,9 @@ def _passes(d: Delta) -> str:
 
 def _detects(d: Delta) -> str:
     c = d.comparison
-    return "—" if c is None or c.detectable is None else f"≥{c.detectable:.0%}"
+    if c is None or c.detectable is None:
+        return "—"
+    return f"≥{c.detectable:.0%}" if math.isfinite(c.detectable) else "never"
 
 
 def _verdict(d: Delta) -> str:
@@ -301,6 +306,11 @@ def _run_json(name: str, run: Run) -> dict[str, Any]:
             "complete": m.get("complete", True)}
 
 
+def _finite(x: float | None) -> float | None:
+    """JSON has no infinity: an unbounded interval (too few pairs to ever reject) is null."""
+    return x if x is not None and math.isfinite(x) else None
+
+
 def _delta_json(d: Delta, ratio: bool) -> dict[str, Any]:
     c = d.comparison
     unit = "ratio" if ratio else "median_s"
@@ -309,11 +319,11 @@ def _delta_json(d: Delta, ratio: bool) -> dict[str, Any]:
         "kind": d.kind, "label": d.label, "status": d.status.value, "verdict": d.verdict,
         "threshold": d.threshold, f"base_{unit}": d.base_value,
         f"current_{unit}": d.current_value,
-        "change": c.change if c else None, "ci_low": c.ci_low - 1 if c else None,
-        "ci_high": c.ci_high - 1 if c else None, "p_value": c.p_value if c else None,
+        "change": c.change if c else None, "ci_low": _finite(c.ci_low - 1) if c else None,
+        "ci_high": _finite(c.ci_high - 1) if c else None, "p_value": c.p_value if c else None,
         "method": c.method if c else None, "passes": list(c.passes) if c else None,
         "pairs": c.pairs if c and c.method == "pairs" else None,
-        "detectable": c.detectable if c else None,
+        "detectable": _finite(c.detectable) if c else None,
         "n_base": d.n_base, "n_current": d.n_current, "underpowered": d.underpowered,
         "detail": d.detail,
     }

@@ -609,7 +609,54 @@ def test_pairs_of_identical_versions_keep_false_alarms_near_alpha() -> None:
     trials = 400
     alarms = sum(compare_pairs(*drifting_pairs(rng, 12, 1.0), threshold=0.0, alpha=0.01
                                ).verdict is not Verdict.UNCHANGED for _ in range(trials))
-    assert alarms / trials <= 0.025  # nominal 1%: the t-test is exact for normal log ratios
+    assert alarms / trials <= 0.025  # nominal 1%: the signed-rank test is exact here
+
+
+def test_paired_p_is_scipys_signed_rank_and_the_interval_its_inversion() -> None:
+    """p is scipy's Wilcoxon signed-rank p; the interval's ends are Walsh averages, the last
+    shifts the test does not reject: just inside accepted, just outside rejected."""
+    from scipy import stats as sps
+
+    rng = random.Random(7)
+    base = [[0.1 * math.exp(rng.gauss(0, 0.05)) for _ in range(20)]]
+    current = [[b * 1.04 * math.exp(rng.gauss(0, 0.05)) for b in base[0]]]
+    c = compare_pairs(base, current, threshold=0.05, alpha=0.01, confidence=0.95)
+    d = [math.log(x / y) for x, y in zip(current[0], base[0], strict=True)]
+    assert c.p_value == pytest.approx(sps.wilcoxon(d).pvalue, rel=1e-12)
+    walsh = sorted((d[i] + d[j]) / 2 for i in range(20) for j in range(i, 20))
+    assert c.ratio == pytest.approx(math.exp(statistics.median(walsh)), rel=1e-12)
+    lo, hi = math.log(c.ci_low), math.log(c.ci_high)
+    assert min(abs(lo - w) for w in walsh) < 1e-12 and min(abs(hi - w) for w in walsh) < 1e-12
+    eps = 1e-9
+    for end, inward in ((lo, eps), (hi, -eps)):
+        assert sps.wilcoxon([x - (end + inward) for x in d]).pvalue >= 0.05
+        assert sps.wilcoxon([x - (end - inward) for x in d]).pvalue < 0.05
+
+
+def test_a_stalled_round_does_not_hide_a_slowdown() -> None:
+    """Steady rounds (1% noise), 6% slower, and three rounds a stall made 40% slower on
+    either side: the t interval widens past the threshold, the signed-rank one barely."""
+    from scipy import stats as sps
+
+    rng = random.Random(3)
+    base = [0.1 * math.exp(rng.gauss(0, 0.01)) for _ in range(24)]
+    current = [b * 1.06 * math.exp(rng.gauss(0, 0.01)) for b in base]
+    base[4] *= 1.4
+    current[11] *= 1.4
+    current[19] *= 1.4
+    c = compare_pairs([base], [current], threshold=0.05, alpha=0.01)
+    assert c.verdict is Verdict.SLOWER and c.ratio == pytest.approx(1.06, abs=0.01)
+    assert c.detectable is not None and c.detectable < 0.02
+    d = [math.log(x / y) for x, y in zip(current, base, strict=True)]
+    t_detectable = math.exp(sps.t.ppf(0.995, 23) * statistics.stdev(d) / math.sqrt(24)) - 1
+    assert t_detectable > 3 * c.detectable
+
+
+def test_too_few_pairs_can_never_be_significant() -> None:
+    """5 pairs, all 50% slower: 2/2**5 > 0.01, so no verdict but "unchanged" and no bound."""
+    c = compare_pairs([[0.1] * 5], [[0.15, 0.151, 0.149, 0.152, 0.148]], alpha=0.01)
+    assert c.verdict is Verdict.UNCHANGED and not c.significant
+    assert c.detectable == math.inf and c.ratio == pytest.approx(1.5, abs=0.02)
 
 
 def test_pairs_need_matching_sides_and_three_pairs() -> None:

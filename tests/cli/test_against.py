@@ -109,6 +109,8 @@ def test_bad_refs_are_one_line(repo: Path, tmp_path: Path) -> None:
         bench("check", "--against", "HEAD", "--baseline", "x.json", cwd=repo))
     assert "--against-requirements 'aiohttp=='" in one_line_error(
         bench("check", "--against-requirements", "aiohttp==", cwd=repo))
+    assert "--pairs must be 8 to 1000, not 5" in one_line_error(
+        bench("check", "--against", "HEAD", "--pairs", "5", cwd=repo))
 
 
 def test_a_dirty_cache_worktree_is_refused_and_clean_cache_empties_it(repo: Path,
