@@ -39,7 +39,8 @@ from rich.console import Console
 from rich.table import Table
 
 from harness.analysis.compare import CompareResult, Mode, compare_runs
-from harness.analysis.gate import to_confirm
+from harness.analysis.gate import extra_pairs, to_confirm
+from harness.analysis.stats import pairs_needed
 from harness.cli.compare_cmds import DEFAULT_PAIRS
 from harness.cli.console import bad_input_exits
 from harness.config import Thresholds, load_config
@@ -227,7 +228,7 @@ def _report(trial: Trial) -> None:
 
 def run_ab_trials(request: RunRequest, root: Path, slow_twin: str | None, slowdown: float,
                   trials: int, thresholds: Thresholds, confirm: int, pairs: int,
-                  keep: Path | None = None) -> list[Trial]:
+                  keep: Path | None = None, extend: float = 0.0) -> list[Trial]:
     """Each trial is one `bench check --against`: both sides measured now, interleaved
     round by round, suspects confirmed with more pairs — exactly harness.run.ab.measure_ab.
     Both sides run this tree's code; in a slowdown trial the current side's worker is
@@ -248,9 +249,11 @@ def run_ab_trials(request: RunRequest, root: Path, slow_twin: str | None, slowdo
                 return compare_runs(b, c, thresholds=thresholds, base_name="base",
                                     current_name=name, estimate=estimate)
 
-            measured = measure_ab(base, current, request, pairs=pairs, warmup=1,
-                                  confirm=confirm, suspects=lambda b, c: to_confirm(
-                                      compare(b, c, estimate=True)))
+            measured = measure_ab(
+                base, current, request, pairs=pairs, warmup=1, confirm=confirm,
+                suspects=lambda b, c: to_confirm(compare(b, c, estimate=True)),
+                extend=(lambda b, c: extra_pairs(compare(b, c, estimate=True), b, c,
+                                                 seconds=extend)) if extend else None)
             if measured is None or measured.interrupted:
                 raise KeyboardInterrupt
             first = measured.first or (measured.base, measured.current)
@@ -444,6 +447,8 @@ def main(
                           "interleaved round by round (no stored baseline).")] = False,
     pairs: Annotated[int, typer.Option("--pairs", min=8, help="As `bench check --pairs`.")
                      ] = DEFAULT_PAIRS,
+    extend: Annotated[float, typer.Option(
+        "--extend", min=0.0, help="As `bench check --extend` (with --against).")] = 0.0,
     rescore: Annotated[list[Path] | None, typer.Option(
         "--rescore", help="Measure nothing: judge the trials kept in this --keep directory "
                           "of earlier --against runs again, with this tree's statistics "
@@ -464,7 +469,7 @@ def main(
             request = RunRequest(Selection(tuple(workload or ()), tuple(twin or ()),
                                            tuple(scenario or ())), profile=profile)
         main_against(request, thresholds, slow_twin, slowdown, trials, confirm, pairs,
-                     markdown, json_path, keep)
+                     markdown, json_path, keep, extend)
         return
     with bad_input_exits():
         thresholds = load_config(max_regression=max_regression).thresholds
@@ -504,7 +509,8 @@ def main(
 
 def main_against(request: RunRequest, thresholds: Thresholds, slow_twin: str | None,
                  slowdown: float, trials: int, confirm: int, pairs: int,
-                 markdown: Path | None, json_path: Path | None, keep: Path | None) -> None:
+                 markdown: Path | None, json_path: Path | None, keep: Path | None,
+                 extend: float = 0.0) -> None:
     root = Path(__file__).resolve().parents[1]
     err.print("timing one plain run of the same selection, for comparison", highlight=False)
     started = time.monotonic()
@@ -515,7 +521,7 @@ def main_against(request: RunRequest, thresholds: Thresholds, slow_twin: str | N
     name = slow_twin or next((r.twin for r in plain.run.benchmarks if r.kind == "async"), None)
     name = None if name == "none" else name
     results = run_ab_trials(request, root, name, slowdown, trials, thresholds, confirm, pairs,
-                            keep)
+                            keep, extend)
     checks = sorted(t.seconds for t in results)
     ratio = statistics.median(checks) / plain_seconds
     scenarios = ", ".join(dict.fromkeys(f"{r.workload}:{r.scenario}"
@@ -525,13 +531,60 @@ def main_against(request: RunRequest, thresholds: Thresholds, slow_twin: str | N
                    "each of A/A" + (f" and {name} {slowdown:.0%} slower on the current side"
                                     if name else "")
                    + f"; each trial {pairs} ABBA pairs per benchmark, suspects confirmed with "
-                   f"{confirm * pairs} more; default threshold {thresholds.default:.0%}, alpha "
+                   f"{confirm * pairs} more"
+                   + (f", benchmarks too noisy for their threshold extended by up to "
+                      f"{extend:g} s of pairs (--extend)" if extend else "")
+                   + f"; default threshold {thresholds.default:.0%}, alpha "
                    f"{results[0].results[('interleaved', 'first')].alpha}. Wall time: one "
                    f"plain `bench run` of the selection {plain_seconds:.0f} s; one check "
                    f"(median) {statistics.median(checks):.0f} s = {ratio:.2f}x.")
     report(results, description, markdown,
            [json_path, keep / "report.json" if keep is not None else None], warnings=False,
            plain_run_seconds=plain_seconds)
+
+
+def noise(dirs: list[Path], goal: float = 0.10) -> tuple[Table, str]:
+    """Per benchmark, over the kept A/A trials' first stage: how long a pair takes, how much
+    the log ratios of its pairs scatter (standard deviation, and 1.4826 x MAD, the spread
+    the signed-rank test follows), and the pairs — and seconds — that spread needs for a
+    detectable slowdown of `goal` (stats.pairs_needed). What it would take, benchmark by
+    benchmark, to see `goal` on this machine."""
+    rows: dict[str, list[tuple[float, float, float, int]]] = {}
+    for directory in dirs:
+        for base_path in sorted(directory.glob("trial-*-aa-base.json")):
+            base = parse_run(first_pass(load_run(base_path).doc))
+            current = parse_run(first_pass(load_run(
+                base_path.with_name(base_path.name.replace("-base.", "-current."))).doc))
+            by_key = {r.key: r for r in current.benchmarks}
+            for b in base.benchmarks:
+                c = by_key.get(b.key)
+                if c is None or len(b.data) != len(c.data):
+                    continue
+                d = [math.log(y / x) for x, y in zip(b.data, c.data, strict=True)]
+                centre = statistics.median(d)
+                mad = 1.4826 * statistics.median([abs(x - centre) for x in d])
+                rows.setdefault(b.key, []).append((
+                    b.median + c.median, statistics.stdev(d), mad,
+                    pairs_needed(b.passes, c.passes, goal=goal)))
+    headers = ["benchmark", "trials", "one pair", "sd of log ratios", "1.4826 x MAD",
+               f"pairs for {goal:.0%}", "their seconds"]
+    table = Table(title=f"what seeing {goal:.0%} takes, per benchmark (A/A trials, first "
+                        "stage, medians)", title_justify="left")
+    for h in headers:
+        table.add_column(h, justify="left" if h == "benchmark" else "right")
+    md = ["", f"What a detectable slowdown of {goal:.0%} would take (A/A trials, first stage, "
+          "medians over trials):", "", "| " + " | ".join(headers) + " |",
+          "| --- |" + " ---: |" * (len(headers) - 1)]
+    for key, values in rows.items():
+        pair_s = statistics.median(v[0] for v in values)
+        need = round(statistics.median(v[3] for v in values))
+        cells = [f"`{key}`", str(len(values)), f"{pair_s:.2f} s",
+                 f"{statistics.median(v[1] for v in values):.3f}",
+                 f"{statistics.median(v[2] for v in values):.3f}", str(need),
+                 f"{need * pair_s:.0f} s"]
+        table.add_row(*cells)
+        md.append("| " + " | ".join(cells) + " |")
+    return table, "\n".join(md) + "\n"
 
 
 def main_rescore(dirs: list[Path], slow_twin: str | None, thresholds: Thresholds,
@@ -562,6 +615,11 @@ def main_rescore(dirs: list[Path], slow_twin: str | None, thresholds: Thresholds
                    f"{results[0].results[('interleaved', 'first')].alpha}.{wall}")
     report(results, description, markdown, [json_path], warnings=False,
            plain_run_seconds=statistics.median(plain) if plain else None)
+    table, md = noise(dirs)
+    console.print(table)
+    if markdown is not None:
+        with markdown.open("a") as out:
+            out.write(md)
 
 
 def report(results: list[Trial], description: str, markdown: Path | None,

@@ -12,7 +12,9 @@ rounds can see. Hence the two defences: baselines recorded with several passes, 
 weighs the pass-to-pass spread; and confirmation (harness.run.confirm), which re-measures only
 the benchmarks that came out beyond their threshold before anything is believed. No
 multiple-comparison correction across benchmarks: a stricter alpha does not address shared
-drift; passes do.
+drift; passes do. An interleaved check (`--against`) pairs the drift away instead, and what is
+left is each benchmark's own round-to-round noise: `extra_pairs` spends `--extend` seconds
+where that noise is high and a pair is cheap.
 """
 
 from __future__ import annotations
@@ -20,9 +22,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from harness.analysis.compare import CompareResult, Delta, Mode, Status
+from harness.analysis.stats import pairs_needed
 from harness.config import Thresholds
 from harness.errors import BadInput
 from harness.model.case import CaseKey
+from harness.results.runfile import Run
+
+# Fewer extra pairs than this are not worth a benchmark's second set-up and warm-up pair.
+MIN_EXTRA_PAIRS = 3
 
 
 @dataclass(frozen=True)
@@ -86,3 +93,34 @@ def to_confirm(result: CompareResult) -> tuple[tuple[str, ...], str]:
     return (confirmation_cases(result, suspected),
             f"{len(suspected)} benchmark(s) beyond threshold: "
             f"{', '.join(d.key for d in suspected)}")
+
+
+def extra_pairs(result: CompareResult, base: Run, current: Run, *, seconds: float
+                ) -> tuple[dict[str, int], str]:
+    """More pairs for the benchmarks of an interleaved check that are too noisy yet to see a
+    change at their threshold (`bench check --against --extend SECONDS`): per case id, the
+    pairs their spread says they need (stats.pairs_needed), as many as `seconds` of their
+    rounds on both sides pay for. Cheap noisy benchmarks get many; a benchmark whose pair
+    takes longer than that, none: precision goes where it costs least. `result` is the
+    point-estimate comparison of the two first-stage runs; the line announces the plan."""
+    if seconds <= 0:
+        return {}, ""
+    base_by = {r.key: r for r in base.benchmarks}
+    current_by = {r.key: r for r in current.benchmarks}
+    out: dict[str, int] = {}
+    for d in result.compared:
+        c = d.comparison
+        if c is None or c.method != "pairs" or d.key not in base_by or d.key not in current_by:
+            continue
+        b, cur = base_by[d.key], current_by[d.key]
+        need = pairs_needed(b.passes, cur.passes, goal=d.threshold, alpha=result.alpha) - c.pairs
+        pair_s = b.median + cur.median
+        more = min(need, int(seconds / pair_s)) if pair_s > 0 else 0
+        if more >= MIN_EXTRA_PAIRS:
+            out[CaseKey(d.workload, d.scenario, d.twin).test_id] = more
+    if not out:
+        return {}, ""
+    counts = sorted(out.values())
+    span = f"{counts[0]}" if counts[0] == counts[-1] else f"{counts[0]}–{counts[-1]}"
+    return out, (f"{len(out)} benchmark(s) too noisy yet to see a change at their threshold: "
+                 f"{span} more pairs each (at most {seconds:g} s of rounds per benchmark)")

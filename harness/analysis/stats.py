@@ -18,6 +18,7 @@ import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Any
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "mann_whitney_p",
     "median",
     "min_detectable_p",
+    "pairs_needed",
     "quartiles",
     "speedup",
     "t_quantile",
@@ -468,6 +470,26 @@ def estimate_pairs(base: Sequence[Sequence[float]], current: Sequence[Sequence[f
                       change=ratio - 1, ci_low=ratio, ci_high=ratio, p_value=1.0,
                       verdict=Verdict.UNCHANGED, significant=False, method="pairs",
                       passes=(len(base), len(current)), pairs=len(d))
+
+
+def pairs_needed(base: Sequence[Sequence[float]], current: Sequence[Sequence[float]], *,
+                 goal: float, alpha: float = 0.01) -> int:
+    """How many pairs `compare_pairs` would need, at this spread, for a `detectable` slowdown
+    of at most `goal`: planning between measurements (how many more pairs to measure), so
+    pure Python. The width is the signed-rank interval's own at 1 - alpha, its ends taken
+    with the normal approximation of the test's critical value (Hollander & Wolfe), and it
+    narrows as 1/sqrt(pairs)."""
+    d = _log_ratios(base, current)
+    n = len(d)
+    walsh = _walsh(d)
+    z = NormalDist().inv_cdf(1 - alpha / 2)
+    k = math.floor(len(walsh) / 2 - z * math.sqrt(n * (n + 1) * (2 * n + 1) / 24))
+    if k < 0 or goal <= 0:  # too few pairs to have an interval yet: ask for the minimum
+        return max(n, 8)
+    half = (walsh[len(walsh) - 1 - k] - walsh[k]) / 2
+    if half <= 0:
+        return n
+    return max(n, math.ceil(n * (half / math.log1p(goal)) ** 2))
 
 
 def _signed_rank_p(d: Sequence[float]) -> float:

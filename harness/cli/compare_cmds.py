@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from harness.analysis.compare import CompareResult, compare_runs
-from harness.analysis.gate import GateResult, decide, to_confirm
+from harness.analysis.gate import GateResult, decide, extra_pairs, to_confirm
 from harness.cli.clean_cmds import announce_reclaimed
 from harness.cli.console import bad_input_exits, console, err, resolve_run_path
 from harness.cli.options import (
@@ -157,6 +157,12 @@ def check(
         help="Extra passes (with --against: extra sets of --pairs pairs) of just the "
              "benchmarks that came out beyond their threshold, before any verdict is "
              "believed; 0 trusts the first measurement.")] = 2,
+    extend: Annotated[float, typer.Option(
+        "--extend", metavar="SECONDS",
+        help="With --against: give the benchmarks still too noisy after --pairs to see a "
+             "change at their threshold as many more pairs as their noise needs and this "
+             "many seconds of their rounds pay for (cheap noisy benchmarks gain most); "
+             "0: never.")] = 0.0,
     clean_cache: Annotated[bool, typer.Option(
         "--clean-cache", help="Remove the worktrees and virtualenvs --against keeps between "
                               "checks, and exit.")] = False,
@@ -184,6 +190,8 @@ def check(
                                                            if chosen else ""))
         check_passes(passes)
         check_passes(confirm, "--confirm", least=0)
+        if not 0 <= extend <= 3600:
+            raise BadInput(f"--extend must be 0 to 3600 seconds, not {extend:g}")
         if not MIN_PAIRS <= pairs <= 1000:
             raise BadInput(f"--pairs must be {MIN_PAIRS} to 1000, not {pairs} (fewer pairs "
                            "can never be significant at alpha 0.01)")
@@ -203,12 +211,12 @@ def check(
             outputs = _ab_outputs(save, json_path, base_json, force)
             announce_reclaimed(pg_dsn)
             result = _against(request, against, current_ref, tuple(against_requirements or ()),
-                              config.thresholds, mode, pairs, confirm, outputs)
+                              config.thresholds, mode, pairs, confirm, outputs, extend)
         else:
-            if workloads or twin or scenario or current_ref or base_json or save:
+            if workloads or twin or scenario or current_ref or base_json or save or extend:
                 raise BadInput("--baseline re-runs what the baseline measured; workloads, "
-                               "--twin, --scenario, --current-ref, --base-json and --save go "
-                               "with --against")
+                               "--twin, --scenario, --current-ref, --base-json, --save and "
+                               "--extend go with --against")
             result = _against_baseline(baseline, current, config, mode, pg_dsn, passes,
                                        confirm, json_path, workload_path, mysql_dsn, tmpdir)
         gate = decide(result, config.thresholds)
@@ -270,7 +278,8 @@ def _ab_outputs(save: str | None, json_path: str | None, base_json: str | None,
 
 def _against(request: RunRequest, against: str | None, current_ref: str | None,
              pins: tuple[str, ...], thresholds: Thresholds, mode: str, pairs: int,
-             confirm: int, outputs: dict[str, list[Path]]) -> CompareResult:
+             confirm: int, outputs: dict[str, list[Path]], extend: float = 0.0
+             ) -> CompareResult:
     root = refs.project_root()
     if against is not None:
         sha = refs.resolve(root, against)
@@ -293,8 +302,12 @@ def _against(request: RunRequest, against: str | None, current_ref: str | None,
     def suspects(b: Run, c: Run) -> tuple[tuple[str, ...], str]:
         return to_confirm(compare(b, c, estimate=True))  # point estimates: no scipy here
 
+    def more_pairs(b: Run, c: Run) -> tuple[dict[str, int], str]:
+        return extra_pairs(compare(b, c, estimate=True), b, c, seconds=extend)
+
+    more = f" (noisy ones: up to {extend:g} s more)" if extend else ""
     err.print(f"measuring {base.label} against {current.label}, interleaved: {pairs} ABBA "
-              f"pairs of rounds per benchmark, profile {request.profile}, workloads "
+              f"pairs of rounds per benchmark{more}, profile {request.profile}, workloads "
               f"{', '.join(request.selection.workloads) or 'all'}", highlight=False)
 
     def on_end(side: str, event: dict[str, Any]) -> None:
@@ -305,7 +318,8 @@ def _against(request: RunRequest, against: str | None, current_ref: str | None,
 
     try:
         measured = measure_ab(base, current, request, pairs=pairs, warmup=1, confirm=confirm,
-                              suspects=suspects, on_end=on_end,
+                              suspects=suspects, extend=more_pairs if extend else None,
+                              on_end=on_end,
                               announce=lambda text: err.print(text, highlight=False))
     except KeyboardInterrupt:
         err.print("[yellow]interrupted; both sides stopped[/]")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,10 @@ from harness.results.merge import merge_passes
 from harness.results.runfile import Run, RunFileError, parse_run, set_ab, set_confirmation
 from harness.run.runner import RunRequest
 from harness.run.worker import PROTOCOL, request_to_json
+
+# Worker protocols this coordinator speaks: 1 cannot set a case's rounds at its gate (a REF
+# from before `--extend`), so a session with per-case rounds gives such a pair the most.
+PROTOCOLS = (1, PROTOCOL)
 
 ORDER = "ABBA"
 
@@ -75,6 +79,8 @@ class _Worker:
     rounds: dict[str, int] = field(default_factory=dict)  # rounds done per case
     finished: dict[str, Any] | None = None
     done_cases: set[str] = field(default_factory=set)
+    case_rounds: Mapping[str, int] = field(default_factory=dict)  # rounds set per case
+    protocol: int = PROTOCOL
 
     def send(self, message: dict[str, Any]) -> None:
         stdin = self.proc.proc.stdin if self.proc.proc is not None else None
@@ -115,10 +121,13 @@ class _Worker:
 
     def go(self, on_end: Callable[[str, dict[str, Any]], None]) -> None:
         assert self.gate is not None
+        case = self.gate["case"]
+        answer: dict[str, Any] = {"go": True}
         if self.gate["what"] == "round":
-            case = self.gate["case"]
             self.rounds[case] = self.rounds.get(case, 0) + 1
-        self.send({"go": True})
+        elif case in self.case_rounds:
+            answer["rounds"] = self.case_rounds[case]
+        self.send(answer)
         self.advance(on_end)
 
 
@@ -130,7 +139,8 @@ class SessionResult:
     interrupted: bool = False
 
 
-def _start(side: Side, request: RunRequest, tmp: Path) -> _Worker:
+def _start(side: Side, tmp: Path) -> _Worker:
+    """Start a side's worker and check it is that side's code; the request is sent later."""
     out = tmp / f"{side.name}.json"
     proc = ChildProcess(side.argv(), ready_timeout=60.0, env=side.env(), commands=True,
                         cwd=side.root)
@@ -140,18 +150,16 @@ def _start(side: Side, request: RunRequest, tmp: Path) -> _Worker:
         raise SideFailed(f"{side.name} ({side.label}): the worker did not start: {exc}"
                          ) from None
     harness_file = Path(str(hello.get("harness", "")))
-    if hello.get("protocol") != PROTOCOL:
+    if hello.get("protocol") not in PROTOCOLS:
         proc.stop()
         raise SideFailed(f"{side.name} ({side.label}) speaks worker protocol "
-                         f"{hello.get('protocol')}, not {PROTOCOL}")
+                         f"{hello.get('protocol')}, not one of {PROTOCOLS}")
     expected = (side.root / "harness" / "__init__.py").resolve()
     if (side.root / "harness").is_dir() and harness_file.resolve() != expected:
         proc.stop()
         raise SideFailed(f"{side.name} ({side.label}) imported {harness_file}, not the code "
                          f"under {side.root}: an installed copy shadows it")
-    worker = _Worker(side, proc, out)
-    worker.send({"request": request_to_json(request), "out": str(out)})
-    return worker
+    return _Worker(side, proc, out, protocol=int(hello["protocol"]))
 
 
 def _pick(a: _Worker, b: _Worker) -> _Worker:
@@ -183,16 +191,26 @@ def _pick(a: _Worker, b: _Worker) -> _Worker:
 
 def interleave(base: Side, current: Side, request: RunRequest, *,
                on_end: Callable[[str, dict[str, Any]], None] = lambda _s, _e: None,
-               session: str | None = None) -> SessionResult:
+               session: str | None = None,
+               case_rounds: Mapping[str, int] | None = None) -> SessionResult:
     """Measure `request` on both sides, round by round in ABBA order; each side's run file
-    (None for a side that produced none) carries the `twinbench.ab` block."""
+    (None for a side that produced none) carries the `twinbench.ab` block. `case_rounds`
+    sets the rounds (pairs) of some cases instead of the request's, on both sides alike."""
     session = session or uuid.uuid4().hex[:12]
     # Marked as this run's (harness.leftovers): a later run reclaims it if this one is killed.
     with owned_tempdir("twinbench-ab-") as tmp:
         workers: list[_Worker] = []
         try:
             for side in (base, current):
-                workers.append(_start(side, request, tmp))
+                workers.append(_start(side, tmp))
+            rounds = dict(case_rounds or {})
+            if rounds and min(w.protocol for w in workers) < 2:
+                # A side that cannot take per-case rounds: every case gets the most asked.
+                request = replace(request, rounds=max(rounds.values()))
+                rounds = {}
+            for w in workers:
+                w.case_rounds = rounds
+                w.send({"request": request_to_json(request), "out": str(w.out)})
             for w in workers:
                 w.advance(on_end)
             a, b = workers
@@ -242,11 +260,14 @@ class ABResult:
 
 def measure_ab(base: Side, current: Side, request: RunRequest, *, pairs: int, warmup: int,
                confirm: int, suspects: Callable[[Run, Run], tuple[tuple[str, ...], str]],
+               extend: Callable[[Run, Run], tuple[dict[str, int], str]] | None = None,
                on_end: Callable[[str, dict[str, Any]], None] = lambda _s, _e: None,
                announce: Callable[[str], None] = lambda _: None) -> ABResult | None:
-    """`pairs` ABBA pairs of every selected benchmark, then `confirm` × `pairs` more of each
-    one `suspects` names (decided by the analysis, passed in: no statistics here), merged as
-    a second pass on both sides. None when a side produced no run at all."""
+    """`pairs` ABBA pairs of every selected benchmark, then, in one more session, `confirm` ×
+    `pairs` more of each one `suspects` names and the pairs `extend` asks for (per case: the
+    benchmarks too noisy to see a change at their threshold yet), merged as a second pass on
+    both sides. Both decisions are the analysis', passed in: no statistics here. None when a
+    side produced no run at all."""
     request = replace(request, rounds=pairs, warmup_rounds=warmup, passes=1)
     session = uuid.uuid4().hex[:12]
     first = interleave(base, current, request, on_end=on_end, session=session)
@@ -258,16 +279,30 @@ def measure_ab(base: Side, current: Side, request: RunRequest, *, pairs: int, wa
                          + ("; ".join(first.warnings) or "no benchmark ran"))
     result = ABResult(first.base, first.current, warnings=first.warnings,
                       interrupted=first.interrupted)
-    if first.interrupted or confirm < 1:
+    if first.interrupted:
         return result
-    cases, why = suspects(first.base, first.current)
-    if not cases:
+    more: dict[str, int] = {}
+    lines = []
+    if confirm >= 1:
+        cases, why = suspects(first.base, first.current)
+        if cases:
+            more = dict.fromkeys(cases, confirm * pairs)
+            lines.append(f"{why}; confirming with {confirm * pairs} more pairs of "
+                         f"{len(cases)} benchmark(s)")
+    if extend is not None:
+        wanted, why = extend(first.base, first.current)
+        wanted = {case: n for case, n in wanted.items() if n > more.get(case, 0)}
+        if wanted:
+            more.update(wanted)
+            lines.append(why)
+    if not more:
         return result
-    announce(f"{why}; confirming with {confirm * pairs} more pairs of {len(cases)} "
-             "benchmark(s)")
+    for line in lines:
+        announce(line)
+    cases = tuple(sorted(more))
     again = interleave(base, current, replace(request, selection=Selection(cases=cases),
-                                              rounds=confirm * pairs),
-                       on_end=on_end, session=session)
+                                              rounds=max(more.values())),
+                       on_end=on_end, session=session, case_rounds=more)
     result.warnings.extend(again.warnings)
     if again.interrupted:
         result.interrupted = True
@@ -277,8 +312,8 @@ def measure_ab(base: Side, current: Side, request: RunRequest, *, pairs: int, wa
                                "from the first measurement")
         return result
     merged = []
-    for one, more in ((first.base, again.base), (first.current, again.current)):
-        doc = merge_passes([one.doc, more.doc])
+    for one, extra in ((first.base, again.base), (first.current, again.current)):
+        doc = merge_passes([one.doc, extra.doc])
         set_confirmation(doc, confirm, cases)
         merged.append(parse_run(doc))
     return ABResult(merged[0], merged[1], cases, result.warnings,

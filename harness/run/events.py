@@ -15,9 +15,11 @@ class Listener:
     def planned(self, case_ids: list[str]) -> None:
         """The cases this session will measure, in order."""
 
-    def before_case(self, case: Case) -> None:
+    def before_case(self, case: Case) -> int | None:
         """Before anything of the case runs (peers, set-up). An interleaving coordinator
-        (harness.run.ab) blocks here until the other side is idle."""
+        (harness.run.ab) blocks here until the other side is idle, and may answer how many
+        rounds to time this case instead of the profile's (None: the profile's)."""
+        return None
 
     def case_start(self, case: Case, rounds: int) -> None: ...
 

@@ -121,7 +121,7 @@ class TwinbenchPlugin:
 
     def _measure(self, case: Case, benchmark: Any) -> None:
         workload = case.workload
-        self.listener.before_case(case)
+        rounds_override = self.listener.before_case(case)
         try:
             peers = {name: self.peers.get(name, case.id) for name in workload.peers}
         except PeerUnavailable as exc:
@@ -130,7 +130,8 @@ class TwinbenchPlugin:
             pytest.fail(f"peer failed: {exc}", pytrace=False)
         params = workload.params_for(case.scenario, self.profile.scale)
         ideal = ideal_seconds(params)
-        rounds = min(self.profile.rounds, case.scenario.max_rounds or self.profile.rounds)
+        wanted = rounds_override or self.profile.rounds
+        rounds = min(wanted, case.scenario.max_rounds or wanted)  # a scenario's cap holds
         warmup = self.profile.warmup_rounds
         bench = case.twin.bind(BenchContext(params=params, peers=peers, loop=self.loop,
                                             warmup_rounds=warmup))

@@ -14,6 +14,7 @@ prints on stdout goes to stderr instead):
     <- {"event": "hello", "protocol": 1, "harness": FILE, "version": V}
     <- {"event": "planned", "cases": [ID, ...]}
     <- {"event": "gate", "what": "case" | "round", "case": ID}   then waits for {"go": true}
+                    (at a case gate, {"go": true, "rounds": N} times N rounds of that case)
     <- {"event": "end", "case": ID, "outcome": O, "detail": D}
     <- {"event": "finished", "exit_code": N, "out": PATH | null, "warnings": [...]}
 
@@ -40,7 +41,7 @@ from harness.run.events import Listener
 from harness.run.runner import RunRequest, execute
 from harness.run.sweep import SweepSpec
 
-PROTOCOL = 1
+PROTOCOL = 2  # 2: a case gate's answer may set the case's rounds
 
 
 def request_to_json(request: RunRequest) -> dict[str, Any]:
@@ -74,17 +75,20 @@ class Paced(Listener):
         self.out.write(json.dumps(event) + "\n")
         self.out.flush()
 
-    def _wait(self, what: str, case: Case) -> None:
+    def _wait(self, what: str, case: Case) -> dict[str, Any]:
         self.say(event="gate", what=what, case=case.id)
         line = self.inp.readline()
-        if not line or not json.loads(line).get("go"):
+        answer: dict[str, Any] = json.loads(line) if line else {}
+        if not answer.get("go"):
             raise KeyboardInterrupt  # the coordinator stopped: unwind as on Ctrl-C
+        return answer
 
     def planned(self, case_ids: list[str]) -> None:
         self.say(event="planned", cases=case_ids)
 
-    def before_case(self, case: Case) -> None:
-        self._wait("case", case)
+    def before_case(self, case: Case) -> int | None:
+        rounds = self._wait("case", case).get("rounds")
+        return int(rounds) if rounds else None
 
     def before_round(self, case: Case) -> None:
         self._wait("round", case)

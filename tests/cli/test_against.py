@@ -111,6 +111,10 @@ def test_bad_refs_are_one_line(repo: Path, tmp_path: Path) -> None:
         bench("check", "--against-requirements", "aiohttp==", cwd=repo))
     assert "--pairs must be 8 to 1000, not 5" in one_line_error(
         bench("check", "--against", "HEAD", "--pairs", "5", cwd=repo))
+    assert "--extend must be 0 to 3600 seconds, not -1" in one_line_error(
+        bench("check", "--against", "HEAD", "--extend=-1", cwd=repo))
+    assert "--extend go with --against" in one_line_error(
+        bench("check", "--baseline", "x.json", "--extend", "5", cwd=repo))
 
 
 def test_a_dirty_cache_worktree_is_refused_and_clean_cache_empties_it(repo: Path,

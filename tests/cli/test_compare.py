@@ -352,3 +352,7 @@ def test_rescore_judges_kept_trials_again_and_pools_directories(tmp_path: Path) 
     assert not trials[0].alarms("interleaved") and not trials[2].alarms("interleaved")
     with pytest.raises(BadInput, match="needs --slow-twin"):
         gq.rescore_trials([one], None, Thresholds(0.05))
+    # What seeing 10% would take, from the A/A trials: 2 trials, sd near the 2% put in.
+    _, md = gq.noise([one, two])
+    row = next(line for line in md.splitlines() if "`wl:s1:tasks`" in line).split(" | ")
+    assert row[1] == "2" and row[2] == "0.02 s" and 0.01 < float(row[3]) < 0.04

@@ -7,6 +7,7 @@ import itertools
 import json
 import sys
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -156,6 +157,54 @@ def test_suspects_get_more_pairs_before_the_verdict(tmp_path: Path) -> None:
         assert all(r.pass_rounds == (5, 10) for r in run.benchmarks)
     deltas = compare_runs(result.base, result.current).absolute
     assert all(d.comparison.pairs == 15 for d in deltas)
+
+
+def test_a_case_gate_sets_that_cases_rounds_on_both_sides(tmp_path: Path) -> None:
+    log = tmp_path / "rounds.log"
+    base, current = side(tmp_path, "base", 2, log), side(tmp_path, "current", 2, log)
+    result = interleave(base, current, request(rounds=4), case_rounds={"naps-s-tasks": 7})
+    assert result.base is not None and result.current is not None
+    for run in (result.base, result.current):
+        assert {r.twin: len(r.data) for r in run.benchmarks} == {"nap": 4, "tasks": 7}
+    tasks = "".join("A" if r[0] == "base" else "B" for r in logged(log) if r[1] == "tasks")
+    assert tasks == "AB" + "BAAB" * 3 + "BA"  # warm-up pair, then 7 pairs, still ABBA
+
+
+def test_a_side_that_cannot_set_rounds_per_case_gets_the_most_asked(tmp_path: Path) -> None:
+    """A REF from before per-case rounds (worker protocol 1): both sides time every case the
+    largest count asked, so the pairs still line up."""
+    log = tmp_path / "rounds.log"
+    old = replace(side(tmp_path, "base", 2, log), command=(
+        sys.executable, "-c", "import harness.run.worker as w; w.PROTOCOL = 1; w.main()"))
+    result = interleave(old, side(tmp_path, "current", 2, log), request(rounds=4),
+                        case_rounds={"naps-s-tasks": 6})
+    assert result.base is not None and result.current is not None
+    for run in (result.base, result.current):
+        assert {r.twin: len(r.data) for r in run.benchmarks} == {"nap": 6, "tasks": 6}
+
+
+def test_noisy_benchmarks_get_the_pairs_extend_asks_for(tmp_path: Path) -> None:
+    """`extend` (the analysis' plan, passed in) adds pairs to the cases it names, in the same
+    second session as confirmation; the rest keep their first-stage pairs."""
+    log = tmp_path / "rounds.log"
+    announced: list[str] = []
+    asked: list[tuple[int, int]] = []
+
+    def extend(b: Any, c: Any) -> tuple[dict[str, int], str]:
+        asked.append((len(b.benchmarks), len(c.benchmarks)))
+        return {"naps-s-nap": 6}, "1 benchmark too noisy yet"
+
+    result = measure_ab(side(tmp_path, "base", 2, log), side(tmp_path, "current", 2, log),
+                        request(), pairs=8, warmup=1, confirm=0,
+                        suspects=lambda b, c: ((), ""), extend=extend,
+                        announce=announced.append)
+    assert result is not None and asked == [(2, 2)] and announced == ["1 benchmark too noisy yet"]
+    assert result.confirmed == ("naps-s-nap",) and result.first is not None
+    for run in (result.base, result.current):
+        rounds = {r.twin: r.pass_rounds or (len(r.data),) for r in run.benchmarks}
+        assert rounds == {"nap": (8, 6), "tasks": (8,)}
+    deltas = {d.twin: d for d in compare_runs(result.base, result.current).absolute}
+    assert deltas["nap"].comparison.pairs == 14 and deltas["tasks"].comparison.pairs == 8
 
 
 def test_a_case_only_one_side_has_runs_alone(tmp_path: Path) -> None:
