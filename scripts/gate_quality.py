@@ -246,8 +246,7 @@ def run_ab_trials(request: RunRequest, root: Path, slow_twin: str | None, slowdo
 
             def compare(b: Run, c: Run, estimate: bool = False, name: str = f"trial {number}"
                         ) -> CompareResult:
-                return compare_runs(b, c, thresholds=thresholds, base_name="base",
-                                    current_name=name, estimate=estimate)
+                return judge(b, c, thresholds, name, estimate)
 
             measured = measure_ab(
                 base, current, request, pairs=pairs, warmup=1, confirm=confirm,
@@ -272,8 +271,22 @@ def run_ab_trials(request: RunRequest, root: Path, slow_twin: str | None, slowdo
     return out
 
 
+def judge(base: Run, current: Run, thresholds: Thresholds, name: str,
+          estimate: bool = False) -> CompareResult:
+    """A trial's comparison, as `bench check --against` makes it (live or kept trials)."""
+    return compare_runs(base, current, thresholds=thresholds, base_name="base",
+                        current_name=name, estimate=estimate)
+
+
+@dataclass(frozen=True)
+class Rescored:
+    trials: list[Trial]
+    plain_seconds: list[float]  # each directory's plain run, when its report had one
+    first: list[tuple[str, Run, Run]]  # (experiment, base, current) of each trial's first stage
+
+
 def rescore_trials(dirs: list[Path], slow_twin: str | None, thresholds: Thresholds
-                   ) -> tuple[list[Trial], list[float]]:
+                   ) -> Rescored:
     """The trials kept by `--against --keep DIR` runs, judged again by this tree's statistics
     and gate: "confirmed" from each side's run file as kept, "first" from its first pass
     (results.merge.first_pass). Trials are renumbered across the directories in order; the
@@ -281,6 +294,7 @@ def rescore_trials(dirs: list[Path], slow_twin: str | None, thresholds: Threshol
     Same measurements, today's verdicts: how a change of statistics would have done."""
     trials: list[Trial] = []
     plain: list[float] = []
+    firsts: list[tuple[str, Run, Run]] = []
     for directory in dirs:
         report_file = directory / "report.json"
         kept = json.loads(report_file.read_text()) if report_file.is_file() else {}
@@ -300,19 +314,16 @@ def rescore_trials(dirs: list[Path], slow_twin: str | None, thresholds: Threshol
             current = load_run(base_path.with_name(base_path.name.replace("-base.", "-current.")))
             if experiment == "slowdown" and not slow_twin:
                 raise BadInput("--rescore of slowdown trials needs --slow-twin")
-
-            def compare(b: Run, c: Run, name: str = f"trial {offset + number}") -> CompareResult:
-                return compare_runs(b, c, thresholds=thresholds, base_name="base",
-                                    current_name=name)
-
-            results = {("interleaved", "first"): compare(parse_run(first_pass(base.doc)),
-                                                         parse_run(first_pass(current.doc))),
-                       ("interleaved", "confirmed"): compare(base, current)}
+            name = f"trial {offset + number}"
+            first = (parse_run(first_pass(base.doc)), parse_run(first_pass(current.doc)))
+            firsts.append((experiment, *first))
+            results = {("interleaved", "first"): judge(*first, thresholds, name),
+                       ("interleaved", "confirmed"): judge(base, current, thresholds, name)}
             slowed = tuple(r.key for r in current.benchmarks
                            if experiment == "slowdown" and r.twin == slow_twin)
             trials.append(Trial(offset + number, experiment, results, slowed,
                                 seconds.get((number, experiment), math.nan)))
-    return trials, plain
+    return Rescored(trials, plain, firsts)
 
 
 # -- summary ------------------------------------------------------------------------------------
@@ -543,29 +554,25 @@ def main_against(request: RunRequest, thresholds: Thresholds, slow_twin: str | N
            plain_run_seconds=plain_seconds)
 
 
-def noise(dirs: list[Path], goal: float = 0.10) -> tuple[Table, str]:
-    """Per benchmark, over the kept A/A trials' first stage: how long a pair takes, how much
-    the log ratios of its pairs scatter (standard deviation, and 1.4826 x MAD, the spread
-    the signed-rank test follows), and the pairs — and seconds — that spread needs for a
-    detectable slowdown of `goal` (stats.pairs_needed). What it would take, benchmark by
+def noise(firsts: list[tuple[str, Run, Run]], goal: float = 0.10) -> tuple[Table, str]:
+    """Per benchmark, over the A/A trials' first stage (`Rescored.first`): how long a pair
+    takes, how much the log ratios of its pairs scatter (standard deviation, and 1.4826 x
+    MAD, the spread the signed-rank test follows), and the pairs — and seconds — that spread
+    needs for a detectable slowdown of `goal` (stats.pairs_needed). What it would take, benchmark by
     benchmark, to see `goal` on this machine."""
     rows: dict[str, list[tuple[float, float, float, int]]] = {}
-    for directory in dirs:
-        for base_path in sorted(directory.glob("trial-*-aa-base.json")):
-            base = parse_run(first_pass(load_run(base_path).doc))
-            current = parse_run(first_pass(load_run(
-                base_path.with_name(base_path.name.replace("-base.", "-current."))).doc))
-            by_key = {r.key: r for r in current.benchmarks}
-            for b in base.benchmarks:
-                c = by_key.get(b.key)
-                if c is None or len(b.data) != len(c.data):
-                    continue
-                d = [math.log(y / x) for x, y in zip(b.data, c.data, strict=True)]
-                centre = statistics.median(d)
-                mad = 1.4826 * statistics.median([abs(x - centre) for x in d])
-                rows.setdefault(b.key, []).append((
-                    b.median + c.median, statistics.stdev(d), mad,
-                    pairs_needed(b.passes, c.passes, goal=goal)))
+    for base, current in ((b, c) for experiment, b, c in firsts if experiment == "A/A"):
+        by_key = {r.key: r for r in current.benchmarks}
+        for b in base.benchmarks:
+            c = by_key.get(b.key)
+            if c is None or len(b.data) != len(c.data):
+                continue
+            d = [math.log(y / x) for x, y in zip(b.data, c.data, strict=True)]
+            centre = statistics.median(d)
+            mad = 1.4826 * statistics.median([abs(x - centre) for x in d])
+            rows.setdefault(b.key, []).append((
+                b.median + c.median, statistics.stdev(d), mad,
+                pairs_needed(b.passes, c.passes, goal=goal)))
     headers = ["benchmark", "trials", "one pair", "sd of log ratios", "1.4826 x MAD",
                f"pairs for {goal:.0%}", "their seconds"]
     table = Table(title=f"what seeing {goal:.0%} takes, per benchmark (A/A trials, first "
@@ -592,10 +599,11 @@ def main_rescore(dirs: list[Path], slow_twin: str | None, thresholds: Thresholds
     for directory in dirs:
         if not directory.is_dir():
             raise BadInput(f"--rescore {directory}: not a directory")
-    results, plain = rescore_trials(dirs, slow_twin, thresholds)
+    rescored = rescore_trials(dirs, slow_twin, thresholds)
+    results, plain = rescored.trials, rescored.plain_seconds
     aa = sum(t.experiment == "A/A" for t in results)
     slow = len(results) - aa
-    sample = load_run(next(dirs[0].glob("trial-*-base.json")))
+    sample = rescored.first[0][1]
     ab = sample.meta.get("ab") or {}
     scenarios = ", ".join(dict.fromkeys(f"{r.workload}:{r.scenario}"
                                         for r in sample.benchmarks))
@@ -615,7 +623,7 @@ def main_rescore(dirs: list[Path], slow_twin: str | None, thresholds: Thresholds
                    f"{results[0].results[('interleaved', 'first')].alpha}.{wall}")
     report(results, description, markdown, [json_path], warnings=False,
            plain_run_seconds=statistics.median(plain) if plain else None)
-    table, md = noise(dirs)
+    table, md = noise(rescored.first)
     console.print(table)
     if markdown is not None:
         with markdown.open("a") as out:

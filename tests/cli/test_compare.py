@@ -338,7 +338,8 @@ def test_rescore_judges_kept_trials_again_and_pools_directories(tmp_path: Path) 
         "plain_run_seconds": 10.0,
         "trials": [{"number": 1, "experiment": "A/A", "seconds": 21.0},
                    {"number": 1, "experiment": "slowdown", "seconds": 25.0}]}))
-    trials, plain = gq.rescore_trials([one, two], "tasks", Thresholds(0.05))
+    rescored = gq.rescore_trials([one, two], "tasks", Thresholds(0.05))
+    trials, plain = rescored.trials, rescored.plain_seconds
     assert [(t.number, t.experiment) for t in trials] == [(1, "A/A"), (1, "slowdown"),
                                                           (2, "A/A")]
     assert plain == [10.0] and trials[1].seconds == 25.0 and math.isnan(trials[2].seconds)
@@ -353,6 +354,6 @@ def test_rescore_judges_kept_trials_again_and_pools_directories(tmp_path: Path) 
     with pytest.raises(BadInput, match="needs --slow-twin"):
         gq.rescore_trials([one], None, Thresholds(0.05))
     # What seeing 10% would take, from the A/A trials: 2 trials, sd near the 2% put in.
-    _, md = gq.noise([one, two])
+    _, md = gq.noise(rescored.first)
     row = next(line for line in md.splitlines() if "`wl:s1:tasks`" in line).split(" | ")
     assert row[1] == "2" and row[2] == "0.02 s" and 0.01 < float(row[3]) < 0.04
