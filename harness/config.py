@@ -5,6 +5,11 @@
     workloads = ["bench/twins.py", "myteam.twins"]   # modules or paths outside this package
     [tool.twinbench.thresholds]                # exact "workload:scenario:twin" or glob
     "http_fetch:overhead:*" = 0.15
+    # counted channels (bench check --count)
+    max-instructions-regression = 0.02         # under [tool.twinbench]
+    accept-io-changes = ["pg_queries:*:asyncpg"]   # I/O changes of these pass the gate
+    [tool.twinbench.instruction-thresholds]
+    "http_fetch:*:httpx-threads" = 0.05
 
 Below the analysis and run packages, which read it; it imports only `errors`.
 """
@@ -22,6 +27,8 @@ from typing import Any
 from harness.errors import BadInput
 
 DEFAULT_THRESHOLD = 0.10
+# Instructions repeat to well under 1% where time scatters by 10-30%: their gate can be tight.
+DEFAULT_INSTRUCTIONS_THRESHOLD = 0.02
 
 
 def parse_fraction(text: str | float, what: str = "--max-regression") -> float:
@@ -68,6 +75,12 @@ class Config:
     thresholds: Thresholds = Thresholds()
     workloads: tuple[str, ...] = ()  # modules or paths, as written
     root: Path = Path(".")  # where relative workload paths start
+    instructions: Thresholds = Thresholds(DEFAULT_INSTRUCTIONS_THRESHOLD)
+    # Benchmarks (exact keys or globs) whose change of I/O per operation is intended.
+    accept_io: tuple[str, ...] = ()
+
+    def io_accepted(self, key: str) -> bool:
+        return any(p == key or fnmatchcase(key, p) for p in self.accept_io)
 
 
 def _table(pyproject: Path) -> dict[str, Any]:
@@ -83,28 +96,43 @@ def _table(pyproject: Path) -> dict[str, Any]:
     return table
 
 
-def load_config(pyproject: Path | None = None, max_regression: str | None = None) -> Config:
-    """The configuration of ./pyproject.toml; `max_regression` (the CLI option) replaces the
-    default threshold, per-benchmark entries still apply, being more specific. A missing file
-    or section means the built-in defaults."""
+def _thresholds(table: dict[str, Any], where: str, key: str, per_key: str, fallback: float,
+                given: str | None, option: str) -> Thresholds:
+    default = fallback
+    if key in table:
+        default = parse_fraction(table[key], f"{where} {key}")
+    if given is not None:
+        default = parse_fraction(given, option)
+    per = table.get(per_key, {})
+    if not isinstance(per, dict):
+        raise BadInput(f"{where}.{per_key} must be a table of \"workload:scenario:twin\" = "
+                       "fraction")
+    entries = tuple((str(k), parse_fraction(v, f"{where}.{per_key} {k!r}"))
+                    for k, v in per.items())
+    return Thresholds(default, entries)
+
+
+def load_config(pyproject: Path | None = None, max_regression: str | None = None,
+                max_instructions: str | None = None) -> Config:
+    """The configuration of ./pyproject.toml; `max_regression` and `max_instructions` (the
+    CLI options) replace the default thresholds, per-benchmark entries still apply, being
+    more specific. A missing file or section means the built-in defaults."""
     pyproject = pyproject if pyproject is not None else Path.cwd() / "pyproject.toml"
     table = _table(pyproject)
     where = f"{pyproject} [tool.twinbench]"
-    default = DEFAULT_THRESHOLD
-    if "max-regression" in table:
-        default = parse_fraction(table["max-regression"], f"{where} max-regression")
-    if max_regression is not None:
-        default = parse_fraction(max_regression)
-    per = table.get("thresholds", {})
-    if not isinstance(per, dict):
-        raise BadInput(f"{where}.thresholds must be a table of \"workload:scenario:twin\" = "
-                       "fraction")
-    entries = tuple((str(k), parse_fraction(v, f"{where}.thresholds {k!r}"))
-                    for k, v in per.items())
+    times = _thresholds(table, where, "max-regression", "thresholds", DEFAULT_THRESHOLD,
+                        max_regression, "--max-regression")
+    instructions = _thresholds(table, where, "max-instructions-regression",
+                               "instruction-thresholds", DEFAULT_INSTRUCTIONS_THRESHOLD,
+                               max_instructions, "--max-instructions-regression")
     workloads = table.get("workloads", [])
     if not isinstance(workloads, list) or not all(isinstance(w, str) and w for w in workloads):
         raise BadInput(f"{where} workloads must be a list of module names or paths")
-    return Config(Thresholds(default, entries), tuple(workloads), pyproject.parent)
+    accept = table.get("accept-io-changes", [])
+    if not isinstance(accept, list) or not all(isinstance(a, str) and a for a in accept):
+        raise BadInput(f"{where} accept-io-changes must be a list of benchmark keys or globs "
+                       "(\"workload:scenario:twin\")")
+    return Config(times, tuple(workloads), pyproject.parent, instructions, tuple(accept))
 
 
 def workload_sources(given: Sequence[str] | None, config: Config | None = None) -> tuple[str, ...]:

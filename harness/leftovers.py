@@ -192,16 +192,18 @@ def _in_use(paths: list[Path]) -> set[Path]:
     return busy
 
 
-def reclaim(roots: Iterable[Path] | None = None) -> Reclaimed:
+def reclaim(roots: Iterable[Path] | None = None, pid: int | None = None) -> Reclaimed:
     """Remove the `twinbench-*` dirs under `roots` (default: `temp_roots()`) whose owner is
-    dead; never one that is unmarked, alive, foreign, or still some process's working dir."""
+    dead (only `pid`'s, when given: a child this run saw die); never one that is unmarked,
+    alive, foreign, or still some process's working dir."""
     candidates: list[tuple[Path, Owner]] = []
     for root in roots if roots is not None else temp_roots():
         with contextlib.suppress(OSError):
             for path in sorted(root.glob(PREFIX + "*")):
                 if path.is_dir() and not path.is_symlink():
                     owner = owner_of(path)
-                    if owner is not None and owner.state() == "dead":
+                    if (owner is not None and owner.state() == "dead"
+                            and pid in (None, owner.pid)):
                         candidates.append((path, owner))
     done = Reclaimed()
     busy = _in_use([p for p, _ in candidates]) if candidates else set()

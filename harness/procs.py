@@ -188,12 +188,14 @@ class ChildProcess:
     stderr goes to a file: a pipe nobody reads would fill up and stall a chatty child, and the
     file still yields the last line when the child dies. `commands=True` keeps a pipe to the
     child's stdin (closed first on stop, so a child reading commands can exit on EOF).
+    `pass_fds` are inherited by the child (e.g. a peer's shared counters).
     """
 
     def __init__(self, cmd: Sequence[str], *, ready_timeout: float = 20.0,
                  env: dict[str, str] | None = None, commands: bool = False,
-                 cwd: Path | None = None):
+                 cwd: Path | None = None, pass_fds: Sequence[int] = ()):
         self.cmd = list(cmd)
+        self.pass_fds = tuple(pass_fds)
         self.ready_timeout = ready_timeout
         self.env = env
         self.commands = commands
@@ -215,6 +217,7 @@ class ChildProcess:
             preexec_fn=preexec(),
             env=self.env,
             cwd=self.cwd,
+            pass_fds=self.pass_fds,
         )
 
     def wait_ready(self) -> dict[str, Any]:
@@ -268,11 +271,17 @@ class ChildProcess:
             return "not started"
         if self.proc.poll() is None:
             return "(still running)"
-        lines: list[str] = []
-        if self._stderr is not None and not self._stderr.closed:
-            self._stderr.seek(0)
-            lines = self._stderr.read().decode(errors="replace").strip().splitlines()
+        lines = self.stderr_lines()
         return lines[-1] if lines else f"exit code {self.proc.returncode}"
+
+    def stderr_lines(self) -> list[str]:
+        """What the child wrote to stderr so far, line by line (empty once stopped)."""
+        if self._stderr is None or self._stderr.closed:
+            return []
+        self._stderr.seek(0)
+        return [line.strip() for line in
+                self._stderr.read().decode(errors="replace").strip().splitlines()
+                if line.strip()]
 
     def cpu_seconds(self) -> float:
         return tree_cpu_seconds(self.proc.pid) if self.proc is not None else 0.0

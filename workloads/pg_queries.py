@@ -383,7 +383,11 @@ def _twins() -> tuple[Twin, ...]:
                     items, **common),
         client_twin("asyncpg-default", "async",
                     "asyncpg (pool of {concurrency}, default: RESET ALL on release)",
-                    functools.partial(AsyncpgClient, tuned=False), items, **common),
+                    functools.partial(AsyncpgClient, tuned=False), items, **common,
+                    io_differs={"statements": "asyncpg's default pool resets each connection "
+                                              "on release (RESET ALL, UNLISTEN *, CLOSE ALL, "
+                                              "pg_advisory_unlock_all): what a user gets out "
+                                              "of the box, shown beside the tuned twin"}),
         client_twin("psycopg-async", "async", "psycopg async (pool of {concurrency})",
                     PsycopgAsyncClient, items, **common),
         client_twin("aiopg", "async", "aiopg (pool of {concurrency})", AiopgClient, items,

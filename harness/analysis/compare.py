@@ -24,9 +24,11 @@ by name.)
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from harness.analysis.counted import CountedComparison, compare_counted
 from harness.analysis.stats import (
     Comparison,
     Verdict,
@@ -37,7 +39,7 @@ from harness.analysis.stats import (
     min_detectable_p,
 )
 from harness.analysis.summary import summarize
-from harness.config import Thresholds
+from harness.config import DEFAULT_INSTRUCTIONS_THRESHOLD, Thresholds
 from harness.model.workload import SYNC_KINDS
 from harness.results.runfile import BenchRecord, Run, paired_with
 
@@ -66,6 +68,7 @@ class Status(enum.StrEnum):
     NOT_GATED = "not gated"
     REFERENCE = "reference"
     NO_REFERENCE = "no reference"
+    NOT_TIMED = "not timed"
     ERROR = "error"
 
 
@@ -149,6 +152,8 @@ class CompareResult:
     alpha: float
     confidence: float
     paired: bool = False  # the two sides of one interleaved A/B session
+    # Instructions and I/O per operation (harness.analysis.counted): their own channels.
+    counted: CountedComparison = field(default_factory=lambda: CountedComparison((), ()))
 
     @property
     def gated(self) -> tuple[Delta, ...]:
@@ -159,8 +164,17 @@ class CompareResult:
         return [d for d in self.gated if d.regression]
 
     @property
+    def timed(self) -> bool:
+        """Both runs timed their rounds (a run that only counted has valgrind's times)."""
+        return _timed(self.base) and _timed(self.current)
+
+    @property
     def compared(self) -> list[Delta]:
         return [d for d in self.gated if d.status is Status.COMPARED]
+
+
+def _timed(run: Run) -> bool:
+    return bool((run.meta.get("count") or {}).get("timed", True))
 
 
 # -- machines -----------------------------------------------------------------------------------
@@ -253,6 +267,9 @@ class _Matcher:
             return self._shell(key, Status.REMOVED,
                                detail=f"skipped: {outcome.detail}" if skipped and outcome
                                else "")
+        if not (_timed(self.base) and _timed(self.current)):
+            return self._shell(key, Status.NOT_TIMED,
+                               detail="only counted: its rounds ran under valgrind")
         if base.params != cur.params:
             return self._shell(key, Status.PARAMS_DIFFER,
                                detail=_params_change(base.params, cur.params),
@@ -357,10 +374,13 @@ def _speedups(base: Run, current: Run) -> list[SpeedupDelta]:
 def compare_runs(base: Run, current: Run, *, thresholds: Thresholds | None = None,
                  mode: str = "auto", alpha: float = DEFAULT_ALPHA, confidence: float = 0.95,
                  base_name: str | None = None, current_name: str | None = None,
-                 estimate: bool = False) -> CompareResult:
+                 estimate: bool = False, instructions: Thresholds | None = None,
+                 accept_io: Callable[[str], bool] | None = None) -> CompareResult:
     """Compare CURRENT against BASE. `mode` "auto" gates on absolute times on the same
     machine and on in-run ratios across machines. `estimate` computes point estimates only
-    (no test, no interval, no scipy): enough to pick suspects between measurements."""
+    (no test, no interval, no scipy): enough to pick suspects between measurements. What was
+    counted is compared too, channel by channel (`instructions` thresholds, `accept_io`:
+    harness.analysis.counted)."""
     if mode not in ("auto", *Mode):
         raise ValueError(f"mode must be auto, absolute or ratio, not {mode!r}")
     thresholds = thresholds or Thresholds()
@@ -380,6 +400,9 @@ def compare_runs(base: Run, current: Run, *, thresholds: Thresholds | None = Non
         absolute=absolute, ratios=ratios, speedups=tuple(_speedups(base, current)),
         failures=failures, warnings=(), notes=(), alpha=alpha, confidence=confidence,
         paired=matcher.paired,
+        counted=CountedComparison((), ()) if estimate else compare_counted(
+            base, current, thresholds=instructions or Thresholds(DEFAULT_INSTRUCTIONS_THRESHOLD),
+            accept_io=accept_io, alpha=alpha),
     )
     warnings, notes = _warnings(result, mode)
     return replace(result, warnings=tuple(warnings), notes=tuple(notes))
@@ -448,8 +471,21 @@ def _warnings(r: CompareResult, requested_mode: str) -> tuple[list[str], list[st
                         "verdicts rest on rounds alone and overstate confidence (on a shared "
                         "machine they false-alarm often); record the baseline with "
                         "`--passes 3` or more")
-    if not r.compared:
+    if not r.compared and not r.counted.compared:
         warnings.append("no benchmark could be compared between these runs")
+    if not r.timed:
+        notes.append("a run only counted (its rounds ran under valgrind): times are not "
+                     "compared, only instructions and I/O")
+    none = [d.key for d in r.counted.instructions if d.status.value == "no baseline"]
+    if none:
+        warnings.append(f"{len(none)} benchmark(s) were counted now but not in the base run: "
+                        f"their instructions have no baseline ({', '.join(none[:4])}"
+                        + (f" and {len(none) - 4} more" if len(none) > 4 else "") + ")")
+    notes.extend(r.counted.notes)
+    failed = (r.current.meta.get("count") or {}).get("failures") or {}
+    if failed:
+        warnings.append(f"{len(failed)} twin(s) could not be counted: "
+                        + "; ".join(f"{k}: {v}" for k, v in failed.items()))
     py_b, py_c = (b.get("python") or {}).get("version"), (c.get("python") or {}).get("version")
     if py_b != py_c:
         notes.append(f"Python {py_b} → {py_c}")

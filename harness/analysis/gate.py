@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from harness.analysis.compare import CompareResult, Delta, Mode, Status
+from harness.analysis.counted import IO_NAMES, InstructionDelta, IoDelta
 from harness.analysis.stats import pairs_needed
 from harness.config import Thresholds
 from harness.errors import BadInput
@@ -38,18 +39,39 @@ class GateResult:
     thresholds: Thresholds
 
     @property
-    def reasons(self) -> list[str]:
-        """Why the gate fails; empty when it passes."""
+    def caught(self) -> list[tuple[str, str]]:
+        """(channel, why) of every reason the gate fails — channel "time", "instructions",
+        "I/O" or "failed" — empty when it passes."""
         out = []
         for d in self.comparison.regressions:
             c = d.comparison
             if c is None:  # e.g. an overload twin that served less of the work
-                out.append(f"{d.key}: {d.verdict} ({d.detail})")
+                out.append(("time", f"{d.key}: {d.verdict} ({d.detail})"))
                 continue
-            out.append(f"{d.key} is {c.change:+.1%} slower (CI {c.ci_low - 1:+.1%} … "
-                       f"{c.ci_high - 1:+.1%}, p={c.p_value:.2g}; threshold {d.threshold:.0%})")
-        out.extend(f"failed: {f}" for f in self.comparison.failures)
+            out.append(("time", f"{d.key} is {c.change:+.1%} slower (CI {c.ci_low - 1:+.1%} "
+                                f"… {c.ci_high - 1:+.1%}, p={c.p_value:.2g}; threshold "
+                                f"{d.threshold:.0%})"))
+        for r in self.comparison.counted.regressions:
+            if isinstance(r, InstructionDelta) and r.comparison is not None:
+                c = r.comparison
+                out.append(("instructions",
+                            f"{r.key} costs {c.change:+.2%} instructions per op (CI "
+                            f"{c.ci_low - 1:+.2%} … {c.ci_high - 1:+.2%}; threshold "
+                            f"{r.threshold:.0%})"))
+            elif isinstance(r, IoDelta):
+                out.append(("I/O", f"{r.key}: {IO_NAMES[r.counter]} per op {r.base:.3g} → "
+                                   f"{r.current:.3g} (a behaviour change; accept it under "
+                                   "[tool.twinbench] accept-io-changes)"))
+        out.extend(("failed", f"failed: {f}") for f in self.comparison.failures)
+        uncounted = (self.comparison.current.meta.get("count") or {}).get("failures") or {}
+        out.extend(("failed", f"not counted: {k}: {v}") for k, v in uncounted.items())
         return out
+
+    @property
+    def reasons(self) -> list[str]:
+        """Why the gate fails; empty when it passes."""
+        return [why if channel == "failed" else f"{channel}: {why}"
+                for channel, why in self.caught]
 
     @property
     def passed(self) -> bool:
@@ -62,7 +84,8 @@ class GateResult:
 
 def decide(comparison: CompareResult, thresholds: Thresholds) -> GateResult:
     """The gate's verdict; also refuses a check that compares nothing at all."""
-    if not comparison.compared and not comparison.failures:
+    if not comparison.compared and not comparison.failures \
+            and not comparison.counted.compared and not comparison.counted.io:
         stale = any(d.status is Status.PARAMS_DIFFER for d in comparison.absolute)
         hint = ("; their parameters differ: refresh the baseline" if stale
                 else "; is it the right baseline?")

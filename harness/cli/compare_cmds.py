@@ -7,7 +7,9 @@ measured, so a typo costs one line and exit 2, not a ten-minute run. Exit codes 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,6 +20,7 @@ from harness.analysis.gate import GateResult, decide, extra_pairs, to_confirm
 from harness.cli.clean_cmds import announce_reclaimed
 from harness.cli.console import bad_input_exits, console, err, resolve_run_path
 from harness.cli.options import (
+    CountOpt,
     DsnOpt,
     ForceOpt,
     HtmlOpt,
@@ -34,7 +37,7 @@ from harness.cli.options import (
 from harness.cli.progress import progress_for
 from harness.cli.report_cmds import write_report
 from harness.cli.run_cmds import strict_exit
-from harness.config import Config, Thresholds, load_config, workload_sources
+from harness.config import Config, load_config, workload_sources
 from harness.errors import BadInput
 from harness.model.registry import Selection
 from harness.render.compare import FORMATS, render_table, to_json, to_markdown
@@ -47,10 +50,11 @@ from harness.results.files import (
     output_path,
     save_run,
 )
-from harness.results.runfile import Run
+from harness.results.runfile import Run, parse_run
 from harness.run import refs
-from harness.run.ab import SideFailed, measure_ab
+from harness.run.ab import Side, SideFailed, count_ab, measure_ab
 from harness.run.confirm import measure_and_confirm
+from harness.run.count import CountFailed, check_can_count, with_counts
 from harness.run.runner import RunRequest, check_passes, request_like
 
 MODES = ("auto", "absolute", "ratio")
@@ -95,10 +99,16 @@ def compare(base: RunArg, current: RunArg, fmt: FormatOpt = "table",
     # one run only (added / removed). Always exits 0: gating is `bench check`'s job.
     with bad_input_exits():
         _check_choices(fmt, mode)
-        thresholds = load_config().thresholds
-        result = compare_runs(_load(base), _load(current), thresholds=thresholds, mode=mode,
-                              base_name=base, current_name=current)
+        result = judge(_load(base), _load(current), load_config(), mode, base, current)
     _emit(result, fmt)
+
+
+def judge(base: Run, current: Run, config: Config, mode: str, base_name: str,
+          current_name: str, estimate: bool = False) -> CompareResult:
+    """The comparison `compare` and `check` make, every channel with its configuration."""
+    return compare_runs(base, current, thresholds=config.thresholds, mode=mode,
+                        base_name=base_name, current_name=current_name, estimate=estimate,
+                        instructions=config.instructions, accept_io=config.io_accepted)
 
 
 def check(
@@ -170,6 +180,17 @@ def check(
     mysql_dsn: MysqlDsnOpt = None,
     tmpdir: TmpdirOpt = None,
     strict: StrictOpt = False,
+    count: CountOpt = False,
+    timed: Annotated[bool, typer.Option(
+        "--time/--no-time",
+        help="With --count: --no-time gates on the counted channels only (instructions and "
+             "I/O per operation), which takes a fraction of a timed check.")] = True,
+    max_instructions_regression: Annotated[str | None, typer.Option(
+        "--max-instructions-regression",
+        help="With --count: largest tolerated increase of instructions per operation, e.g. "
+             "2% (default: \\[tool.twinbench] max-instructions-regression, else 2%). "
+             "A change of requests, connections or statements per operation fails the gate "
+             "unless listed in \\[tool.twinbench] accept-io-changes.")] = None,
 ) -> None:
     """Gate on a baseline: exit 1 only on a significant slowdown beyond threshold."""
     # A failed twin also exits 1; every verdict is listed either way. Runs from different
@@ -195,7 +216,16 @@ def check(
         if not MIN_PAIRS <= pairs <= 1000:
             raise BadInput(f"--pairs must be {MIN_PAIRS} to 1000, not {pairs} (fewer pairs "
                            "can never be significant at alpha 0.01)")
-        config = load_config(max_regression=max_regression)
+        if not timed and not count:
+            raise BadInput("--no-time leaves nothing to measure; add --count to gate on the "
+                           "counted channels")
+        if count and current is not None:
+            raise BadInput("--count measures now; with --current nothing is measured (the "
+                           "counts the two files hold are compared anyway)")
+        if count:
+            check_can_count()
+        config = load_config(max_regression=max_regression,
+                             max_instructions=max_instructions_regression)
         markdown_path = (output_path(markdown, "--markdown", force=False, overwrite=True)
                          if markdown is not None else None)
         html_path = output_path(html, "--html", force=force) if html is not None else None
@@ -210,15 +240,17 @@ def check(
                                  sources=tuple(workload_path or ()))
             outputs = _ab_outputs(save, json_path, base_json, force)
             announce_reclaimed(pg_dsn)
+            request = replace(request, count=count, timed=timed)
             result = _against(request, against, current_ref, tuple(against_requirements or ()),
-                              config.thresholds, mode, pairs, confirm, outputs, extend)
+                              config, mode, pairs, confirm, outputs, extend)
         else:
             if workloads or twin or scenario or current_ref or base_json or save or extend:
                 raise BadInput("--baseline re-runs what the baseline measured; workloads, "
                                "--twin, --scenario, --current-ref, --base-json, --save and "
                                "--extend go with --against")
             result = _against_baseline(baseline, current, config, mode, pg_dsn, passes,
-                                       confirm, json_path, workload_path, mysql_dsn, tmpdir)
+                                       confirm, json_path, workload_path, mysql_dsn, tmpdir,
+                                       count, timed)
         gate = decide(result, config.thresholds)
     _emit(result, fmt, gate)
     if markdown_path is not None:
@@ -238,7 +270,8 @@ def _root_or_none() -> Path | None:
 def _against_baseline(baseline: str, current: str | None, config: Config, mode: str,
                       pg_dsn: str | None, passes: int, confirm: int, json_path: str | None,
                       workload_path: list[str] | None, mysql_dsn: str | None,
-                      tmpdir: str | None) -> CompareResult:
+                      tmpdir: str | None, count: bool = False, timed: bool = True
+                      ) -> CompareResult:
     base_run = _load(baseline)
     if json_path is not None and current is not None:
         raise BadInput("--json saves the run measured now; with --current nothing is "
@@ -247,14 +280,14 @@ def _against_baseline(baseline: str, current: str | None, config: Config, mode: 
 
     def against_baseline(run: Run, name: str = "measured now",
                          estimate: bool = False) -> CompareResult:
-        return compare_runs(base_run, run, thresholds=config.thresholds, mode=mode,
-                            base_name=baseline, current_name=name, estimate=estimate)
+        return judge(base_run, run, config, mode, baseline, name, estimate)
 
     if current is not None:
         return against_baseline(_load(current), current)
-    request = request_like(base_run.meta, pg_dsn, passes,
-                           workload_sources(workload_path, config), mysql_dsn=mysql_dsn,
-                           tmpdir=tmpdir)
+    request = replace(request_like(base_run.meta, pg_dsn, passes,
+                                   workload_sources(workload_path, config),
+                                   mysql_dsn=mysql_dsn, tmpdir=tmpdir),
+                      count=count, timed=timed)
     announce_reclaimed(pg_dsn)
     return _measure(request, against_baseline, confirm, out)
 
@@ -277,7 +310,7 @@ def _ab_outputs(save: str | None, json_path: str | None, base_json: str | None,
 
 
 def _against(request: RunRequest, against: str | None, current_ref: str | None,
-             pins: tuple[str, ...], thresholds: Thresholds, mode: str, pairs: int,
+             pins: tuple[str, ...], config: Config, mode: str, pairs: int,
              confirm: int, outputs: dict[str, list[Path]], extend: float = 0.0
              ) -> CompareResult:
     root = refs.project_root()
@@ -296,8 +329,7 @@ def _against(request: RunRequest, against: str | None, current_ref: str | None,
         current = refs.side_here("current", root, "with " + ", ".join(pins), pins)
 
     def compare(b: Run, c: Run, estimate: bool = False) -> CompareResult:
-        return compare_runs(b, c, thresholds=thresholds, mode=mode, base_name=base.label,
-                            current_name=current.label, estimate=estimate)
+        return judge(b, c, config, mode, base.label, current.label, estimate)
 
     def suspects(b: Run, c: Run) -> tuple[tuple[str, ...], str]:
         return to_confirm(compare(b, c, estimate=True))  # point estimates: no scipy here
@@ -305,38 +337,78 @@ def _against(request: RunRequest, against: str | None, current_ref: str | None,
     def more_pairs(b: Run, c: Run) -> tuple[dict[str, int], str]:
         return extra_pairs(compare(b, c, estimate=True), b, c, seconds=extend)
 
-    more = f" (noisy ones: up to {extend:g} s more)" if extend else ""
-    err.print(f"measuring {base.label} against {current.label}, interleaved: {pairs} ABBA "
-              f"pairs of rounds per benchmark{more}, profile {request.profile}, workloads "
-              f"{', '.join(request.selection.workloads) or 'all'}", highlight=False)
-
     def on_end(side: str, event: dict[str, Any]) -> None:
         if side == "current" or event.get("outcome") != "passed":
             detail = f" ({event.get('detail')})" if event.get("detail") else ""
             err.print(f"{side}: {event['case']}: {event['outcome']}{detail}", highlight=False,
                       markup=False)
 
-    try:
-        measured = measure_ab(base, current, request, pairs=pairs, warmup=1, confirm=confirm,
-                              suspects=suspects, extend=more_pairs if extend else None,
-                              on_end=on_end,
-                              announce=lambda text: err.print(text, highlight=False))
-    except KeyboardInterrupt:
-        err.print("[yellow]interrupted; both sides stopped[/]")
-        raise typer.Exit(130) from None
-    except SideFailed as exc:
-        err.print(f"[red]error:[/] {plain(exc)}", highlight=False)
-        raise typer.Exit(1) from None
-    if measured is None or measured.interrupted:
-        err.print("[yellow]interrupted: nothing was checked[/]")
-        raise typer.Exit(130)
-    for warning in measured.warnings:
-        err.print(f"[yellow]warning:[/] {warning}", highlight=False, markup=False)
-    for side, run in (("base", measured.base), ("current", measured.current)):
+    runs: tuple[Run, Run] | None = None
+    if request.timed:
+        more = f" (noisy ones: up to {extend:g} s more)" if extend else ""
+        err.print(f"measuring {base.label} against {current.label}, interleaved: {pairs} ABBA "
+                  f"pairs of rounds per benchmark{more}, profile {request.profile}, "
+                  f"workloads {', '.join(request.selection.workloads) or 'all'}",
+                  highlight=False)
+        with _both_sides():
+            measured = measure_ab(base, current, replace(request, count=False), pairs=pairs,
+                                  warmup=1, confirm=confirm, suspects=suspects,
+                                  extend=more_pairs if extend else None, on_end=on_end,
+                                  announce=lambda text: err.print(text, highlight=False))
+        if measured is None or measured.interrupted:
+            err.print("[yellow]interrupted: nothing was checked[/]")
+            raise typer.Exit(130)
+        for warning in measured.warnings:
+            err.print(f"[yellow]warning:[/] {warning}", highlight=False, markup=False)
+        runs = (measured.base, measured.current)
+    if request.count:
+        runs = _count_both(base, current, request, runs, on_end)
+    assert runs is not None
+    for side, run in (("base", runs[0]), ("current", runs[1])):
         for path in outputs[side]:
             err.print(f"wrote {plain(save_run(run.doc, path, force=True, make_dir=True))}",
                       highlight=False)
-    return compare(measured.base, measured.current)
+    return compare(*runs)
+
+
+@contextmanager
+def _both_sides() -> Iterator[None]:
+    """Ctrl-C, or a side that cannot run, ends a check the same way at any stage."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted; both sides stopped[/]")
+        raise typer.Exit(130) from None
+    except (SideFailed, CountFailed) as exc:
+        err.print(f"[red]error:[/] {plain(exc)}", highlight=False)
+        raise typer.Exit(1) from None
+
+
+def _count_both(base: Side, current: Side, request: RunRequest, timed: tuple[Run, Run] | None,
+                on_end: Callable[[str, dict[str, Any]], None]) -> tuple[Run, Run]:
+    """Both sides counted at once (harness.run.ab.count_ab), into their timed runs or, with
+    --no-time, as runs of their own."""
+    err.print(f"counting {base.label} and {current.label} under valgrind, side by side: "
+              f"profile {request.profile}, workloads "
+              f"{', '.join(request.selection.workloads) or 'all'}", highlight=False)
+    with _both_sides():
+        counted = count_ab(base, current, request, on_end=on_end)
+    if any(c.interrupted for c in counted):
+        err.print("[yellow]interrupted: nothing was checked[/]")
+        raise typer.Exit(130)
+    out = []
+    for index, (side, got) in enumerate(zip((base, current), counted, strict=True)):
+        for warning in got.warnings:
+            err.print(f"[yellow]warning:[/] {side.name}: {warning}", highlight=False,
+                      markup=False)
+        doc = with_counts(timed[index].doc if timed else None, got)
+        if doc is None:
+            err.print(f"[red]error:[/] the {side.name} side ({plain(side.label)}) counted "
+                      "nothing" + (f": {plain(got.warnings[0])}" if got.warnings else ""),
+                      highlight=False)
+            raise typer.Exit(1)
+        out.append(parse_run(doc, allow_empty=True))
+    return out[0], out[1]
 
 
 def _measure(request: RunRequest, against_baseline: Callable[..., CompareResult],

@@ -104,6 +104,10 @@ class _Tracking(Listener):
     def session_start(self, total: int) -> None:
         self.eta.per_pass = total
 
+    def counting(self, total: int) -> None:
+        """The counted phase: its own benchmarks and pace (valgrind's), estimated afresh."""
+        self.eta = Eta(clock=self.eta.clock, per_pass=total)
+
     def case_start(self, case: Case, rounds: int) -> None:
         self.eta.case_start(rounds)
 
@@ -133,6 +137,11 @@ class PlainProgress(_Tracking):
         super().pass_start(index, total)
         if total > 1:
             self.console.print(f"pass {index}/{total}", highlight=False)
+
+    def counting(self, total: int) -> None:
+        super().counting(total)
+        self.console.print(f"counting {total} benchmark(s) under valgrind (callgrind)",
+                           highlight=False)
 
     def case_end(self, case: Case, outcome: str, detail: str) -> None:
         took = self.eta.case_end()
@@ -179,6 +188,15 @@ class RichProgress(_Tracking):
             self.overall = self.progress.add_task(label, total=self.eta.total, left="")
         else:
             self.progress.update(self.overall, description=label, total=self.eta.total)
+        self._refresh()
+
+    def counting(self, total: int) -> None:
+        super().counting(total)
+        label = "counting (valgrind)"
+        if self.overall is None:
+            self.overall = self.progress.add_task(label, total=total, left="")
+        else:
+            self.progress.update(self.overall, description=label, total=total, completed=0)
         self._refresh()
 
     def case_start(self, case: Case, rounds: int) -> None:

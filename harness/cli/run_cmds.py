@@ -11,6 +11,7 @@ from rich.table import Table
 from harness.cli.clean_cmds import announce_reclaimed
 from harness.cli.console import bad_input_exits, console, err, resolve_run_path
 from harness.cli.options import (
+    CountOpt,
     DsnOpt,
     ForceOpt,
     HtmlOpt,
@@ -36,6 +37,8 @@ from harness.render.html import run_page
 from harness.render.run import render_run
 from harness.results.files import Outputs, check_outputs, load_run, save_run
 from harness.results.runfile import Run
+from harness.run.count import check_can_count
+from harness.run.plugin import NOT_COUNTED
 from harness.run.profiles import PROFILES, check_loop, profile_named
 from harness.run.runner import RunRequest, RunResult, check_passes, execute
 
@@ -43,12 +46,13 @@ from harness.run.runner import RunRequest, RunResult, check_passes, execute
 def _request(workloads: list[str], twins: list[str] | None, scenarios: list[str] | None,
              profile: str, loop: str, pg_dsn: str | None, passes: int,
              workload_path: list[str] | None, mysql_dsn: str | None,
-             tmpdir: str | None) -> RunRequest:
+             tmpdir: str | None, count: bool = False) -> RunRequest:
     with bad_input_exits():
         sources = workload_sources(workload_path)
     selection = Selection(tuple(workloads), tuple(twins or ()), tuple(scenarios or ()))
     return RunRequest(selection=selection, profile=profile, loop=loop, pg_dsn=pg_dsn,
-                      mysql_dsn=mysql_dsn, tmpdir=tmpdir, passes=passes, sources=sources)
+                      mysql_dsn=mysql_dsn, tmpdir=tmpdir, passes=passes, sources=sources,
+                      count=count)
 
 
 def run_request(request: RunRequest, save: str | None, force: bool, json_path: str | None,
@@ -58,6 +62,8 @@ def run_request(request: RunRequest, save: str | None, force: bool, json_path: s
         profile_named(request.profile)
         check_loop(request.loop)
         check_passes(request.passes)
+        if request.count:
+            check_can_count()
         outputs = check_outputs(save=save, json_path=json_path, html=html, force=force)
         announce_reclaimed(request.pg_dsn)
         try:
@@ -126,7 +132,17 @@ def list_workloads(workloads: WorkloadsOpt = None) -> None:
             + ("" if t.profiles == ALL_PROFILES else f"; {', '.join(sorted(t.profiles))}")
             + ")[/]" for t in workload.twins)
         peers = ", ".join(workload.peers) or "none"
-        console.print(f"  twins: {twins}\n  peers: {peers}\n")
+        console.print(f"  twins: {twins}\n  peers: {peers}")
+        servers = [t.name for t in workload.twins if t.side != "client"]
+        if servers:
+            console.print(f"  [dim]--count counts no server twin ({plain(', '.join(servers))})"
+                          f": {plain(NOT_COUNTED)}[/]")
+        declared = [f"{t.name} ({k}: {v})" for t in workload.twins
+                    for k, v in t.io_differs.items()]
+        if declared:
+            console.print(f"  [dim]I/O per operation differs on purpose: "
+                          f"{plain('; '.join(declared))}[/]")
+        console.print()
     console.print("profiles: " + "; ".join(f"[bold]{p.name}[/] {p.description}"
                                            for p in PROFILES.values()))
 
@@ -138,10 +154,11 @@ def run(
     loop: LoopOpt = "asyncio", pg_dsn: DsnOpt = None, passes: PassesOpt = 1,
     workload_path: WorkloadsOpt = None, mysql_dsn: MysqlDsnOpt = None,
     tmpdir: TmpdirOpt = None, strict: StrictOpt = False, html: HtmlOpt = None,
+    count: CountOpt = False,
 ) -> None:
     """Run the named workloads and print a table per scenario."""
     run_request(_request(workloads, twin, scenario, profile, loop, pg_dsn, passes, workload_path,
-                         mysql_dsn, tmpdir), save, force, json, strict, html)
+                         mysql_dsn, tmpdir, count), save, force, json, strict, html)
 
 
 def run_all(
@@ -150,10 +167,11 @@ def run_all(
     loop: LoopOpt = "asyncio", pg_dsn: DsnOpt = None, passes: PassesOpt = 1,
     workload_path: WorkloadsOpt = None, mysql_dsn: MysqlDsnOpt = None,
     tmpdir: TmpdirOpt = None, strict: StrictOpt = False, html: HtmlOpt = None,
+    count: CountOpt = False,
 ) -> None:
     """Run every workload (a workload whose peer is unavailable is reported as skipped)."""
     run_request(_request([], twin, scenario, profile, loop, pg_dsn, passes, workload_path,
-                         mysql_dsn, tmpdir), save, force, json, strict, html)
+                         mysql_dsn, tmpdir, count), save, force, json, strict, html)
 
 
 def show(path: Annotated[str, typer.Argument(help="A run file, or a label under results/.")],

@@ -10,6 +10,7 @@ import typer
 from harness.analysis.matchup import rounds_for_verdict
 from harness.cli.console import bad_input_exits, err
 from harness.cli.options import (
+    CountOpt,
     DsnOpt,
     ForceOpt,
     HtmlOpt,
@@ -27,6 +28,7 @@ from harness.cli.run_cmds import run_request
 from harness.config import workload_sources
 from harness.model.registry import RegistryError, Selection, discover
 from harness.results.files import check_outputs
+from harness.run.count import check_can_count
 from harness.run.profiles import profile_named
 from harness.run.runner import RunRequest
 from harness.run.sweep import default_spec, estimate_seconds, parse_vary, plan
@@ -48,6 +50,7 @@ def sweep(
     max_points: Annotated[int, typer.Option(
         "--max-points", help="Refuse a grid with more points than this.")] = 100,
     workload_path: WorkloadsOpt = None, strict: StrictOpt = False, html: HtmlOpt = None,
+    count: CountOpt = False,
 ) -> None:
     """Measure every point of a grid and draw where async starts (or stops) paying."""
     # Every point is an ordinary benchmark of every selected twin (same fairness rules and
@@ -75,17 +78,20 @@ def sweep(
         if bad:
             raise RegistryError(f"unknown twin {', '.join(bad)}; choose from: "
                                 + ", ".join(sorted(known)))
-        count = len(twins or known)
+        twin_count = len(twins or known)
         seconds = estimate_seconds(planned, twins, chosen) * passes
         # before the estimate line: bad input stays one line (run_request checks them again)
         check_outputs(save=save, json_path=json, html=html, force=force)
+        if count:
+            check_can_count()
     shape = " × ".join(f"{a.name} ({len(a.values)})" for a in spec.axes)
     err.print(f"sweeping {workload} · {spec.scenario} over {shape}: {len(planned.points)} "
-              f"points × {count} twins = {len(planned.points) * count} benchmarks"
+              f"points × {twin_count} twins = {len(planned.points) * twin_count} benchmarks"
               + (f", {len(planned.skipped)} point(s) skipped" if planned.skipped else "")
               + f", {chosen.rounds} rounds each; about {fmt_duration(seconds)} (a rough "
                 "estimate)",
               highlight=False)
     request = RunRequest(selection=Selection((workload,), twins), profile=profile, loop=loop,
-                         pg_dsn=pg_dsn, passes=passes, sources=sources, sweep=spec)
+                         pg_dsn=pg_dsn, passes=passes, sources=sources, sweep=spec,
+                         count=count)
     run_request(request, save, force, json, strict, html)

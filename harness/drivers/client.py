@@ -322,6 +322,7 @@ def client_twin(
     ops_per_item: OpsPerItem = 1,
     crawl: bool = False,
     profiles: frozenset[str] = ALL_PROFILES,
+    io_differs: Mapping[str, str] | None = None,
 ) -> Twin:
     """Declare a client-side twin: `client()` builds a fresh client for each benchmark.
 
@@ -329,7 +330,8 @@ def client_twin(
     mapping it returns is reported per benchmark as the mean over the timed rounds.
     `ops_per_item` counts operations when one item is several (e.g. 20 queries per request).
     `crawl`: `items` are the seeds and `op(item)` returns `(result, found_items)`; every item
-    found is visited once, and the checksum folds the results. `profiles`: see `Twin`.
+    found is visited once, and the checksum folds the results. `profiles`, `io_differs`: see
+    `Twin`.
     """
     drivers: dict[str, type[Any]] = {
         "sync": SequentialBench, "threads": ThreadPoolBench, "async": AsyncTasksBench,
@@ -341,4 +343,5 @@ def client_twin(
     def bind(ctx: BenchContext) -> Any:
         return driver(client(), ctx, items, reset, ops_per_item, crawl)
 
-    return Twin(name=name, kind=kind, label=label, bind=bind, impl=client, profiles=profiles)
+    return Twin(name=name, kind=kind, label=label, bind=bind, impl=client, profiles=profiles,
+                io_differs=dict(io_differs or {}))

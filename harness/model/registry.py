@@ -12,7 +12,7 @@ import importlib.util
 import os
 import pkgutil
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -28,10 +28,11 @@ class RegistryError(BadInput, LookupError):
     """A name given by the user matches nothing; the message lists the valid choices."""
 
 
-def _modules_of(package: str) -> Iterator[ModuleType]:
+def _modules_of(package: str, only: Callable[[str], bool] = lambda _name: True
+                ) -> Iterator[ModuleType]:
     pkg = importlib.import_module(package)
     for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
-        if not info.name.startswith("_"):
+        if not info.name.startswith("_") and only(info.name):
             yield importlib.import_module(f"{package}.{info.name}")
 
 
@@ -78,8 +79,12 @@ def _external_modules(source: str, root: Path) -> list[ModuleType]:
 
 
 def discover(sources: Iterable[str] = (), *, root: Path = Path("."),
-             builtin: str | None = BUILTIN_PACKAGE) -> dict[str, Workload]:
+             builtin: str | None = BUILTIN_PACKAGE,
+             wanted: Collection[str] = ()) -> dict[str, Workload]:
     """Every workload: the built-in package's (unless `builtin` is None), then each source's.
+    With `wanted` names, of the built-in modules only those named so are imported (a built-in
+    workload's module is named after it), unless a wanted name is found nowhere else: each
+    module imports its drivers, and under valgrind importing all of them takes seconds.
 
     A source that defines no workload at all is an error (a typo must not run nothing)."""
     found: dict[str, Workload] = {}
@@ -94,14 +99,17 @@ def discover(sources: Iterable[str] = (), *, root: Path = Path("."),
         found[workload.name] = workload
         return True
 
+    wanted = set(wanted)
     if builtin is not None:
-        for module in _modules_of(builtin):
+        for module in _modules_of(builtin, lambda name: not wanted or name in wanted):
             add(module, None)
     for source in sources:
         modules = _external_modules(source, root)
         if not any([add(m, source) for m in modules]):
             raise BadInput(f"--workloads {source}: defines no WORKLOAD (a module-level "
                            "harness.Workload)")
+    if builtin is not None and wanted - set(found):  # named otherwise: look at them all
+        return discover(sources, root=root, builtin=builtin)
     return found
 
 

@@ -70,6 +70,10 @@ class Twin:
     made of (a client class, a server module), for tests that check twins are mirrored.
     `profiles` limits where it runs unless named with --twin: a variant (another library's
     async client, the same server on uvloop) can stay out of the quick smoke run.
+    `io_differs` declares, per I/O counter ("requests", "statements"), why this twin's I/O per
+    operation differs from its scenario's other twins on purpose (e.g. a library's default
+    pool resetting each connection); undeclared, a difference fails the twin like a wrong
+    checksum (twins must do the same work).
     """
 
     name: str
@@ -79,6 +83,7 @@ class Twin:
     impl: Any = None
     side: Literal["client", "server"] = "client"  # where the twin's work runs
     profiles: frozenset[str] = ALL_PROFILES
+    io_differs: Mapping[str, str] = field(default_factory=dict)
 
     def describe(self, params: Params) -> str:
         try:

@@ -110,6 +110,18 @@ class PeerPool:
         return {name: peer.cpu_seconds() for name, peer in self._peers.items()
                 if name in names and hasattr(peer, "cpu_seconds")}
 
+    def io_counts(self, names: Collection[str]) -> dict[str, int]:
+        """The I/O these peers have served so far, summed over them, counter by counter:
+        `requests`, `connections` (accepted), `bytes_sent` / `bytes_received` (by the twin:
+        into the peer / out of it), `statements`. A peer counts only what it can count
+        exactly, and only when it is ours alone (a server given by DSN is shared)."""
+        total: dict[str, int] = {}
+        for name, peer in self._peers.items():
+            if name in names and hasattr(peer, "io_counts"):
+                for key, value in peer.io_counts().items():
+                    total[key] = total.get(key, 0) + value
+        return total
+
     def describe(self) -> dict[str, Any]:
         """What the results file records about each peer (never secrets)."""
         return {name: peer.describe() for name, peer in self._peers.items()

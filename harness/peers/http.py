@@ -9,6 +9,7 @@ import urllib.request
 from typing import Any
 
 from harness.peers import PeerFailed
+from harness.peers.counters import SharedCounters
 from harness.procs import ChildFailed, ChildProcess, python_cmd
 
 
@@ -16,13 +17,17 @@ class HttpPeer:
     """An aiohttp server in its own process on 127.0.0.1 and an OS-assigned port.
 
     `capacity_seconds` > 0 measures requests/s at zero latency once started, from a load
-    generator in a third process, so the report can show the peer had headroom.
+    generator in a third process, so the report can show the peer had headroom. The server
+    counts what it serves into shared counters (`io_counts`).
     """
 
     def __init__(self, options: dict[str, Any] | None = None):
         options = options or {}
         self.capacity_seconds: float = options.get("http_capacity_seconds", 1.0)
-        self.process = ChildProcess(python_cmd("harness.peers.http_server"))
+        self.counters = SharedCounters.create()
+        self.process = ChildProcess(
+            python_cmd("harness.peers.http_server", "--counters-fd", str(self.counters.fd)),
+            pass_fds=(self.counters.fd,))
         self.url = ""
         self.capacity_rps: float | None = None
         self.capacity_per_cpu_s: float | None = None
@@ -84,6 +89,10 @@ class HttpPeer:
     def cpu_seconds(self) -> float:
         return self.process.cpu_seconds()
 
+    def io_counts(self) -> dict[str, int]:
+        """Requests, connections accepted and bytes each way, served so far."""
+        return self.counters.read()
+
     def exit_code(self) -> int | None:
         """The server's exit status once it has died (PeerPool names the death)."""
         return self.process.exit_code()
@@ -98,6 +107,7 @@ class HttpPeer:
 
     def stop(self) -> None:
         self.process.stop()
+        self.counters.close()
 
     def __enter__(self) -> HttpPeer:
         return self.start()

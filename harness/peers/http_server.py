@@ -7,19 +7,28 @@ exercise error paths. The process prints {"port": N} once it listens on 127.0.0.
 GET /site/{i}?pages=N&degree=D&size=S&delay_ms=L answers after L ms with page i of the
 deterministic site of harness.model.site (HTML, links to D other pages of N); 404 past the
 last page.
+
+With `--counters-fd N` it counts into the harness's shared counters (harness.peers.counters)
+what it serves: requests, connections accepted, and bytes on the wire each way (at the
+protocol: what the client sent, what the server wrote), so the harness can charge each
+operation its I/O without asking.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import signal
 import sys
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, cast
 
 from aiohttp import web
 
 from harness.model.data import payload
 from harness.model.site import site_page
+from harness.peers.counters import SharedCounters
 
 DEFAULT_SIZE = 1024
 
@@ -65,36 +74,106 @@ async def health(_: web.Request) -> web.Response:
     return web.Response(text="ok")
 
 
-async def serve() -> None:
-    app = web.Application()
+class _CountedTransport:
+    """The connection's transport, counting what the server writes to it."""
+
+    def __init__(self, inner: asyncio.Transport, counters: SharedCounters):
+        self._inner, self._counters = inner, counters
+
+    def write(self, data: Any) -> None:
+        self._counters.add("bytes_received", len(data))
+        self._inner.write(data)
+
+    def writelines(self, chunks: Iterable[Any]) -> None:
+        chunks = list(chunks)
+        self._counters.add("bytes_received", sum(len(c) for c in chunks))
+        self._inner.writelines(chunks)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class _CountedProtocol(asyncio.Protocol):
+    """aiohttp's request handler for one connection, counting the bytes it receives."""
+
+    def __init__(self, inner: Any, counters: SharedCounters):
+        self._inner, self._counters = inner, counters
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # (uvloop's transports are not asyncio.Transport subclasses, but have its methods)
+        self._inner.connection_made(
+            _CountedTransport(cast(asyncio.Transport, transport), self._counters))
+
+    def data_received(self, data: bytes) -> None:
+        self._counters.add("bytes_sent", len(data))
+        self._inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        result: bool | None = self._inner.eof_received()
+        return result
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._inner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._inner.resume_writing()
+
+
+def _counting(counters: SharedCounters) -> Callable[..., Awaitable[web.StreamResponse]]:
+    @web.middleware
+    async def count_requests(request: web.Request,
+                             handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                             ) -> web.StreamResponse:
+        counters.add("requests")
+        return await handler(request)
+
+    return count_requests
+
+
+async def serve(counters: SharedCounters | None = None) -> None:
+    app = web.Application(middlewares=[_counting(counters)] if counters else [])
     app.router.add_get("/item/{i}", item)
     app.router.add_get("/site/{i}", site_page_handler)
     app.router.add_get("/health", health)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, backlog=4096)
-    await site.start()
+    handlers = runner.server
+    assert handlers is not None
+
+    def connection() -> asyncio.Protocol:
+        if counters is None:
+            return handlers()
+        counters.add("connections")
+        return _CountedProtocol(handlers(), counters)
+
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(connection, "127.0.0.1", 0, backlog=4096)
     # uvloop's server is no asyncio.Server subclass, but has the same `sockets`.
-    sockets = getattr(site._server, "sockets", None)
-    assert sockets
-    port = sockets[0].getsockname()[1]
+    port = server.sockets[0].getsockname()[1]
     sys.stdout.write(json.dumps({"port": port}) + "\n")
     sys.stdout.flush()
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+    server.close()
     await runner.cleanup()
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description="twinbench's mock HTTP peer")
+    parser.add_argument("--counters-fd", type=int, default=None)
+    args = parser.parse_args()
+    counters = SharedCounters.attach(args.counters_fd) if args.counters_fd is not None else None
     try:
         import uvloop
 
-        uvloop.run(serve())
+        uvloop.run(serve(counters))
     except ImportError:
-        asyncio.run(serve())
+        asyncio.run(serve(counters))
 
 
 if __name__ == "__main__":

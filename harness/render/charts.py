@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from harness.analysis.compare import Delta, Status
+from harness.analysis.counted import InstructionDelta
 from harness.analysis.matchup import Call, Matchup
 from harness.analysis.stats import quartiles
 from harness.analysis.summary import ScenarioSummary, score_spread
@@ -413,14 +414,16 @@ def _no_ticks() -> Any:
 
 # -- two runs -----------------------------------------------------------------------------------
 
-def forest_chart(deltas: Sequence[Delta], title: str, name: Callable[[Delta], str]) -> str | None:
+def forest_chart(deltas: Sequence[Delta | InstructionDelta], title: str,
+                 name: Callable[[Any], str]) -> str | None:
     """Each compared benchmark's change with its 95% interval, on a log scale of the ratio
     (a halving and a doubling look equally big); the thresholds a verdict must cross drawn as
     dashed lines (per row when benchmarks have their own); regressions in red on a red band.
     None when nothing was compared."""
     from matplotlib.lines import Line2D
 
-    rows = [d for d in deltas if d.status is Status.COMPARED and d.comparison is not None]
+    # (either channel's deltas: their statuses are both "compared" when they were)
+    rows = [d for d in deltas if d.status == Status.COMPARED and d.comparison is not None]
     if not rows:
         return None
     n = len(rows)

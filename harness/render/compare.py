@@ -28,7 +28,15 @@ method, passes and detectable; version 3 `paired` (the runs are the two sides of
 interleaved A/B session) and per benchmark `pairs` (method "pairs": the Wilcoxon
 signed-rank test on the log ratios of neighbouring rounds, the CI the Hodges-Lehmann interval,
 `detectable` half the width of its 1 - alpha interval, null when too few pairs can ever be
-significant; version 4: these, where version 3 had a t-test and t interval). `status` is one
+significant; version 4: these, where version 3 had a t-test and t interval). Version 5 adds the
+counted channels: `timed` (false when a run only counted: its times are valgrind's and not
+compared), `instructions` [{key, workload, scenario, twin, status (compared | no baseline |
+not counted | params differ | error), verdict (costlier | cheaper | unchanged, else the
+status), threshold, base_per_op, current_per_op, change, ci_low, ci_high, p_value, pairs,
+detectable, underpowered, detail}] (method: a t-test on the log ratios of round i of one run
+to round i of the other), `io` [{key, counter, base_per_op, current_per_op,
+tolerance_per_op, source (timed | counted rounds), gated, changed, accepted, verdict}], and in
+`gate` the `caught` list [{channel (time | instructions | I/O | failed), reason}]. `status` is one
 of compared, added, removed, failed, params differ, reference, no reference, error; `verdict`
 is faster | slower | unchanged when compared, else the status. Absent numbers are null.
 """
@@ -43,11 +51,13 @@ from rich.console import Console
 from rich.table import Table
 
 from harness.analysis.compare import VERDICT_ORDER, CompareResult, Delta, Mode, SpeedupDelta, Status
+from harness.analysis.counted import IO_NAMES, CountedComparison, InstructionDelta, IoDelta
 from harness.analysis.gate import GateResult
-from harness.render.fmt import fmt_seconds, fmt_signed_percent, plain
+from harness.render.fmt import TableText, fmt_count, fmt_seconds, fmt_signed_percent, plain
+from harness.render.run import rich_table
 from harness.results.runfile import Run
 
-JSON_VERSION = 4
+JSON_VERSION = 5
 FORMATS = ("table", "markdown", "json")
 UNDERPOWERED_MARK = "†"
 FOOTNOTE = ("cannot see a change as small as its threshold: too few rounds, or too much noise "
@@ -114,24 +124,55 @@ def run_line(name: str, run: Run) -> str:
 
 
 def summary_line(r: CompareResult) -> str:
-    counts: dict[str, int] = {}
-    for d in r.gated:
-        counts[d.verdict] = counts.get(d.verdict, 0) + 1
-    parts = [f"{counts[k]} {k}" for k in VERDICT_ORDER if counts.get(k)]
-    view = "in-run ratios" if r.mode is Mode.RATIO else "absolute times"
-    weak = sum(d.underpowered for d in r.compared)
-    caveat = f" ({weak} unable to see a change at their threshold)" if weak else ""
-    return f"{len(r.compared)} compared on {view}{caveat}: " + ", ".join(parts)
+    parts = []
+    if r.timed:
+        counts: dict[str, int] = {}
+        for d in r.gated:
+            counts[d.verdict] = counts.get(d.verdict, 0) + 1
+        words = [f"{counts[k]} {k}" for k in VERDICT_ORDER if counts.get(k)]
+        view = "in-run ratios" if r.mode is Mode.RATIO else "absolute times"
+        weak = sum(d.underpowered for d in r.compared)
+        caveat = f" ({weak} unable to see a change at their threshold)" if weak else ""
+        parts.append(f"{len(r.compared)} compared on {view}{caveat}: " + ", ".join(words))
+    counted = r.counted
+    if counted.instructions:
+        tally: dict[str, int] = {}
+        for i in counted.instructions:
+            tally[i.verdict] = tally.get(i.verdict, 0) + 1
+        weak = sum(i.underpowered for i in counted.compared)
+        caveat = f" ({weak} unable to see a change at their threshold)" if weak else ""
+        parts.append(f"{len(counted.compared)} compared on instructions{caveat}: "
+                     + ", ".join(f"{n} {k}" for k, n in tally.items()))
+    if counted.io:
+        changed = {d.key for d in counted.io_changes if d.gated}
+        parts.append(f"I/O of {len({d.key for d in counted.io})} benchmark(s): "
+                     + (f"{len(changed)} changed" if changed else "all the same"))
+    return "; ".join(parts) if parts else "nothing compared"
 
 
 def gate_line(gate: GateResult) -> str:
     if gate.passed:
-        compared = gate.comparison.compared
+        r = gate.comparison
+        compared = r.compared if r.timed else []
         weak = sum(d.underpowered for d in compared)
-        caveat = (f", but {weak} of {len(compared)} could not see a change that small"
-                  if weak else "")
-        return (f"PASS: no benchmark is significantly slower than its threshold "
-                f"(default {gate.thresholds.default:.0%}){caveat}")
+        weak_counts = sum(d.underpowered for d in r.counted.compared)
+        channels = []
+        if r.timed:
+            channels.append(f"significantly slower than its threshold (default "
+                            f"{gate.thresholds.default:.0%})")
+        if r.counted.compared:
+            channels.append("significantly costlier in instructions than its threshold")
+        if r.counted.io:
+            channels.append("changed its requests, connections or statements per operation")
+        caveats = []
+        if weak:
+            caveats.append(f"{weak} of {len(compared)} could not see a change that small in "
+                           "time")
+        if weak_counts:
+            caveats.append(f"{weak_counts} of {len(r.counted.compared)} in instructions")
+        return ("PASS: no benchmark is " + ", ".join(channels[:-1])
+                + (" or " if len(channels) > 1 else "") + channels[-1]
+                + (f", but {' and '.join(caveats)}" if caveats else ""))
     return f"FAIL: {len(gate.reasons)} problem(s): " + "; ".join(gate.reasons)
 
 
@@ -148,7 +189,65 @@ def speedup_cells(s: SpeedupDelta) -> list[str]:
             "params differ" if s.params_differ else _pct(s.change)]
 
 
-def benchmark_name(d: Delta) -> str:
+COUNT_LEGEND = ("instructions: counted under valgrind's callgrind over the counted rounds "
+                "(round i of one run against round i of the other); detects: the smallest "
+                "change those rounds let the test call significant. I/O: requests, "
+                "connections and statements per operation are behaviour — a change fails the "
+                "gate unless accepted; bytes and context switches are listed only.")
+
+
+def _instruction_cells(d: InstructionDelta) -> list[str]:
+    c = d.comparison
+    verdict = d.verdict + (UNDERPOWERED_MARK if d.underpowered else "")
+    if d.detail and c is None:
+        verdict += f" ({d.detail})"
+    if c is None:
+        return [f"{d.workload} · {d.scenario} · {d.twin}", "—", "—", "—", "—", "—",
+                f"{d.threshold:.0%}", verdict]
+    detects = (f"≥{c.detectable:.2%}" if c.detectable is not None and math.isfinite(
+        c.detectable) else "—")
+    return [f"{d.workload} · {d.scenario} · {d.twin}", fmt_count(c.base_median),
+            fmt_count(c.current_median), f"{c.change:+.2%}",
+            f"{c.ci_low - 1:+.2%} … {c.ci_high - 1:+.2%}", detects, f"{d.threshold:.0%}",
+            verdict]
+
+
+INSTRUCTION_HEADERS = ["benchmark", "base instr/op", "current instr/op", "change", "95% CI",
+                       "detects", "threshold", "verdict"]
+
+
+def instruction_text(counted: CountedComparison, gated: bool = False) -> TableText | None:
+    """Instructions per operation, benchmark by benchmark (None when neither run counted)."""
+    if not counted.instructions:
+        return None
+    rows = [_instruction_cells(d) for d in counted.instructions]
+    marks = ["slower" if d.regression else "faster" if d.verdict == "cheaper" else ""
+             for d in counted.instructions]
+    return TableText("instructions per operation" + (" (gated)" if gated else ""),
+                     INSTRUCTION_HEADERS, rows, marks, align="l" + "r" * 6 + "l")
+
+
+def _io_cells(d: IoDelta) -> list[str]:
+    return [d.key, IO_NAMES[d.counter], f"{d.base:.4g}", f"{d.current:.4g}", d.source,
+            d.verdict]
+
+
+def io_text(counted: CountedComparison, gated: bool = False) -> TableText | None:
+    """The I/O per operation that changed (the rest is summed up in the caption)."""
+    if not counted.io:
+        return None
+    changed = counted.io_changes
+    same = len({d.key for d in counted.io}) - len({d.key for d in changed})
+    caption = (f"{same} benchmark(s) made the same I/O per operation in both runs"
+               if same else "")
+    return TableText("I/O per operation" + (" (gated)" if gated else ""),
+                     ["benchmark", "what", "base", "current", "rounds", "verdict"],
+                     [_io_cells(d) for d in changed],
+                     ["slower" if d.regression else "" for d in changed], align="ll" + "r" * 3
+                     + "l", caption=caption or "no benchmark changed its I/O per operation")
+
+
+def benchmark_name(d: Delta | InstructionDelta) -> str:
     return f"{d.workload} · {d.scenario} · {d.twin}" if d.workload else d.key
 
 
@@ -210,7 +309,9 @@ def render_table(r: CompareResult, console: Console, gate: GateResult | None = N
     for n in r.notes:
         console.print(f"[dim]note: {plain(n)}[/]", highlight=False)
     console.print()
-    if r.mode is Mode.RATIO:
+    if not r.timed:
+        pass  # a run only counted: no times to compare (said in the notes)
+    elif r.mode is Mode.RATIO:
         console.print(_delta_table("time of each twin ÷ time of its scenario's sync twin "
                                    "in the same run (gated)", r.ratios, ratio=True))
         console.print(_delta_table("absolute times (different machines: for information "
@@ -219,10 +320,22 @@ def render_table(r: CompareResult, console: Console, gate: GateResult | None = N
     else:
         console.print(_delta_table("per benchmark (gated)" if gate else "per benchmark",
                                    r.absolute, ratio=False))
-    if any(d.underpowered for d in r.gated):
-        console.print(f"{UNDERPOWERED_MARK} {FOOTNOTE}")
-    console.print(f"[dim]{LEGEND}[/]")
-    console.print(_speedup_table(r.speedups))
+    if r.timed:
+        if any(d.underpowered for d in r.gated):
+            console.print(f"{UNDERPOWERED_MARK} {FOOTNOTE}")
+        console.print(f"[dim]{LEGEND}[/]")
+        console.print(_speedup_table(r.speedups))
+    for text in (instruction_text(r.counted, gate is not None),
+                 io_text(r.counted, gate is not None)):
+        if text is not None and text.rows:
+            console.print(rich_table(text))
+        elif text is not None:
+            console.print(plain(text.caption), highlight=False)
+    if any(d.underpowered for d in r.counted.compared):
+        console.print(f"{UNDERPOWERED_MARK} its counted rounds repeat too loosely to see a "
+                      "change as small as its threshold")
+    if r.counted.any:
+        console.print(f"[dim]{COUNT_LEGEND}[/]")
     console.print(plain(summary_line(r)), highlight=False)
     if gate is not None:
         style = "bold green" if gate.passed else "bold red"
@@ -271,7 +384,9 @@ def to_markdown(r: CompareResult, gate: GateResult | None = None) -> str:
     lines += [f"> ℹ️ {n}" for n in r.notes]  # noqa: RUF001 — the emoji is meant
     if r.warnings or r.notes:
         lines.append("")
-    if r.mode is Mode.RATIO:
+    if not r.timed:
+        pass  # only counted: no times to compare
+    elif r.mode is Mode.RATIO:
         lines += ["### Time of each twin ÷ time of its scenario's sync twin in the same run "
                   "(gated)", ""]
         lines += _md_deltas(r.ratios, ratio=True)
@@ -285,12 +400,23 @@ def to_markdown(r: CompareResult, gate: GateResult | None = None) -> str:
         lines += _md_deltas(r.absolute, ratio=False)
     if any(d.underpowered for d in r.gated):
         lines += ["", f"{UNDERPOWERED_MARK} {FOOTNOTE}"]
-    lines += ["", LEGEND]
-    lines += ["", "### Async over best sync, per run", ""]
-    lines += _md_table(["scenario", "base", "current", "moved"],
-                       [speedup_cells(s) for s in r.speedups])
-    lines += ["", summary_line(r) + f" (alpha {r.alpha}: t-test on pass medians, or "
-              f"Mann-Whitney on rounds with one pass each side; {r.confidence:.0%} CI).", ""]
+    if r.timed:
+        lines += ["", LEGEND]
+        lines += ["", "### Async over best sync, per run", ""]
+        lines += _md_table(["scenario", "base", "current", "moved"],
+                           [speedup_cells(s) for s in r.speedups])
+    for text in (instruction_text(r.counted, gate is not None),
+                 io_text(r.counted, gate is not None)):
+        if text is not None:
+            lines += ["", f"### {text.title[:1].upper()}{text.title[1:]}", ""]
+            if text.rows:
+                lines += _md_table(text.headers, [[f"`{row[0]}`", *row[1:]]
+                                                  for row in text.rows])
+            if text.caption:
+                lines += ["", text.caption]
+    if r.counted.any:
+        lines += ["", COUNT_LEGEND]
+    lines += ["", summary_line(r) + f" (alpha {r.alpha}; {r.confidence:.0%} CI).", ""]
     return "\n".join(plain(line, markup=False) for line in lines)
 
 
@@ -332,6 +458,20 @@ def _delta_json(d: Delta, ratio: bool) -> dict[str, Any]:
     return out
 
 
+def _instruction_json(d: InstructionDelta) -> dict[str, Any]:
+    c = d.comparison
+    return {"key": d.key, "workload": d.workload, "scenario": d.scenario, "twin": d.twin,
+            "status": d.status.value, "verdict": d.verdict, "threshold": d.threshold,
+            "base_per_op": c.base_median if c else None,
+            "current_per_op": c.current_median if c else None,
+            "change": c.change if c else None,
+            "ci_low": _finite(c.ci_low - 1) if c else None,
+            "ci_high": _finite(c.ci_high - 1) if c else None,
+            "p_value": c.p_value if c else None, "pairs": c.pairs if c else None,
+            "detectable": _finite(c.detectable) if c and c.detectable is not None else None,
+            "underpowered": d.underpowered, "detail": d.detail}
+
+
 def to_json_doc(r: CompareResult, gate: GateResult | None = None) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "format": "twinbench-compare", "version": JSON_VERSION, "mode": r.mode.value,
@@ -351,10 +491,17 @@ def to_json_doc(r: CompareResult, gate: GateResult | None = None) -> dict[str, A
             "params_differ": s.params_differ} for s in r.speedups],
         "regressions": [d.key for d in r.regressions],
         "failures": list(r.failures), "warnings": list(r.warnings), "notes": list(r.notes),
+        "timed": r.timed,
+        "instructions": [_instruction_json(d) for d in r.counted.instructions],
+        "io": [{"key": d.key, "counter": d.counter, "base_per_op": d.base,
+                "current_per_op": d.current, "tolerance_per_op": d.tolerance,
+                "source": d.source, "gated": d.gated, "changed": d.changed,
+                "accepted": d.accepted, "verdict": d.verdict} for d in r.counted.io],
     }
     if gate is not None:
         doc["gate"] = {"passed": gate.passed, "exit_code": gate.exit_code,
-                       "max_regression": gate.thresholds.default, "reasons": gate.reasons}
+                       "max_regression": gate.thresholds.default, "reasons": gate.reasons,
+                       "caught": [{"channel": ch, "reason": why} for ch, why in gate.caught]}
     return doc
 
 

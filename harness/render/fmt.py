@@ -60,6 +60,16 @@ def fmt_metric(value: Any, unit: str) -> str:
     return f"{value:,}" if isinstance(value, int) else f"{value:,.2f}"
 
 
+def fmt_count(value: float | None) -> str:
+    """A count of instructions or events: 377k, 3.45M, 0.02."""
+    if value is None or isinstance(value, bool) or not isinstance(value, int | float):
+        return "—"
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(value) >= size:
+            return f"{value / size:.3g}{unit}"
+    return f"{value:.3g}"
+
+
 def describe_param(key: str, value: Any) -> str:
     """One parameter as a reader writes it: "L=20 ms", "C=50", "cpu_us=200 µs"."""
     unit = " ms" if key.endswith("_ms") else " µs" if key.endswith("_us") else ""

@@ -23,6 +23,7 @@ from typing import Any
 
 from harness import __version__
 from harness.analysis.compare import CompareResult, Delta, Mode, Status
+from harness.analysis.counted import InstructionDelta
 from harness.analysis.gate import GateResult
 from harness.analysis.summary import ScenarioSummary, summarize
 from harness.analysis.sweep import SweepResult
@@ -30,6 +31,7 @@ from harness.analysis.sweep import analyse as analyse_sweep
 from harness.analysis.trend import TrendGroup, trend
 from harness.render import charts
 from harness.render.compare import (
+    COUNT_LEGEND,
     FOOTNOTE,
     LEGEND,
     UNDERPOWERED_MARK,
@@ -37,6 +39,8 @@ from harness.render.compare import (
     delta_headers,
     delta_rows,
     gate_line,
+    instruction_text,
+    io_text,
     run_line,
     speedup_cells,
     summary_line,
@@ -44,10 +48,12 @@ from harness.render.compare import (
 from harness.render.fmt import TableText, fmt_seconds, fmt_signed_percent
 from harness.render.run import (
     answer_text,
+    count_lines,
     metric_name,
     peer_facts,
     scenario_texts,
     scenario_title,
+    timed_run,
     verdict_line,
 )
 from harness.render.sweep import LEGEND as CELLS_LEGEND
@@ -215,6 +221,13 @@ def run_header(name: str, run: Run) -> list[str]:
                    f"<ul>{''.join(items)}</ul>")
     if not meta.get("complete", True):
         out.append(_box("warn", "incomplete run: interrupted before every benchmark ran"))
+    counted = count_lines(run)
+    if counted:
+        failed = [line for line in counted if line.startswith("not counted")]
+        out.append(_box("fail", f"{len(failed)} twin(s) could not be counted", failed)
+                   if failed else "")
+        out += [f'<p class="note">{esc(line)}</p>' for line in counted
+                if not line.startswith("not counted")]
     problems = _problems(run.outcomes.values())
     if problems:
         out.append(problems)
@@ -251,7 +264,7 @@ def run_page(name: str, run: Run) -> str:
         body += _scenario_sections(run, charts_too=False)
         body.append("</details>")
     else:
-        answer = answer_text(run)
+        answer = answer_text(run) if timed_run(run) else None
         summaries = summarize(run)
         links = "".join(f'<a href="#scenario-{i}">{esc(f"{s.workload} · {s.scenario}")}</a><br>'
                         for i, s in enumerate(summaries))
@@ -269,12 +282,14 @@ def _scenario_sections(run: Run, charts_too: bool) -> list[str]:
         title = scenario_title(summary)
         out.append(f'<section id="scenario-{i}"><h2>{esc(title)}</h2>'
                    if charts_too else f'<section><h3>{esc(title)}</h3>')
-        if charts_too and summary.rows:
+        timed = timed_run(run)
+        if charts_too and summary.rows and timed:
             out.append(_figure(charts.scenario_chart(summary, title),
                                _scenario_caption(summary)))
-        out.append(f'<p class="verdict">→ {esc(verdict_line(summary))}</p>')
+        if timed:
+            out.append(f'<p class="verdict">→ {esc(verdict_line(summary))}</p>')
         metrics = workloads.get(summary.workload, {}).get("metrics", [])
-        out += [table(t) for t in scenario_texts(summary, metrics)]
+        out += [table(t) for t in scenario_texts(summary, metrics, timed)]
         out.append("</section>")
     return out
 
@@ -371,14 +386,23 @@ def compare_page(r: CompareResult, gate: GateResult | None = None) -> str:
     gated_title = ("time of each twin ÷ time of its scenario's sync twin in the same run"
                    if ratio else "each benchmark, current against base")
     body.append("<h2>What changed</h2>")
-    body.append(_figure(
-        charts.forest_chart(r.gated, gated_title + (" (gated)" if gate else ""),
-                            _forest_name),
-        "Each benchmark's change with its 95% interval (log scale). A verdict of slower or "
-        "faster needs the change beyond the dashed threshold, p < "
-        f"{r.alpha} and the interval clear of no change. Red: regressions. Hollow: "
-        f"{FOOTNOTE}."))
-    if ratio:
+    if r.timed:
+        body.append(_figure(
+            charts.forest_chart(r.gated, gated_title + (" (gated)" if gate else ""),
+                                _forest_name),
+            "Each benchmark's change with its 95% interval (log scale). A verdict of slower or "
+            "faster needs the change beyond the dashed threshold, p < "
+            f"{r.alpha} and the interval clear of no change. Red: regressions. Hollow: "
+            f"{FOOTNOTE}."))
+    if r.counted.compared:
+        body.append(_figure(
+            charts.forest_chart(r.counted.instructions, "instructions per operation"
+                                + (" (gated)" if gate else ""), _forest_name),
+            "Each counted benchmark's change of instructions per operation with its 95% "
+            "interval (round i against round i). Red: costlier beyond the threshold."))
+    if not r.timed:
+        pass  # only counted: no times to tabulate
+    elif ratio:
         body.append(_delta_table("time of each twin ÷ time of its scenario's sync twin in the "
                                  "same run (gated)", r.ratios, True, "base", "current"))
         body.append(_delta_table("absolute times (different machines: for information only)"
@@ -387,12 +411,19 @@ def compare_page(r: CompareResult, gate: GateResult | None = None) -> str:
     else:
         body.append(_delta_table("per benchmark (gated)" if gate else "per benchmark",
                                  r.absolute, False, "base", "current"))
-    if any(d.underpowered for d in r.gated):
-        body.append(f'<p class="note">{esc(UNDERPOWERED_MARK)} {esc(FOOTNOTE)}</p>')
-    body.append(f'<p class="note">{esc(LEGEND)}</p>')
-    body.append(table(TableText("async over best sync, per run",
-                                ["scenario", "base", "current", "moved"],
-                                [speedup_cells(s) for s in r.speedups], align="l")))
+    if r.timed:
+        if any(d.underpowered for d in r.gated):
+            body.append(f'<p class="note">{esc(UNDERPOWERED_MARK)} {esc(FOOTNOTE)}</p>')
+        body.append(f'<p class="note">{esc(LEGEND)}</p>')
+        body.append(table(TableText("async over best sync, per run",
+                                    ["scenario", "base", "current", "moved"],
+                                    [speedup_cells(s) for s in r.speedups], align="l")))
+    counted = [t for t in (instruction_text(r.counted, gate is not None),
+                           io_text(r.counted, gate is not None)) if t is not None]
+    if counted:
+        body.append("<h2>What was counted</h2>")
+        body += [table(t) for t in counted]
+        body.append(f'<p class="note">{esc(COUNT_LEGEND)}</p>')
     body.append(f"<p><strong>{esc(summary_line(r))}</strong></p>")
     failed = [d for d in r.absolute if d.status is Status.FAILED]
     if failed:
@@ -401,7 +432,7 @@ def compare_page(r: CompareResult, gate: GateResult | None = None) -> str:
     return _page(title, body)
 
 
-def _forest_name(d: Delta) -> str:
+def _forest_name(d: Delta | InstructionDelta) -> str:
     return benchmark_name(d) + (f" {UNDERPOWERED_MARK}" if d.underpowered else "")
 
 

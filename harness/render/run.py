@@ -15,9 +15,11 @@ from rich.text import Text
 from harness.analysis.matchup import Call, Interval, Matchup, judge
 from harness.analysis.summary import BUSY_WARNING, ScenarioSummary, busiest, summarize
 from harness.analysis.sweep import analyse as analyse_sweep
+from harness.model.workload import SYNC_KINDS
 from harness.render.fmt import (
     TableText,
     describe_params,
+    fmt_count,
     fmt_metric,
     fmt_percent,
     fmt_range,
@@ -118,29 +120,47 @@ def scenario_title(summary: ScenarioSummary) -> str:
             f"{judged}")
 
 
-def scenario_texts(summary: ScenarioSummary, metrics: Sequence[Mapping[str, str]] = ()
-                   ) -> list[TableText]:
+def scenario_texts(summary: ScenarioSummary, metrics: Sequence[Mapping[str, str]] = (),
+                   timed: bool = True) -> list[TableText]:
     """The timing table (best sync and best async marked best) and, for workloads that declare
     metrics (latency percentiles, memory...), a second table of those, so neither is too wide
-    to read; between them, what each client twin cost."""
+    to read; between them, what each client twin cost. A run that only counted (`timed`
+    false: its rounds' times are valgrind's) gets its counts instead of times."""
     bold = [row.record is summary.best_async or row.record is summary.best_sync
             for row in summary.rows]
     sync_cpu = summary.best_sync.cpu_per_op if summary.best_sync else None
+    best_count = _best_sync_count(summary)
 
     def cpu_vs(record: BenchRecord) -> float | None:
         mine = record.cpu_per_op
         return sync_cpu / mine if sync_cpu and mine else None
 
-    timing = [[r.record.twin, r.record.kind, fmt_seconds(r.record.median),
-               fmt_seconds(r.record.iqr), fmt_percent(r.record.pass_spread),
-               fmt_rate(r.record.ops_per_s),
-               fmt_ratio(r.vs_sequential), fmt_ratio(r.vs_best_sync),
-               _fmt_optional_seconds(r.record.cpu_per_op), fmt_ratio(cpu_vs(r.record)),
-               fmt_percent(r.record.efficiency)] for r in summary.rows]
-    texts = [_text(scenario_title(summary),
-                   ["twin", "kind", "median", "IQR", "pass spread", "ops/s", "vs seq",
-                    "vs best sync", "CPU/op", "CPU vs best sync", "eff. vs ideal"],
-                   timing, bold, text_columns=2)]
+    def count_vs(record: BenchRecord) -> float | None:
+        mine = record.instructions_per_op
+        return best_count / mine if best_count and mine else None
+
+    counts = [[fmt_count(r.record.instructions_per_op), fmt_ratio(count_vs(r.record))]
+              for r in summary.rows]
+    if not timed:
+        bold = [False] * len(summary.rows)
+        texts = [_text(scenario_title(summary) + " (counted only)",
+                       ["twin", "kind", "instr/op", "instr: best sync ÷ twin"],
+                       [[r.record.twin, r.record.kind, *c]
+                        for r, c in zip(summary.rows, counts, strict=True)],
+                       bold, text_columns=2)]
+    else:
+        timing = [[r.record.twin, r.record.kind, fmt_seconds(r.record.median),
+                   fmt_seconds(r.record.iqr), fmt_percent(r.record.pass_spread),
+                   fmt_rate(r.record.ops_per_s),
+                   fmt_ratio(r.vs_sequential), fmt_ratio(r.vs_best_sync),
+                   _fmt_optional_seconds(r.record.cpu_per_op), fmt_ratio(cpu_vs(r.record)),
+                   *c, fmt_percent(r.record.efficiency)]
+                  for r, c in zip(summary.rows, counts, strict=True)]
+        texts = [_text(scenario_title(summary),
+                       ["twin", "kind", "median", "IQR", "pass spread", "ops/s", "vs seq",
+                        "vs best sync", "CPU/op", "CPU vs best sync", "instr/op",
+                        "instr vs best sync", "eff. vs ideal"],
+                       timing, bold, text_columns=2)]
     costs = _cost_text(summary, bold)
     if costs is not None:
         texts.append(costs)
@@ -156,29 +176,96 @@ def scenario_texts(summary: ScenarioSummary, metrics: Sequence[Mapping[str, str]
     return texts
 
 
-def scenario_tables(summary: ScenarioSummary, metrics: Sequence[Mapping[str, str]] = ()
-                    ) -> list[Table]:
-    return [rich_table(t) for t in scenario_texts(summary, metrics)]
+def scenario_tables(summary: ScenarioSummary, metrics: Sequence[Mapping[str, str]] = (),
+                    timed: bool = True) -> list[Table]:
+    return [rich_table(t) for t in scenario_texts(summary, metrics, timed)]
+
+
+def timed_run(run: Run) -> bool:
+    """Whether the run's rounds were timed (a run that only counted has valgrind's times)."""
+    return bool((run.meta.get("count") or {}).get("timed", True))
+
+
+def count_lines(run: Run) -> list[str]:
+    """How the run was counted, and which twins could not be (plain text)."""
+    count = run.meta.get("count")
+    if not isinstance(count, dict):
+        return []
+    version = count.get("valgrind") or "?"
+    lines = [f"counted under valgrind {version} (callgrind): {count.get('rounds')} rounds "
+             f"after {count.get('warmup_rounds')} warm-up per client twin, at the sizes "
+             "each benchmark records; instructions and system calls of every thread, which "
+             "valgrind runs one at a time (a thread pool's count includes its GIL hand-offs "
+             "as valgrind schedules them)"]
+    if not count.get("timed", True):
+        lines.append("only counted: the rounds ran under valgrind, so no time, speedup or "
+                     "verdict is shown")
+    lines += [f"not counted: {key}: {why}"
+              for key, why in (count.get("failures") or {}).items()]
+    return lines
 
 
 def _fmt_optional_seconds(value: float | None) -> str:
     return "—" if value is None else fmt_seconds(value)
 
 
+def _best_sync_count(summary: ScenarioSummary) -> int | None:
+    """The fewest instructions per op among the sync twins (the yardstick of "instr vs best
+    sync"): the cheapest sync code, whichever was fastest."""
+    counts = [r.record.instructions_per_op for r in summary.rows
+              if r.record.kind in SYNC_KINDS and r.record.instructions_per_op]
+    return min(c for c in counts if c is not None) if counts else None
+
+
+# The I/O columns of the cost table: extra_info io_per_op key -> header.
+IO_COLUMNS = (("requests", "req/op"), ("connections", "conn/op"), ("statements", "stmt/op"),
+              ("ctx_switches", "ctx sw/op"))
+
+
+def _fmt_per_op(value: float | None) -> str:
+    if value is None or isinstance(value, bool) or not isinstance(value, int | float):
+        return "—"
+    return f"{value:.3g}" if value < 1000 else f"{value:,.0f}"
+
+
+def _fmt_bytes_per_op(io: Mapping[str, float]) -> str:
+    """Bytes the twin sent and received per operation, "175 ↑ 1,178 ↓"."""
+    sent, received = io.get("bytes_sent"), io.get("bytes_received")
+    if sent is None and received is None:
+        return "—"
+    return f"{sent or 0:,.0f} ↑ {received or 0:,.0f} ↓"
+
+
 def _cost_text(summary: ScenarioSummary, bold: list[bool]) -> TableText | None:
     """What each client twin cost the measuring process and the peers over its timed rounds
-    (server twins report their server's in the measured-at table instead)."""
+    (server twins report their server's in the measured-at table instead), and the I/O each
+    operation made: what the peers served, this process's context switches, and, when
+    counted, its system calls (valgrind's trace, every thread)."""
     peers = sorted({p for r in summary.rows for p in r.record.peer_cpu_per_op()})
     rows = [[r.record.twin,
              fmt_metric(r.record.extra.get("threads_peak"), "count"),
              fmt_metric(r.record.extra.get("rss_delta_bytes"), "bytes"),
-             *(_fmt_optional_seconds(r.record.peer_cpu_per_op().get(p)) for p in peers)]
+             *(_fmt_optional_seconds(r.record.peer_cpu_per_op().get(p)) for p in peers),
+             *(_fmt_per_op(r.record.io_per_op.get(key)) for key, _ in IO_COLUMNS),
+             _fmt_bytes_per_op(r.record.io_per_op),
+             _fmt_per_op(r.record.extra.get("syscalls_per_op")),
+             _top_syscalls(r.record)]
             for r in summary.rows]
     if all(cell == "—" for row in rows for cell in row[1:]):
         return None
     return _text(f"  {summary.scenario}: what each twin cost over its timed rounds",
-                 ["twin", "threads (peak)", "RSS Δ", *(f"{p} CPU/op" for p in peers)],
+                 ["twin", "threads (peak)", "RSS Δ", *(f"{p} CPU/op" for p in peers),
+                  *(header for _, header in IO_COLUMNS), "bytes/op", "syscalls/op",
+                  "most frequent"],
                  rows, bold, text_columns=1)
+
+
+def _top_syscalls(record: BenchRecord, shown: int = 2) -> str:
+    calls = record.extra.get("syscalls_by_name_per_op")
+    if not isinstance(calls, dict) or not calls:
+        return "—"
+    top = sorted(calls.items(), key=lambda kv: -kv[1])[:shown]
+    return " ".join(f"{name} {count:.2g}" for name, count in top)
 
 
 def answer_text(run: Run) -> TableText | None:
@@ -192,16 +279,22 @@ def answer_text(run: Run) -> TableText | None:
         speedup = (f"{_x(m.speedup.value)} ({fmt_range(m.speedup.low, m.speedup.high, '')})"
                    if m.speedup is not None else f"{_x(m.point)} (untested)")
         cpu = "—" if m.cpu is None else _x(m.cpu.value) + ("" if m.cpu.significant else " ~")
+        counted = (m.sync.instructions_per_op, m.async_.instructions_per_op)
+        instructions = (_x(counted[0] / counted[1]) if counted[0] and counted[1] else "—")
         rows.append([f"{summary.workload} · {summary.scenario}", m.sync.twin, m.async_.twin,
-                     speedup, cpu, m.call.value])
+                     speedup, cpu, instructions, m.call.value])
         words.append(m.call.value)
     if not rows:
         return None
-    return TableText("the answer: best async twin vs best sync twin, per scenario",
+    text = TableText("the answer: best async twin vs best sync twin, per scenario",
                      ["scenario", "best sync", "best async", "speedup (95% CI)",
-                      "CPU sync÷async", "verdict"], rows, words, align="lllrrl",
+                      "CPU sync÷async", "instr. sync÷async", "verdict"], rows, words,
+                     align="lllrrrl",
                      caption="speedup > 1: async is better (95% CI); CPU: sync CPU/op ÷ "
-                             "async CPU/op (~: within noise)")
+                             "async CPU/op (~: within noise)"
+                             + ("; instr.: the same for instructions counted under "
+                                "callgrind" if any(r[5] != "—" for r in rows) else ""))
+    return text.without_empty_columns()
 
 
 def summary_table(run: Run) -> Table | None:
@@ -272,15 +365,19 @@ def render_run(run: Run, console: Console, details: bool = False) -> None:
         console.print("[bold yellow]incomplete run: interrupted before every benchmark ran[/]")
     workloads = meta.get("workloads", {})
     swept = analyse_sweep(run)
-    if swept is None or details:
+    timed = timed_run(run)
+    if swept is None or details or not timed:
         for summary in summarize(run):
             console.print()
             metrics = workloads.get(summary.workload, {}).get("metrics", [])
-            for table in scenario_tables(summary, metrics):
+            for table in scenario_tables(summary, metrics, timed):
                 console.print(table)
-            console.print(Text(plain("→ " + verdict_line(summary), markup=False), style="bold"),
-                          soft_wrap=True)
-    if swept is not None:
+            if timed:
+                console.print(Text(plain("→ " + verdict_line(summary), markup=False),
+                                   style="bold"), soft_wrap=True)
+    if not timed:
+        pass
+    elif swept is not None:
         render_sweep(swept, console)
     else:
         answer = summary_table(run)
@@ -292,6 +389,12 @@ def render_run(run: Run, console: Console, details: bool = False) -> None:
         console.print()
         for line in lines:
             console.print(line)
+    counted = count_lines(run)
+    if counted:
+        console.print()
+        for line in counted:
+            style = "red" if line.startswith("not counted") else "dim"
+            console.print(Text(plain(line, markup=False), style=style), soft_wrap=True)
     render_outcomes(run.outcomes.values(), console)
     render_warnings(run, console)
 

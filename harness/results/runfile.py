@@ -39,6 +39,18 @@ Schema changelog (bump SCHEMA_VERSION on any change a reader must know about):
      (kind "warning"), could not raise ("unraisable", "thread") or logged at WARNING and
      above ("log") while it ran, most frequent first (harness.run.capture); absent when
      nothing was. Older files read as having none.
+  4  What each operation did, counted: per benchmark `extra_info.io_per_op` {requests,
+     connections, bytes_sent, bytes_received, statements, ctx_switches: per operation over
+     the timed rounds; each only where it was counted}, `io_differs` {counter: why} (a twin
+     whose I/O per operation differs from its scenario's other twins on purpose), and with
+     `--count` (a worker under
+     valgrind's callgrind counted the client twins: harness.run.count)
+     `instructions_per_op` (median over the counted rounds), `instructions_per_round`,
+     `syscalls_per_op`, `syscalls_by_name_per_op` and `counted` {ops, params (the sizes the
+     counted rounds ran at), io_per_op (what those rounds did)}; `twinbench.count` {tool,
+     rounds, warmup_rounds, timed (false: nothing was timed, the rounds' times are
+     valgrind's), valgrind (its version), failures {case id: why it was not counted}}.
+     Files of schemas 1-3 read with these absent.
 
 Loading is strict for every schema: a document must match the declarations below in full, be
 at most MAX_FILE_BYTES and MAX_DEPTH deep, hold numbers a float can carry, positive rounds with
@@ -62,7 +74,7 @@ from harness.errors import BadInput
 from harness.model.case import CaseKey
 from harness.model.physics import efficiency
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 MAX_FILE_BYTES = 64 * 2**20  # a `bench all --passes 10` file is ~2 MB
 MAX_DEPTH = 32  # the deepest a run file nests is ~8 (peers, params, failures)
 MAX_INT = 2**63  # counts and bytes fit; a float can carry anything below
@@ -102,6 +114,14 @@ class WarningJson(TypedDict):
     count: Count
 
 
+class CountedJson(TypedDict, total=False):
+    """The sizes a benchmark's counted rounds ran at, and what they did."""
+
+    ops: Count
+    params: dict[str, Any]
+    io_per_op: dict[str, float]
+
+
 class ExtraInfo(TypedDict, total=False):
     """What the plugin records per benchmark, beside the twin's own measurements."""
 
@@ -127,6 +147,13 @@ class ExtraInfo(TypedDict, total=False):
     p50_s_per_round: list[float] | None
     p99_s_per_round: list[float] | None
     warnings: list[WarningJson]
+    io_per_op: dict[str, Annotated[float, Ge(0)]]
+    io_differs: dict[str, str]
+    instructions_per_op: Count
+    instructions_per_round: list[Count]
+    syscalls_per_op: Annotated[float, Ge(0)]
+    syscalls_by_name_per_op: dict[str, Annotated[float, Ge(0)]]
+    counted: CountedJson
 
 
 class BenchmarkJson(TypedDict, total=False):
@@ -190,6 +217,15 @@ class AbJson(TypedDict, total=False):
     warmup_rounds: int | None
 
 
+class CountJson(TypedDict, total=False):
+    tool: str
+    rounds: int
+    warmup_rounds: int
+    timed: bool
+    valgrind: str | None
+    failures: dict[str, str]
+
+
 class Block(TypedDict, total=False):
     """The `twinbench` block (see the changelog above)."""
 
@@ -211,6 +247,7 @@ class Block(TypedDict, total=False):
     confirmation: ConfirmationJson
     sweep: SweepJson
     ab: AbJson
+    count: CountJson
 
 
 class RunJson(TypedDict, total=False):
@@ -219,9 +256,9 @@ class RunJson(TypedDict, total=False):
 
 
 _VALIDATOR: Any = None
-_SCHEMAS = (StatsJson, WarningJson, ExtraInfo, BenchmarkJson, OutcomeJson, MetricJson,
-            WorkloadJson, GitJson, MachineJson, ConfirmationJson, SweepJson, AbJson, Block,
-            RunJson)
+_SCHEMAS = (StatsJson, WarningJson, CountedJson, ExtraInfo, BenchmarkJson, OutcomeJson,
+            MetricJson, WorkloadJson, GitJson, MachineJson, ConfirmationJson, SweepJson, AbJson,
+            CountJson, Block, RunJson)
 
 
 def _validate(doc: dict[str, Any]) -> str | None:
@@ -340,6 +377,11 @@ def set_sweep(doc: dict[str, Any], block: Mapping[str, Any]) -> None:
 def set_ab(doc: dict[str, Any], block: Mapping[str, Any]) -> None:
     """Which interleaved A/B session measured this run, and which side it is."""
     doc["twinbench"]["ab"] = dict(block)
+
+
+def set_count(doc: dict[str, Any], block: Mapping[str, Any]) -> None:
+    """How the run was counted (harness.run.count), and what could not be."""
+    doc["twinbench"]["count"] = dict(block)
 
 
 def paired_with(base: Run, current: Run) -> bool:
@@ -464,6 +506,37 @@ class BenchRecord:
     @property
     def ops_per_s(self) -> float:
         return self.ops / self.median if self.median > 0 else math.nan
+
+    @property
+    def io_per_op(self) -> dict[str, float]:
+        """What each operation did over the timed rounds (requests, statements, ...); of a
+        run that only counted, over its counted rounds."""
+        raw = self.extra.get("io_per_op")
+        return dict(raw) if isinstance(raw, dict) else {}
+
+    @property
+    def instructions_per_op(self) -> int | None:
+        value = self.extra.get("instructions_per_op")
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    @property
+    def instructions_per_round(self) -> tuple[int, ...]:
+        return tuple(self.extra.get("instructions_per_round") or ())
+
+    @property
+    def counted_params(self) -> dict[str, Any] | None:
+        """The sizes the counted rounds ran at: the run's own params when it only counted."""
+        counted = self.extra.get("counted")
+        if isinstance(counted, dict):
+            return dict(counted.get("params") or {})
+        return self.params if self.instructions_per_op is not None else None
+
+    @property
+    def counted_ops(self) -> int:
+        counted = self.extra.get("counted")
+        if isinstance(counted, dict) and counted.get("ops"):
+            return int(counted["ops"])
+        return self.ops
 
 
 @dataclass(frozen=True)

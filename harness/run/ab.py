@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -32,6 +33,7 @@ from harness.procs import ChildFailed, ChildProcess
 from harness.results.files import load_run
 from harness.results.merge import merge_passes
 from harness.results.runfile import Run, RunFileError, parse_run, set_ab, set_confirmation
+from harness.run.count import Counted
 from harness.run.runner import RunRequest
 from harness.run.worker import PROTOCOL, request_to_json
 
@@ -328,3 +330,54 @@ def sides_differ(base: Side, current: Side) -> Sequence[str]:
     if base.python != current.python:
         out.append("environments differ")
     return out
+
+
+# -- counting both sides -------------------------------------------------------------------------
+
+def count_ab(base: Side, current: Side, request: RunRequest, *,
+             on_end: Callable[[str, dict[str, Any]], None] = lambda _s, _e: None
+             ) -> tuple[Counted, Counted]:
+    """Count `request` on both sides at once, each in its own worker under callgrind with its
+    own code and dependencies (harness.run.count). Counts do not depend on what else the
+    machine runs, so the sides need no pacing: two cores count both in the time of one.
+    A side that cannot count (a REF from before counting existed) comes back with the reason
+    in its warnings and nothing counted."""
+    from harness.run.count import CountFailed, CountListener, Launch, count_cases
+
+    class Reporter(CountListener):
+        def __init__(self, side: str):
+            self.side = side
+
+        def case_end(self, case_id: str, outcome: str, detail: str) -> None:
+            on_end(self.side, {"case": case_id, "outcome": outcome, "detail": detail})
+
+    stop = threading.Event()
+    results: dict[str, Counted] = {}
+    errors: dict[str, BaseException] = {}
+
+    def one(side: Side) -> None:
+        launch = Launch(argv=tuple(side.argv()), env=side.env(), cwd=side.root,
+                        label=side.name, stop=stop)
+        try:
+            results[side.name] = count_cases(request, Reporter(side.name), launch=launch)
+        except CountFailed as exc:
+            results[side.name] = Counted(warnings=[str(exc)])
+        except BaseException as exc:  # re-raised in the caller's thread
+            errors[side.name] = exc
+
+    threads = [threading.Thread(target=one, args=(side,), name=f"count-{side.name}")
+               for side in (base, current)]
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.2)
+    except KeyboardInterrupt:
+        stop.set()  # each worker is stopped by its own thread, then we wait for them
+        for thread in threads:
+            thread.join()
+        raise
+    for exc in errors.values():
+        raise exc
+    return results["base"], results["current"]

@@ -59,8 +59,9 @@ def confirm_suspects(run: Run, request: RunRequest, suspects: Suspects, *, passe
     if not cases or passes < 1:
         return Measurement(run)
     announce(f"{why}; confirming with {passes} more pass(es) of {len(cases)} benchmark(s)")
-    again = execute(replace(request, selection=Selection(cases=cases), passes=passes),
-                    listener, registry)
+    # Suspects are re-timed, not re-counted: counts were taken once, with the first pass.
+    again = execute(replace(request, selection=Selection(cases=cases), passes=passes,
+                            count=False), listener, registry)
     if again.interrupted:
         return Measurement(run, cases, interrupted=True, warnings=again.warnings)
     if again.run is None:

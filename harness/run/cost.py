@@ -1,5 +1,6 @@
-"""What a twin's timed rounds cost: CPU (the twin's own process and each peer's), peak threads
-and the RSS high-water mark of the measuring process.
+"""What a twin's timed rounds cost: CPU (the twin's own process and each peer's), peak threads,
+the RSS high-water mark of the measuring process, the I/O each operation made, and — in a
+counted run — the instructions and system calls it took.
 
 A window opens just before each timed round and closes just after it (pytest-benchmark's
 pedantic setup and teardown hooks, outside the timed region), so set-up, warm-up rounds and
@@ -12,15 +13,29 @@ pytest-benchmark measured around it. A server twin runs in a child, and its benc
 offering `twin_cpu_seconds()`, read (from /proc, too slow for the timed region) at the
 window's ends. Threads and RSS are this process's, for client twins; server twins sample their
 server's.
+
+I/O is counted, not timed: each peer's counters (requests served, connections accepted, bytes
+each way, statements run: `PeerPool.io_counts`) are read at the window's outer ends, and this
+process's voluntary context switches (getrusage: every thread, live or finished) at its inner
+ones, so a peer query made to read a counter is never charged to the twin. /proc/<pid>/io is
+not used for system calls: it counts read()/write() but not send()/recv(), which is what
+asyncio and requests call, so it would show their network I/O as nearly none; a counted run
+has every system call, by name, from valgrind (harness.run.callgrind).
+
+In a counted run (`counting` set) callgrind's instrumentation is switched on right around the
+round's work, inside every other reading, so the meter's own reads cost the twin nothing.
 """
 
 from __future__ import annotations
 
+import resource
+import statistics
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from harness.peers import PeerPool
 
@@ -50,6 +65,25 @@ def _reset_rss_peak() -> bool:
     return True
 
 
+class RoundCounter(Protocol):
+    """What brackets a counted round (harness.run.callgrind.Counting)."""
+
+    def start(self) -> None: ...
+
+    def stop(self, label: str) -> tuple[int, Counter[str]]: ...
+
+
+def _voluntary_switches() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_nvcsw
+
+
+def per_op(totals: Mapping[str, float], rounds: int, ops: int) -> dict[str, float]:
+    """Counter totals over `rounds` rounds of `ops` operations, per operation."""
+    if rounds <= 0 or ops <= 0:
+        return {}
+    return {key: value / (rounds * ops) for key, value in totals.items()}
+
+
 @dataclass
 class RoundsMeter:
     peers: PeerPool
@@ -65,17 +99,35 @@ class RoundsMeter:
     rss_before: int | None = None
     rss_peak: int | None = None
     in_process: bool = True  # the twin's CPU is this process's, read inside the round
+    # A counted run's bracket and the label of its dumps (harness.run.callgrind).
+    counting: RoundCounter | None = None
+    label: str = ""
+    instructions: list[int] = field(default_factory=list)  # per counted round
+    syscalls: list[Counter[str]] = field(default_factory=list)  # per counted round, by name
+    io: Counter[str] = field(default_factory=Counter)  # summed over the timed rounds
     _opened: int = 0
     _window: tuple[float, float, dict[str, float]] | None = None
+    _io_window: tuple[dict[str, int], int | None] | None = None
     _hwm_reset: bool = False
     _inner: float | None = None  # this window's CPU, read around the twin's work
 
     def timed(self, work: Callable[[], int]) -> int:
-        """Run one round's work; with `in_process`, read the CPU counter right around it."""
+        """Run one round's work; with `in_process`, read the CPU counter right around it, and
+        in a counted run count inside that."""
         if not self.in_process or self._window is None:
             return work()
         before = time.process_time()
-        result = work()
+        if self.counting is not None:
+            self.counting.start()
+            try:
+                result = work()
+            finally:
+                instructions, calls = self.counting.stop(
+                    f"{self.label} round {len(self.instructions) + 1}")
+            self.instructions.append(instructions)
+            self.syscalls.append(calls)
+        else:
+            result = work()
         self._inner = time.process_time() - before
         return result
 
@@ -87,9 +139,14 @@ class RoundsMeter:
         if self.rss_before is None:
             self.rss_before = _status("VmRSS")
             self._hwm_reset = _reset_rss_peak()
+        io = self.peers.io_counts(self.peer_names)  # outermost: a peer may be asked by query
+        # valgrind runs one thread at a time: a counted run's context switches are its own
+        switches = (_voluntary_switches() if self.in_process and self.counting is None
+                    else None)
         peers = self.peers.cpu_seconds(self.peer_names)
         wall = time.perf_counter()
         self._window = (self.twin_cpu(), wall, peers)  # the CPU reading nests in the wall one
+        self._io_window = (io, switches)
 
     def close(self) -> None:
         """Just after a round."""
@@ -100,6 +157,14 @@ class RoundsMeter:
         wall = time.perf_counter()
         peers = self.peers.cpu_seconds(self.peer_names)
         self._window = None
+        if self._io_window is not None:
+            io_before, switches_before = self._io_window
+            self._io_window = None
+            if switches_before is not None:
+                self.io["ctx_switches"] += _voluntary_switches() - switches_before
+            for name, value in self.peers.io_counts(self.peer_names).items():
+                if name in io_before:
+                    self.io[name] += value - io_before[name]
         self.wall.append(wall - wall_before)
         inner, self._inner = self._inner, None
         self.cpu.append(max(0.0, inner if inner is not None else cpu - cpu_before))
@@ -118,8 +183,8 @@ class RoundsMeter:
         wall = sum(self.wall)
         return {name: sum(cpu) / wall for name, cpu in self.peer_cpu.items()} if wall else {}
 
-    def info(self, own_process: bool) -> dict[str, Any]:
-        """The extra_info the run file records (see harness.results.runfile, schema 3)."""
+    def info(self, own_process: bool, ops: int) -> dict[str, Any]:
+        """The extra_info the run file records (see harness.results.runfile, schemas 3-4)."""
         out: dict[str, Any] = {
             "cpu_s_per_round": [round(x, 9) for x in self.cpu],
             "wall_s_per_round": [round(x, 9) for x in self.wall],
@@ -130,4 +195,19 @@ class RoundsMeter:
             out["threads_peak"] = self.threads_peak
             if self.rss_peak is not None and self.rss_before is not None:
                 out["rss_delta_bytes"] = max(0, self.rss_peak - self.rss_before)
+        io = per_op(self.io, len(self.wall), ops)
+        if io:
+            out["io_per_op"] = {key: round(value, 6) for key, value in sorted(io.items())}
+        if self.instructions and ops > 0:
+            out["instructions_per_round"] = list(self.instructions)
+            out["instructions_per_op"] = round(
+                statistics.median(self.instructions) / ops)
+            calls: Counter[str] = Counter()
+            for one in self.syscalls:
+                calls.update(one)
+            out["syscalls_per_op"] = round(
+                statistics.median(sum(c.values()) for c in self.syscalls) / ops, 3)
+            out["syscalls_by_name_per_op"] = {
+                name: round(n / (len(self.syscalls) * ops), 3)
+                for name, n in calls.most_common()}
         return out

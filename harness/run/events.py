@@ -4,6 +4,8 @@ Every callback runs outside the timed region (between rounds), so a listener may
 
 from __future__ import annotations
 
+from typing import Any
+
 from harness.model.case import Case
 
 
@@ -28,5 +30,12 @@ class Listener:
         `before_case`."""
 
     def round_done(self, case: Case) -> None: ...
+
+    def measured(self, case: Case, benchmark: dict[str, Any]) -> None:
+        """A benchmark's run-file entry, once its rounds are done and checked (a counted
+        worker passes it on at once: harness.run.count)."""
+
+    def counting(self, total: int) -> None:
+        """The counted phase begins: `total` benchmarks, each run again under valgrind."""
 
     def case_end(self, case: Case, outcome: str, detail: str) -> None: ...

@@ -9,7 +9,7 @@ writes what it measured.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -22,9 +22,9 @@ from harness.peers import PeerFailed, PeerPool, PeerUnavailable
 from harness.procs import hurry_on_interrupt
 from harness.results.runfile import Outcome, WorkloadJson, attach_block, case_info
 from harness.run.capture import capture
-from harness.run.cost import RoundsMeter
+from harness.run.cost import RoundCounter, RoundsMeter
 from harness.run.events import Listener
-from harness.run.profiles import Profile
+from harness.run.profiles import Profile, counted_params
 
 
 @dataclass
@@ -35,6 +35,8 @@ class TwinbenchPlugin:
     loop: str = "asyncio"
     listener: Listener = field(default_factory=Listener)
     metadata: Callable[[], dict[str, Any]] = dict
+    # In a counted worker (under valgrind): what brackets each timed round (run.callgrind).
+    counting: RoundCounter | None = None
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     _by_nodeid: dict[str, Case] = field(default_factory=dict)
 
@@ -95,14 +97,8 @@ class TwinbenchPlugin:
                                      and "workload" in b.extra_info]
 
     def pytest_benchmark_update_json(self, output_json: dict[str, Any]) -> None:
-        # The run file describes its own extra columns, so `bench show` needs no registry.
-        workloads: dict[str, WorkloadJson] = {
-            c.workload.name: {"description": c.workload.description,
-                              "metrics": [asdict(m) for m in c.workload.metrics]}  # type: ignore[misc]
-            for c in self.cases
-        }
         attach_block(output_json, self.metadata(), peers=self.peers.describe(),
-                     workloads=workloads, outcomes=self.outcomes.values())
+                     workloads=workloads_json(self.cases), outcomes=self.outcomes.values())
 
     # -- the benchmark itself ------------------------------------------------------------------
 
@@ -121,6 +117,8 @@ class TwinbenchPlugin:
 
     def _measure(self, case: Case, benchmark: Any) -> None:
         workload = case.workload
+        if self.counting is not None and case.twin.side != "client":
+            pytest.skip(f"server twins are not counted: {NOT_COUNTED}")
         rounds_override = self.listener.before_case(case)
         try:
             peers = {name: self.peers.get(name, case.id) for name in workload.peers}
@@ -128,7 +126,9 @@ class TwinbenchPlugin:
             pytest.skip(str(exc))
         except PeerFailed as exc:
             pytest.fail(f"peer failed: {exc}", pytrace=False)
-        params = workload.params_for(case.scenario, self.profile.scale)
+        params = (counted_params(workload, case.scenario, self.profile)
+                  if self.counting is not None
+                  else workload.params_for(case.scenario, self.profile.scale))
         ideal = ideal_seconds(params)
         wanted = rounds_override or self.profile.rounds
         rounds = min(wanted, case.scenario.max_rounds or wanted)  # a scenario's cap holds
@@ -137,7 +137,8 @@ class TwinbenchPlugin:
                                             warmup_rounds=warmup))
         checksums: list[int] = []
         twin_cpu = getattr(bench, "twin_cpu_seconds", None)  # a server twin's own process
-        meter = (RoundsMeter(self.peers, warmup, workload.peers) if twin_cpu is None
+        meter = (RoundsMeter(self.peers, warmup, workload.peers, counting=self.counting,
+                             label=case.id) if twin_cpu is None
                  else RoundsMeter(self.peers, warmup, workload.peers, twin_cpu=twin_cpu,
                                   in_process=False))
         self.listener.case_start(case, rounds + warmup)
@@ -166,7 +167,9 @@ class TwinbenchPlugin:
         finally:
             bench.teardown()  # drivers tolerate a set-up that failed half-way
 
-        extra.update(meter.info(own_process=twin_cpu is None))
+        extra.update(meter.info(own_process=twin_cpu is None, ops=bench.ops))
+        if case.twin.io_differs:
+            extra["io_differs"] = dict(case.twin.io_differs)
         benchmark.extra_info.update(case_info(
             case.key, kind=case.twin.kind, label=case.twin.describe(params),
             judged_by=case.scenario.judged_by, params=params, ops=bench.ops,
@@ -182,6 +185,30 @@ class TwinbenchPlugin:
                 pytest.fail(f"{case.twin.name} checksum {checksums[-1]:016x} != expected "
                             f"{want:016x}: the twin did not do the scenario's work",
                             pytrace=False)
+        self.listener.measured(case, benchmark_json(case, benchmark))
+
+
+def workloads_json(cases: Iterable[Case]) -> dict[str, WorkloadJson]:
+    """The run file describes its own extra columns, so `bench show` needs no registry."""
+    return {c.workload.name: {"description": c.workload.description,
+                              "metrics": [asdict(m) for m in c.workload.metrics]}  # type: ignore[misc]
+            for c in cases}
+
+
+# Why a server twin has no instruction count (`bench list` says it too).
+NOT_COUNTED = ("under valgrind a server runs ~50x slower than the load the harness drives at "
+               "it, and then batches requests differently (more per loop iteration): its "
+               "count would describe another regime than its timed rounds")
+
+
+def benchmark_json(case: Case, benchmark: Any) -> dict[str, Any]:
+    """One benchmark's entry as the run file will hold it (pytest-benchmark's statistics of
+    its rounds, our extra_info), for a listener that passes it on before the session ends."""
+    stats = benchmark.stats.stats
+    return {"name": case.id, "group": case.group,
+            "stats": {"data": list(stats.data), "median": stats.median, "q1": stats.q1,
+                      "q3": stats.q3, "iterations": 1},
+            "extra_info": dict(benchmark.extra_info)}
 
 
 def _skip_reason(report: pytest.TestReport) -> str:

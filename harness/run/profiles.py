@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from harness.drivers.aio import LOOPS
 from harness.errors import BadInput
+from harness.model.workload import Scenario, Workload
 
 
 @dataclass(frozen=True)
@@ -46,3 +48,26 @@ def check_loop(loop: str) -> None:
             import uvloop  # noqa: F401
         except ImportError:
             raise BadInput("--loop uvloop needs the uvloop package (pip install uvloop)") from None
+
+
+# -- counted runs (harness.run.count) ----------------------------------------------------------
+# Counts need no long runs: instructions of these twins repeat to well under 1% from round to
+# round, whatever else the machine does. So a counted benchmark gets COUNT_ROUNDS rounds after
+# one warm-up, each COUNT_SCALE of the profile's size but at least COUNT_MIN_WAVES waves of
+# its concurrency (a thread pool or a task group as busy as in the timed rounds, per-round
+# set-up weighing about as it does there): valgrind's callgrind runs Python ~50x slower.
+COUNT_ROUNDS = 3
+COUNT_WARMUP = 1
+COUNT_SCALE = 0.1
+COUNT_MIN_WAVES = 2
+
+
+def counted_params(workload: Workload, scenario: Scenario, profile: Profile) -> dict[str, Any]:
+    """The parameters a counted round of `scenario` runs at."""
+    params = workload.params_for(scenario, profile.scale)
+    size = workload.size_param
+    if size and isinstance(params.get(size), int) and scenario.scaled:
+        waves = COUNT_MIN_WAVES * int(params.get("concurrency") or 1)
+        counted = max(round(params[size] * COUNT_SCALE), waves, workload.min_size)
+        params[size] = min(params[size], counted)
+    return params

@@ -8,10 +8,11 @@ session ends: normally, on a failed benchmark, or on Ctrl-C.
 
 from __future__ import annotations
 
+import functools
 import json
 import warnings
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -34,14 +35,16 @@ from harness.results.runfile import (
     benchmark_infos,
     drop_benchmarks,
     key_of,
+    outcomes_of,
     parse_run,
     set_complete,
     set_outcomes,
     set_sweep,
 )
 from harness.run import bench_cases
+from harness.run.cost import RoundCounter
 from harness.run.events import Listener
-from harness.run.plugin import TwinbenchPlugin
+from harness.run.plugin import TwinbenchPlugin, workloads_json
 from harness.run.profiles import check_loop, profile_named
 from harness.run.sweep import SweepSpec, plan
 
@@ -67,6 +70,10 @@ class RunRequest:
     # Rounds per benchmark instead of the profile's (an interleaved A/B session sets them).
     rounds: int | None = None
     warmup_rounds: int | None = None
+    # Also count each client twin's instructions, system calls and I/O under valgrind
+    # (harness.run.count), after the timed passes; with `timed` off, only count.
+    count: bool = False
+    timed: bool = True
 
 
 @dataclass
@@ -81,26 +88,39 @@ class RunResult:
         return [o for o in self.outcomes.values() if o.failed]
 
     @property
+    def count_failures(self) -> dict[str, str]:
+        """Cases the counted phase could not count, and why (their timed rounds stand)."""
+        if self.run is None:
+            return {}
+        return dict((self.run.meta.get("count") or {}).get("failures") or {})
+
+    @property
     def exit_code(self) -> int:
         if self.interrupted:
             return 130
-        return 1 if self.failed else 0
+        return 1 if self.failed or self.count_failures else 0
 
 
 def execute(request: RunRequest, listener: Listener | None = None,
-            registry: dict[str, Workload] | None = None) -> RunResult:
+            registry: dict[str, Workload] | None = None,
+            counting: RoundCounter | None = None) -> RunResult:
     """Run the selected benchmarks, `request.passes` times over; bad input raises BadInput
-    before anything starts. Passes share the peers and merge into one run (harness.passes)."""
+    before anything starts. Passes share the peers and merge into one run (harness.passes).
+    With `request.count`, the client twins are then counted too (harness.run.count); in a
+    counted worker, `counting` brackets each timed round."""
     profile = profile_named(request.profile)
     if request.rounds is not None or request.warmup_rounds is not None:
         profile = replace(profile, rounds=request.rounds or profile.rounds,
                           warmup_rounds=(profile.warmup_rounds if request.warmup_rounds is None
                                          else request.warmup_rounds))
-    if request.sweep is not None:
+
+    if request.sweep is not None and counting is None:  # a counted worker keeps its rounds
         profile = request.sweep.measured_with(profile)
     check_loop(request.loop)
     check_passes(request.passes)
-    registry = registry if registry is not None else discover(request.sources)
+    registry = (registry if registry is not None else
+                discover(request.sources, wanted=request.selection.workloads
+                         or ((request.sweep.workload,) if request.sweep else ())))
     sweep = None
     if request.sweep is not None:
         if request.sweep.workload not in registry:
@@ -115,7 +135,13 @@ def execute(request: RunRequest, listener: Listener | None = None,
     selection = {"workloads": list(request.selection.workloads),
                  "twins": list(request.selection.twins),
                  "scenarios": list(request.selection.scenarios)}
-    options: dict[str, Any] = {"http_capacity_seconds": profile.capacity_seconds,
+    if request.count:
+        from harness.run.count import check_can_count
+
+        check_can_count()
+    # A counted worker's peers need not prove their capacity: nothing it measures is a time.
+    capacity = 0.0 if counting is not None else profile.capacity_seconds
+    options: dict[str, Any] = {"http_capacity_seconds": capacity,
                                "pg_dsn": request.pg_dsn, "mysql_dsn": request.mysql_dsn,
                                "tmpdir": request.tmpdir}
     listener = listener or Listener()
@@ -124,13 +150,14 @@ def execute(request: RunRequest, listener: Listener | None = None,
     interrupted = False
     with PeerPool(options) as peers, _calm_afterwards():
         peers.preflight({name for case in cases for name in case.workload.peers})
-        for index in range(1, request.passes + 1):
+        for index in range(1, (request.passes if request.timed else 0) + 1):
             listener.pass_start(index, request.passes)
             plugin = TwinbenchPlugin(
                 cases=cases, profile=profile, peers=peers, loop=request.loop,
                 listener=listener,
                 metadata=lambda: metadata_block(profile=profile.name, loop=request.loop,
                                                 selection=selection),
+                counting=counting,
             )
             doc, code = _one_pass(plugin)
             outcomes = dict(plugin.outcomes)
@@ -143,9 +170,27 @@ def execute(request: RunRequest, listener: Listener | None = None,
                 interrupted = True
                 break
     warnings = list(peers.close_errors)
+    merged = merge_passes(docs) if docs else None
+    if request.count and not interrupted:
+        from harness.run.count import ForCases, count_cases, with_counts
+
+        # The client twins that did not fail or skip when timed; server twins are not counted.
+        bad = {o.case_id for o in outcomes.values() if o.outcome != "passed"}
+        counted = count_cases(request, ForCases(listener, cases),
+                              cases=[c.id for c in cases
+                                     if c.twin.side == "client" and c.id not in bad])
+        warnings += counted.warnings
+        interrupted = counted.interrupted
+        timed = merged is not None
+        merged = with_counts(merged, counted, metadata_block(
+            profile=profile.name, loop=request.loop, selection=selection),
+            workloads_json(cases))
+        if merged is not None and not timed:
+            outcomes = {o.case_id: o for o in outcomes_of(merged["twinbench"]).values()}
+            _check_twins_agree(merged, outcomes)
+            set_outcomes(merged, outcomes.values())
     run = None
-    if docs:
-        merged = merge_passes(docs)
+    if merged is not None:
         set_complete(merged, not interrupted)
         if sweep is not None:
             set_sweep(merged, sweep.block())
@@ -211,21 +256,45 @@ def _check_twins_agree(doc: dict[str, Any], outcomes: dict[str, Outcome]) -> Non
         """The checksum, and with `cpu_us` the proof of the CPU work after each op."""
         return "/".join(filter(None, (info["checksum"], info.get("cpu_proof"))))
 
-    for infos in by_group.values():
-        counts = Counter(proof(info) for info in infos)
+    def dissent(infos: list[Mapping[str, Any]], value: Callable[[Mapping[str, Any]], str],
+                what: str) -> None:
+        """The twins whose `value` is not the strict majority's fail, saying `what`."""
+        counts = Counter(value(info) for info in infos)
         if len(counts) < 2:
-            continue
+            return
         (top, top_count), (_, runner_up) = counts.most_common(2)
         for info in infos:
-            if proof(info) != top or top_count == runner_up:
+            if value(info) != top or top_count == runner_up:
                 key = key_of(info)
                 dissenters.add(key)
                 outcomes[key.test_id] = Outcome(
                     key.test_id, "failed",
-                    f"checksum {proof(info)} disagrees with the other twins' "
-                    f"({', '.join(sorted(counts))})",
-                )
+                    f"{what} {value(info)} disagrees with the other twins' "
+                    f"({', '.join(sorted(counts))})")
+
+    for infos in by_group.values():
+        dissent(infos, proof, "checksum")
+    # The same work makes the same I/O: requests and statements per operation must agree too
+    # (to the nearest one per round), unless a twin declares why its differ (Twin.io_differs).
+    for infos in by_group.values():
+        for counter in FAIR_IO:
+            counted = [i for i in infos if key_of(i) not in dissenters
+                       and counter in (i.get("io_per_op") or {})
+                       and counter not in (i.get("io_differs") or {})]
+            dissent(counted, functools.partial(_per_op_text, counter=counter),
+                    f"{counter} per operation")
     drop_benchmarks(doc, dissenters.__contains__)
+
+
+# What every twin of a scenario must make the same number of (harness.run.cost: io_per_op).
+FAIR_IO = ("requests", "statements")
+
+
+def _per_op_text(info: Mapping[str, Any], counter: str) -> str:
+    """A counter per operation, to the nearest event per round of the twin's ops."""
+    ops = max(int(info.get("ops") or 1), 1)
+    per_round = round(float(info["io_per_op"][counter]) * ops)
+    return f"{per_round / ops:.4g}"
 
 
 def request_like(meta: Mapping[str, Any], pg_dsn: str | None = None, passes: int = 1,

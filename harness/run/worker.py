@@ -1,4 +1,5 @@
-"""One side of an interleaved A/B measurement: the ordinary runner, paced by a coordinator.
+"""The ordinary runner in a child process: one side of an interleaved A/B measurement, paced
+by a coordinator, or a counted run under valgrind (harness.run.count).
 
 `python -m harness.run.worker` reads one JSON line on stdin, the run request and where to save
 the run file, then runs it exactly as `bench run` would — same plugin, pytest-benchmark timing,
@@ -10,13 +11,21 @@ order, so each pair of rounds shares the machine's moment.
 Protocol (JSON lines; the protocol has its own file descriptor, so anything a twin or a library
 prints on stdout goes to stderr instead):
 
-    -> {"request": {...RunRequest...}, "out": PATH}
-    <- {"event": "hello", "protocol": 1, "harness": FILE, "version": V}
+    -> {"request": {...RunRequest...}, "out": PATH | null, "paced": true,
+        "count_dir": DIR | null}
+    <- {"event": "hello", "protocol": 3, "harness": FILE, "version": V}
     <- {"event": "planned", "cases": [ID, ...]}
     <- {"event": "gate", "what": "case" | "round", "case": ID}   then waits for {"go": true}
                     (at a case gate, {"go": true, "rounds": N} times N rounds of that case)
     <- {"event": "end", "case": ID, "outcome": O, "detail": D}
-    <- {"event": "finished", "exit_code": N, "out": PATH | null, "warnings": [...]}
+    <- {"event": "finished", "exit_code": N, "out": PATH | null, "warnings": [...],
+        "peers": {...}, "meta": {...the run's twinbench block, outcomes aside...}}
+
+Unpaced (`"paced": false`, protocol 3) there are no gates; instead the worker reports
+{"event": "start", "case": ID, "rounds": N} and {"event": "round", "case": ID}, and with
+`count_dir` (it runs under callgrind: harness.run.callgrind) each benchmark's run-file entry as
+soon as it is measured, {"event": "measured", "case": ID, "benchmark": {...}}, so what was
+counted survives a worker that valgrind or a crashing twin kills later.
 
 End of input while waiting means stop: the run unwinds as on Ctrl-C (peers stopped) and the
 worker exits 130.
@@ -41,7 +50,8 @@ from harness.run.events import Listener
 from harness.run.runner import RunRequest, execute
 from harness.run.sweep import SweepSpec
 
-PROTOCOL = 2  # 2: a case gate's answer may set the case's rounds
+# 2: a case gate's answer may set the case's rounds; 3: unpaced runs, counting
+PROTOCOL = 3
 
 
 def request_to_json(request: RunRequest) -> dict[str, Any]:
@@ -51,7 +61,8 @@ def request_to_json(request: RunRequest) -> dict[str, Any]:
             "profile": request.profile, "loop": request.loop, "pg_dsn": request.pg_dsn,
             "passes": request.passes, "sources": list(request.sources),
             "sweep": request.sweep.to_json() if request.sweep else None,
-            "rounds": request.rounds, "warmup_rounds": request.warmup_rounds}
+            "rounds": request.rounds, "warmup_rounds": request.warmup_rounds,
+            "mysql_dsn": request.mysql_dsn, "tmpdir": request.tmpdir}
 
 
 def request_from_json(raw: dict[str, Any]) -> RunRequest:
@@ -62,14 +73,16 @@ def request_from_json(raw: dict[str, Any]) -> RunRequest:
         profile=raw["profile"], loop=raw["loop"], pg_dsn=raw.get("pg_dsn"),
         passes=int(raw.get("passes") or 1), sources=tuple(raw.get("sources") or ()),
         sweep=SweepSpec.from_json(raw["sweep"]) if raw.get("sweep") else None,
-        rounds=raw.get("rounds"), warmup_rounds=raw.get("warmup_rounds"))
+        rounds=raw.get("rounds"), warmup_rounds=raw.get("warmup_rounds"),
+        mysql_dsn=raw.get("mysql_dsn"), tmpdir=raw.get("tmpdir"))
 
 
 class Paced(Listener):
-    """Reports progress on the protocol stream and blocks at every gate."""
+    """Reports progress on the protocol stream and blocks at every gate (unless unpaced)."""
 
     def __init__(self, out: IO[str], inp: IO[str]):
         self.out, self.inp = out, inp
+        self.paced = True
 
     def say(self, **event: Any) -> None:
         self.out.write(json.dumps(event) + "\n")
@@ -87,11 +100,26 @@ class Paced(Listener):
         self.say(event="planned", cases=case_ids)
 
     def before_case(self, case: Case) -> int | None:
+        if not self.paced:
+            return None
         rounds = self._wait("case", case).get("rounds")
         return int(rounds) if rounds else None
 
     def before_round(self, case: Case) -> None:
-        self._wait("round", case)
+        if self.paced:
+            self._wait("round", case)
+
+    def case_start(self, case: Case, rounds: int) -> None:
+        if not self.paced:
+            self.say(event="start", case=case.id, rounds=rounds)
+
+    def round_done(self, case: Case) -> None:
+        if not self.paced:
+            self.say(event="round", case=case.id)
+
+    def measured(self, case: Case, benchmark: dict[str, Any]) -> None:
+        if not self.paced:
+            self.say(event="measured", case=case.id, benchmark=benchmark)
 
     def case_end(self, case: Case, outcome: str, detail: str) -> None:
         self.say(event="end", case=case.id, outcome=outcome, detail=detail)
@@ -116,16 +144,27 @@ def main() -> None:
     code = 130
     saved: str | None = None
     warnings: list[str] = []
+    peers: dict[str, Any] = {}
+    meta: dict[str, Any] = {}
+    listener.paced = bool(command.get("paced", True))
     try:
         request = request_from_json(command["request"])
         # This side's own [tool.twinbench] workloads (its version of a team's twins), then the
         # user's --workloads, both relative to this side's tree (the worker's cwd).
         request = replace(request, sources=workload_sources(request.sources))
-        result = execute(request, listener)
+        counting = None
+        if command.get("count_dir"):
+            from harness.run.callgrind import Counting
+
+            counting = Counting(Path(command["count_dir"]))
+        result = execute(request, listener, counting=counting)
         warnings = list(result.warnings)
         code = result.exit_code
         if result.run is not None:
-            saved = str(save_run(result.run.doc, Path(command["out"]), force=True))
+            peers = dict(result.run.meta.get("peers") or {})
+            meta = {k: v for k, v in result.run.meta.items() if k != "outcomes"}
+            if command.get("out"):
+                saved = str(save_run(result.run.doc, Path(command["out"]), force=True))
     except KeyboardInterrupt:
         code = 130
     except BadInput as exc:
@@ -134,7 +173,8 @@ def main() -> None:
     except Exception as exc:  # reported, not raised: the coordinator names the side
         warnings.append(f"{type(exc).__name__}: {exc}")
         code = 1
-    listener.say(event="finished", exit_code=code, out=saved, warnings=warnings)
+    listener.say(event="finished", exit_code=code, out=saved, warnings=warnings, peers=peers,
+                 meta=meta)
     sys.exit(code)
 
 

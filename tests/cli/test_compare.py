@@ -90,7 +90,8 @@ def test_compare_json_has_stable_keys(runs: tuple[Path, Path, Path]) -> None:
     result = invoke("compare", str(base), str(slow), "-f", "json")
     assert result.exit_code == 0
     doc = json.loads(result.stdout)
-    assert doc["format"] == "twinbench-compare" and doc["version"] == 4
+    assert doc["format"] == "twinbench-compare" and doc["version"] == 5
+    assert doc["timed"] is True and doc["instructions"] == [] and doc["io"] == []
     assert doc["paired"] is False
     assert doc["mode"] == "absolute" and doc["regressions"] == ["wl:s1:aiohttp"]
     b = {x["key"]: x for x in doc["benchmarks"]}["wl:s1:aiohttp"]

@@ -138,3 +138,29 @@ def test_a_peer_killed_mid_run_is_named_and_its_other_cases_fail_at_once() -> No
     assert Fetch.opened == ["KillsThePeer"]  # nothing else ran against the dead peer
     assert "Connection refused" not in repr(outcomes)
     assert result.exit_code == 1
+
+
+def test_counts_requests_connections_and_bytes_without_being_asked() -> None:
+    """The peer counts into memory the harness maps (harness.peers.counters): two requests
+    on one kept-alive connection, then one on a new connection, exactly, bytes each way as
+    they crossed the socket."""
+    import http.client
+
+    with HttpPeer({"http_capacity_seconds": 0}) as peer:
+        before = peer.io_counts()
+        host, port = peer.url.removeprefix("http://").split(":")
+        conn = http.client.HTTPConnection(host, int(port))
+        for item in (1, 2):
+            conn.request("GET", f"/item/{item}?size=100")
+            response = conn.getresponse()
+            assert response.read() == body(item, 100)
+        conn.close()
+        status, _, _ = get(f"{peer.url}/item/3?size=10")
+        assert status == 200
+        after = peer.io_counts()
+        delta = {k: after[k] - before[k] for k in after}
+        assert delta["requests"] == 3 and delta["connections"] == 2
+        # every request line and header went in; every status line, header and body came out
+        sent = len("GET /item/1?size=100 HTTP/1.1\r\n")
+        assert delta["bytes_sent"] > 3 * sent
+        assert delta["bytes_received"] > 2 * 100 + 10

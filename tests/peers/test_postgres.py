@@ -647,3 +647,38 @@ def test_only_connections_that_know_this_runs_password_get_in(server: PostgresPe
     for path in local.root.rglob("*"):
         if path.is_file() and not path.is_symlink():
             assert secret not in path.read_bytes(), path  # the password file is gone
+
+
+# -- what the twins make the server do -----------------------------------------------------------
+
+def test_statements_are_counted_exactly_where_the_server_has_pg_stat_statements(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a throwaway server whose install ships pg_stat_statements, every statement of this
+    run's database is counted at once (the peer's own reads excepted); elsewhere the peer
+    says why it counts none."""
+    from harness.peers.postgres.install import BINDIR_ENV, find_installations
+
+    counting = [i for i in find_installations() if i.has_statement_stats]
+    if not counting:
+        pytest.skip("no PostgreSQL with pg_stat_statements here (e.g. apt install "
+                    "postgresql-contrib)")
+    monkeypatch.setenv(BINDIR_ENV, str(counting[0].bindir))
+    with PostgresPeer({}) as peer:
+        assert peer.describe()["statements_counted"] is True
+        before = peer.io_counts()["statements"]
+        with peer.connect() as conn:
+            for _ in range(5):
+                conn.execute("SELECT 1").fetchone()
+            with conn.transaction():
+                conn.execute("SELECT 2").fetchone()
+        after = peer.io_counts()["statements"]
+        assert after - before == 5 + 3  # BEGIN, SELECT 2, COMMIT
+        assert peer.io_counts()["statements"] == after  # reading counts nothing
+
+
+def test_a_server_that_cannot_count_statements_says_why(server: PostgresPeer) -> None:
+    info = server.describe()
+    if info["statements_counted"]:
+        pytest.skip("this install counts statements")
+    assert server.io_counts() == {}
+    assert "pg_stat_statements" in info["statements_not_counted"]

@@ -58,6 +58,7 @@ class MysqlPeer:
         self.server: LocalServer | None = None
         self._info: dict[str, Any] = {}
         self.params: dict[str, Any] = {}
+        self._status_conn: Any = None
         self.pymysql_params: dict[str, Any] = {}
         self.flavour = ""
         self.server_version = ""
@@ -145,7 +146,41 @@ class MysqlPeer:
                 cur.execute(f"DROP DATABASE IF EXISTS `{self.database}`")
         self._created = False
 
+    # -- what the twins made the server do ---------------------------------------------------------
+
+    _STATUS = ("SELECT VARIABLE_NAME, VARIABLE_VALUE FROM {schema}.GLOBAL_STATUS "
+               "WHERE VARIABLE_NAME IN ('QUESTIONS', 'CONNECTIONS') UNION ALL "
+               "SELECT 'OWN', VARIABLE_VALUE FROM {schema}.SESSION_STATUS "
+               "WHERE VARIABLE_NAME = 'QUESTIONS'")
+
+    def io_counts(self) -> dict[str, int]:
+        """Statements clients ran (the server's Questions, less this connection's own) and
+        connections opened, so far; only on a throwaway server, which nobody else uses (a
+        server given by DSN is shared). One statement reads both, so its own question is in
+        both the global and the session count and cancels."""
+        if self.server is None or not self._created:
+            return {}
+        if self._status_conn is None:
+            self._status_conn = pymysql.connect(**self.pymysql_params, autocommit=True)
+        rows: dict[str, int] = {}
+        with self._status_conn.cursor() as cur:
+            for schema in ("information_schema", "performance_schema"):  # MariaDB, MySQL 8
+                try:
+                    cur.execute(self._STATUS.format(schema=schema))
+                except pymysql.err.MySQLError:
+                    continue
+                rows = {str(name).upper(): int(value) for name, value in cur.fetchall()}
+                break
+        if "QUESTIONS" not in rows:
+            return {}
+        return {"statements": rows["QUESTIONS"] - rows.get("OWN", 0),
+                "connections": rows.get("CONNECTIONS", 0)}
+
     def stop(self) -> None:
+        if self._status_conn is not None:
+            with contextlib.suppress(pymysql.err.MySQLError):
+                self._status_conn.close()
+            self._status_conn = None
         server, self.server = self.server, None
         if server is not None:
             server.stop()  # the database goes with the whole server

@@ -15,6 +15,7 @@ password, and error text is scrubbed of it.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
 from collections.abc import Callable
@@ -102,6 +103,8 @@ class PostgresPeer:
         self.startup_s: float | None = None
         self._local: dict[str, Any] = {}  # what describe() says about a throwaway server
         self._schema_created = False
+        self._stats_conn: psycopg.Connection[Any] | None = None
+        self._stats_reads = 0
 
     @property
     def dsn(self) -> str:
@@ -146,6 +149,7 @@ class PostgresPeer:
             self.startup_s = time.perf_counter() - began
         try:
             self._create_schema(base, info)
+            self._enable_statement_stats(base)
         except BaseException:
             self.stop()
             raise
@@ -205,11 +209,48 @@ class PostgresPeer:
                 conn.execute(drop)
         self._schema_created = False
 
+    # -- what the twins made the server do ---------------------------------------------------------
+
+    def _enable_statement_stats(self, base: str) -> None:
+        """On a throwaway server that loaded pg_stat_statements: the view, and a connection of
+        our own to read it between rounds (a server given by DSN is shared: its counts would
+        hold other clients' statements, so none are read there)."""
+        if self.server is None or not self.server.statement_stats:
+            return
+        try:
+            with psycopg.connect(base, connect_timeout=10, autocommit=True) as conn:
+                conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            self._stats_conn = psycopg.connect(base, connect_timeout=10, autocommit=True)
+        except psycopg.Error as exc:
+            raise PeerFailed(f"PostgreSQL: could not enable pg_stat_statements: "
+                             f"{scrub(str(exc), self._info)}") from None
+
+    def io_counts(self) -> dict[str, int]:
+        """Statements run in this run's database so far (pg_stat_statements: each counted as
+        it ends, with no delay; PostgreSQL's own statistics views are flushed by each backend
+        at most once a second, up to 10 s late, so they cannot say what one round did).
+        Empty where the server does not count statements."""
+        conn = self._stats_conn
+        if conn is None:
+            return {}
+        row = conn.execute(
+            "SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements "
+            "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        ).fetchone()
+        # Each earlier read is itself a statement, counted once it ended.
+        statements = int(row[0] if row else 0) - self._stats_reads
+        self._stats_reads += 1
+        return {"statements": statements}
+
     def exit_code(self) -> int | None:
         """The throwaway server's exit status once it has died (None: alive, or not ours)."""
         return self.server.exit_code() if self.server is not None else None
 
     def stop(self) -> None:
+        if self._stats_conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                self._stats_conn.close()
+            self._stats_conn = None
         server, self.server = self.server, None
         if server is not None:
             server.stop()  # the schema goes with the whole cluster
@@ -253,7 +294,14 @@ class PostgresPeer:
             "dsn": self.public_dsn,
             "schema": self.schema,
             "summary": summary,
+            "statements_counted": self._stats_conn is not None,
         }
+        if self._stats_conn is None:
+            described["statements_not_counted"] = (
+                "a server given by --pg-dsn is shared with other clients" if self.source == "dsn"
+                else "this PostgreSQL has no pg_stat_statements (pgserver's wheel ships none; "
+                     "TWINBENCH_PG_BINDIR can name an install that has it, e.g. Debian's "
+                     "/usr/lib/postgresql/15/bin)")
         described.update(self._local)
         return described
 

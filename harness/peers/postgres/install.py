@@ -28,6 +28,13 @@ class Installation:
     def usable(self) -> bool:
         return all(os.access(self.bindir / tool, os.X_OK) for tool in ("initdb", "postgres"))
 
+    @property
+    def has_statement_stats(self) -> bool:
+        """Whether the install ships pg_stat_statements (contrib): Debian's and most packages
+        do; pgserver's wheel does not."""
+        lib = self.bindir.parent / "lib"
+        return any((d / "pg_stat_statements.so").is_file() for d in (lib, lib / "postgresql"))
+
 
 def pgserver_bindir() -> Path | None:
     """pgserver's bundled bin dir, located without importing pgserver (whose import registers

@@ -187,11 +187,19 @@ class LocalServer:
             last = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
             raise PeerFailed(f"initdb failed: {last}")
 
+    @property
+    def statement_stats(self) -> bool:
+        """Whether this server counts statements (pg_stat_statements, loaded at start)."""
+        return self.installation.has_statement_stats
+
     def _spawn(self) -> None:
         args = [str(self.bindir / "postgres"), "-D", str(self.data), "-k", self.socket_dir,
                 "-p", str(SOCKET_PORT), "-c", "listen_addresses="]
         for key, value in BENCH_SETTINGS.items():
             args += ["-c", f"{key}={value}"]
+        if self.statement_stats:  # counts each statement as it ends (harness.peers: io_counts)
+            args += ["-c", "shared_preload_libraries=pg_stat_statements",
+                     "-c", "pg_stat_statements.track=top"]
         self._log = open(self.log_path, "ab")  # noqa: SIM115 -- outlives this call; closed in stop()
         extra = self.run_as.popen_kwargs() if self.run_as else {}
         self.proc = subprocess.Popen(
