@@ -465,8 +465,23 @@ def main(
                           "of earlier --against runs again, with this tree's statistics "
                           "(repeatable: the directories' trials are pooled in order).")
     ] = None,
+    counted: Annotated[bool, typer.Option(
+        "--counted", help="Gate as `bench check --against --count --no-time` does: A/A, "
+                          "--slow-twin made 2% and 5% costlier in CPU, and with keep-alive "
+                          "off, each trial counted under valgrind (scripts/count_quality.py)."
+    )] = False,
 ) -> None:
     """A/A false alarms and injected-slowdown detection of `bench check`."""
+    if counted:
+        from count_quality import main_counted
+
+        with bad_input_exits():
+            request = RunRequest(Selection(tuple(workload or ()), tuple(twin or ()),
+                                           tuple(scenario or ())), profile=profile)
+            config = load_config(max_regression=max_regression)
+        main_counted(request, slow_twin or "aiohttp", trials, config, markdown, json_path,
+                     keep)
+        return
     if rescore:
         with bad_input_exits():
             thresholds = load_config(max_regression=max_regression).thresholds

@@ -7,6 +7,7 @@ import contextlib
 import multiprocessing.util
 import os
 import shutil
+import signal
 import tempfile
 import time
 from collections.abc import Iterator
@@ -54,6 +55,20 @@ def _interpreters(proc: psutil.Process) -> bool:
         cmdline = " ".join(proc.cmdline())
         return proc.ppid() == os.getpid() and any(h in cmdline for h in MP_HELPERS)
     return False
+
+
+@pytest.fixture(scope="session", autouse=True)
+def interrupts_as_at_a_terminal() -> Iterator[None]:
+    """Ctrl-C behaves as at a terminal, however the suite was started: a job started in the
+    background by a non-interactive shell (or `nohup`) begins with SIGINT ignored, which
+    Python keeps, and which every child it starts would inherit (an ignored signal stays
+    ignored across exec; a handled one is reset to the default). The Ctrl-C tests send it on
+    purpose to this process and to the `bench` children they start."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -7,10 +7,22 @@ import asyncio
 import os
 import signal
 import time
+from collections.abc import Iterator
 
 import pytest
 
 from harness.drivers.aio import Bridge, close_loop, new_loop
+
+
+@pytest.fixture(autouse=True)
+def default_sigint() -> Iterator[None]:
+    """Python's own SIGINT handler, which a Bridge replaces: these tests must not depend on
+    how the suite was started (a background job starts with SIGINT ignored)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def test_ctrl_c_during_a_coroutine_cancels_it_at_an_await_then_raises() -> None:
