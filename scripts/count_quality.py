@@ -41,6 +41,7 @@ from harness.cli.compare_cmds import judge
 from harness.config import Config
 from harness.errors import BadInput
 from harness.leftovers import owned_tempdir
+from harness.model.registry import Selection
 from harness.procs import ChildProcess
 from harness.results.files import save_run
 from harness.results.runfile import Run, parse_run
@@ -198,18 +199,54 @@ def main_counted(request: RunRequest, twin: str, trials: int, config: Config,
             err.print(f"trial {number} {experiment}: caught {trial.caught or '-'}; false "
                       f"alarms {trial.false_alarms or '-'}", highlight=False, markup=False)
             if keep is not None:
-                tag = experiment.replace("/", "").replace(" ", "-").replace("%", "")
-                save_run(run.doc, keep / f"trial-{number:03d}-{tag}.json", force=True,
-                         make_dir=True)
+                save_run(run.doc, keep / f"trial-{number:03d}-{TAGS[experiment]}.json",
+                         force=True, make_dir=True)
         if keep is not None:
             save_run(b.doc, keep / f"trial-{number:03d}-base.json", force=True, make_dir=True)
-    report(results, plain_s, twin, request, markdown, json_path)
+    paths = [json_path, keep / "report.json" if keep is not None else None]
+    for path in paths:
+        report(results, plain_s, twin, request, markdown, path,
+               threshold=config.instructions.default)
+
+
+TAGS = {"A/A": "AA", "+2% CPU": "+2-CPU", "+5% CPU": "+5-CPU",
+        "keep-alive off": "keep-alive-off"}
+
+
+def rescore_counted(directory: Path, twin: str, config: Config, markdown: Path | None,
+                    json_path: Path | None) -> None:
+    """The trials an earlier `--counted --keep DIR` kept, judged again with this tree's
+    statistics and `config`'s thresholds (e.g. another max-instructions-regression). The
+    seconds of each trial and of the plain run come from DIR/report.json."""
+    from harness.results.files import load_run
+
+    kept = json.loads((directory / "report.json").read_text())
+    seconds = {(t["number"], t["experiment"]): t["seconds"] for t in kept["trials"]}
+    results = []
+    for base_file in sorted(directory.glob("trial-*-base.json")):
+        number = int(base_file.name.split("-")[1])
+        base = load_run(base_file)
+        for experiment, tag in TAGS.items():
+            path = directory / f"trial-{number:03d}-{tag}.json"
+            if not path.is_file():
+                continue
+            run = load_run(path)
+            result = judge(base, run, config, "auto", "base", f"trial {number} {experiment}")
+            changed = () if experiment == "A/A" else tuple(
+                r.key for r in run.benchmarks if r.twin == twin)
+            results.append(CountedTrial(number, experiment, decide(result, config.thresholds),
+                                        changed, seconds.get((number, experiment), 0.0)))
+    request = RunRequest(Selection(**{k: tuple(v) for k, v in kept["selection"].items()}))
+    report(results, float(kept["plain_s"]), twin, request, markdown, json_path,
+           threshold=config.instructions.default)
 
 
 def report(results: list[CountedTrial], plain_s: float, twin: str, request: RunRequest,
-           markdown: Path | None, json_path: Path | None) -> None:
+           markdown: Path | None, json_path: Path | None, threshold: float | None = None
+           ) -> None:
     n = max(t.number for t in results)
-    table = Table(title=f"the counted gate ({n} trials): `bench check --against --count "
+    at = f", max-instructions-regression {threshold:.0%}" if threshold is not None else ""
+    table = Table(title=f"the counted gate ({n} trials{at}): `bench check --against --count "
                         "--no-time`", title_justify="left")
     headers = ["experiment", "checks that failed", f"{twin} benchmarks caught",
                "other alarms", f"median measured change of {twin}"]
@@ -257,7 +294,8 @@ def report(results: list[CountedTrial], plain_s: float, twin: str, request: RunR
     console.print(table)
     console.print(repeat)
     console.print(line, highlight=False)
-    md += ["", line, ""]
+    md = ([f"max-instructions-regression {threshold:.0%}", ""] if threshold is not None
+          else []) + md + ["", line, ""]
     if markdown is not None:
         markdown.write_text("\n".join(md))
     if json_path is not None:

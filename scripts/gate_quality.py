@@ -465,6 +465,8 @@ def main(
                           "of earlier --against runs again, with this tree's statistics "
                           "(repeatable: the directories' trials are pooled in order).")
     ] = None,
+    max_instructions: Annotated[str | None, typer.Option(
+        "--max-instructions-regression", help="With --counted: as `bench check`.")] = None,
     counted: Annotated[bool, typer.Option(
         "--counted", help="Gate as `bench check --against --count --no-time` does: A/A, "
                           "--slow-twin made 2% and 5% costlier in CPU, and with keep-alive "
@@ -473,12 +475,18 @@ def main(
 ) -> None:
     """A/A false alarms and injected-slowdown detection of `bench check`."""
     if counted:
-        from count_quality import main_counted
+        from count_quality import main_counted, rescore_counted
 
         with bad_input_exits():
             request = RunRequest(Selection(tuple(workload or ()), tuple(twin or ()),
                                            tuple(scenario or ())), profile=profile)
-            config = load_config(max_regression=max_regression)
+            config = load_config(max_regression=max_regression,
+                                 max_instructions=max_instructions)
+        if rescore:
+            for directory in rescore:
+                rescore_counted(directory, slow_twin or "aiohttp", config, markdown,
+                                json_path)
+            return
         main_counted(request, slow_twin or "aiohttp", trials, config, markdown, json_path,
                      keep)
         return

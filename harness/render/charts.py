@@ -415,11 +415,13 @@ def _no_ticks() -> Any:
 # -- two runs -----------------------------------------------------------------------------------
 
 def forest_chart(deltas: Sequence[Delta | InstructionDelta], title: str,
-                 name: Callable[[Any], str]) -> str | None:
+                 name: Callable[[Any], str],
+                 words: tuple[str, str] = ("slower", "faster")) -> str | None:
     """Each compared benchmark's change with its 95% interval, on a log scale of the ratio
     (a halving and a doubling look equally big); the thresholds a verdict must cross drawn as
     dashed lines (per row when benchmarks have their own); regressions in red on a red band.
-    None when nothing was compared."""
+    `words` name the two directions (time's "slower"/"faster", instructions' "costlier"/
+    "cheaper"). None when nothing was compared."""
     from matplotlib.lines import Line2D
 
     # (either channel's deltas: their statuses are both "compared" when they were)
@@ -472,22 +474,23 @@ def forest_chart(deltas: Sequence[Delta | InstructionDelta], title: str,
         ax.set_xlabel("change, current against base, with its 95% interval (log scale)")
         ax.set_title(_short(title, 100))
         handles = [
-            Line2D([], [], color=REGRESSION, marker="D", linestyle="", label="slower: regression"),
-            Line2D([], [], color=IMPROVEMENT, marker="o", linestyle="", label="faster"),
+            Line2D([], [], color=REGRESSION, marker="D", linestyle="",
+                   label=f"{words[0]}: regression"),
+            Line2D([], [], color=IMPROVEMENT, marker="o", linestyle="", label=words[1]),
             Line2D([], [], color=NEUTRAL, marker="o", linestyle="", label="unchanged"),
             Line2D([], [], color=NEUTRAL, marker="o", markerfacecolor="white", linestyle="",
                    label="† cannot see a change at its threshold"),
             Line2D([], [], color=REGRESSION, linestyle="--" if len(thresholds) == 1 else ":",
-                   label=_threshold_label(thresholds)),
+                   label=_threshold_label(thresholds, words)),
         ]
         fig.legend(handles=handles, loc="outside lower center", ncols=3)
         return _svg(fig, f"{title}: change of each benchmark")
 
 
-def _threshold_label(thresholds: set[float]) -> str:
+def _threshold_label(thresholds: set[float], words: tuple[str, str]) -> str:
     if len(thresholds) == 1:
         (t,) = thresholds
-        return f"threshold: {t:.0%} slower (or faster)"
+        return f"threshold: {t:.0%} {words[0]} (or {words[1]})"
     return "each benchmark's threshold"
 
 

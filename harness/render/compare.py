@@ -238,13 +238,14 @@ def io_text(counted: CountedComparison, gated: bool = False) -> TableText | None
         return None
     changed = counted.io_changes
     same = len({d.key for d in counted.io}) - len({d.key for d in changed})
-    caption = (f"{same} benchmark(s) made the same I/O per operation in both runs"
-               if same else "")
+    caption = ("no benchmark changed its I/O per operation" if not changed
+               else f"the other {same} benchmark(s) made the same I/O per operation in both "
+                    "runs" if same else "")
     return TableText("I/O per operation" + (" (gated)" if gated else ""),
                      ["benchmark", "what", "base", "current", "rounds", "verdict"],
                      [_io_cells(d) for d in changed],
                      ["slower" if d.regression else "" for d in changed], align="ll" + "r" * 3
-                     + "l", caption=caption or "no benchmark changed its I/O per operation")
+                     + "l", caption=caption)
 
 
 def benchmark_name(d: Delta | InstructionDelta) -> str:

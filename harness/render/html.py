@@ -397,7 +397,8 @@ def compare_page(r: CompareResult, gate: GateResult | None = None) -> str:
     if r.counted.compared:
         body.append(_figure(
             charts.forest_chart(r.counted.instructions, "instructions per operation"
-                                + (" (gated)" if gate else ""), _forest_name),
+                                + (" (gated)" if gate else ""), _forest_name,
+                                words=("costlier", "cheaper")),
             "Each counted benchmark's change of instructions per operation with its 95% "
             "interval (round i against round i). Red: costlier beyond the threshold."))
     if not r.timed:

@@ -77,3 +77,29 @@ def test_a_check_report_in_a_browser(tmp_path: Path) -> None:
     assert "<h1>twinbench check: failed</h1>" in text
     assert "http_fetch:latency-bound:aiohttp is +30.0% slower" in text
     opened(page, "check", charts=1)
+
+
+def test_a_counted_check_report_in_a_browser(tmp_path: Path) -> None:
+    """A counted check (`--count`: instructions and I/O per operation) that fails on both
+    counted channels: its page names the channel of each reason and draws the instructions'
+    forest beside the times'."""
+    from tests.analysis.test_counted import PATTERN, counted, scaled
+    from tests.helpers.runfiles import benches, run_doc
+
+    doc = run_doc(benches())
+    base = counted(doc, "aiohttp", list(PATTERN), io={"requests": 1.0, "connections": 0.0})
+    current = counted(doc, "aiohttp", scaled(PATTERN, 1.05, 0.0002),
+                      io={"requests": 1.0, "connections": 1.0})
+    paths = []
+    for name, run in (("base", base), ("current", current)):
+        paths.append(tmp_path / f"{name}.json")
+        paths[-1].write_text(json.dumps(run))
+    page = tmp_path / "counted.html"
+    result = bench("check", "--baseline", str(paths[0]), "--current", str(paths[1]),
+                   "--html", str(page))
+    assert result.returncode == 1, result.stdout + result.stderr
+    text = page.read_text()
+    assert "instructions: wl:s1:aiohttp costs +5.0" in text
+    assert "I/O: wl:s1:aiohttp: connections opened per op 0 → 1" in text
+    assert "<h2>What was counted</h2>" in text
+    opened(page, "counted-check", charts=2)

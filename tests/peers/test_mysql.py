@@ -345,3 +345,22 @@ def test_starting_the_server_leaks_no_socket() -> None:
         gc.collect()
     leaked = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
     assert leaked == []
+
+
+def test_statements_and_connections_are_counted_exactly(mysql_server: MysqlPeer) -> None:
+    """The server's Questions (less the peer's own reads) and Connections: what a twin's
+    operation made it do, between two reads. Questions are the commands clients sent: a
+    disconnect's COM_QUIT is one, a ping is not."""
+    with mysql_server.connect() as conn:
+        opened = mysql_server.io_counts()
+        assert mysql_server.io_counts() == opened  # reading counts nothing
+        with conn.cursor() as cur:
+            for _ in range(5):
+                cur.execute("SELECT 1")
+        conn.ping()
+        after = mysql_server.io_counts()
+    assert after["statements"] - opened["statements"] == 5
+    closed = mysql_server.io_counts()
+    assert closed["statements"] - after["statements"] == 1
+    with mysql_server.connect():
+        assert mysql_server.io_counts()["connections"] - closed["connections"] == 1

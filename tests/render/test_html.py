@@ -311,3 +311,21 @@ def test_the_warnings_a_benchmark_emitted_are_on_its_page() -> None:
     assert "8 x warning ResourceWarning: unclosed &lt;socket.socket&gt;" in page
     assert "warning(s) during" not in run_page("r", parse_run(run_doc(
         [("wl", "s", "tidy", "sync", [0.2, 0.21, 0.19])])))
+
+
+def test_a_counted_check_has_its_channels_tables_and_forest() -> None:
+    from tests.analysis.test_counted import PATTERN, counted, scaled
+
+    doc = run_doc(benches())
+    base = parse_run(counted(doc, "aiohttp", list(PATTERN), io={"requests": 1.0}))
+    current = parse_run(counted(doc, "aiohttp", scaled(PATTERN, 1.05, 0.0002),
+                                io={"requests": 2.0}))
+    result = compare_runs(base, current, base_name="v1", current_name="v2")
+    text = compare_page(result, decide(result, Thresholds()))
+    page = Page(text)
+    rows = page.table("instructions per operation (gated)")
+    (row,) = [r for r in rows if r[0] == "wl · s1 · aiohttp"]
+    assert row[-1] == "costlier" and row[3].startswith("+5.0")
+    _header, io = page.table("I/O per operation (gated)")
+    assert io[:4] == ["wl:s1:aiohttp", "requests", "1", "2"] and io[-1] == "behaviour change"
+    assert text.count("<svg") == 2  # the times' forest and the instructions'

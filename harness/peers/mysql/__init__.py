@@ -154,10 +154,11 @@ class MysqlPeer:
                "WHERE VARIABLE_NAME = 'QUESTIONS'")
 
     def io_counts(self) -> dict[str, int]:
-        """Statements clients ran (the server's Questions, less this connection's own) and
-        connections opened, so far; only on a throwaway server, which nobody else uses (a
-        server given by DSN is shared). One statement reads both, so its own question is in
-        both the global and the session count and cancels."""
+        """Statements clients ran (the server's Questions — every command a client sends but
+        pings, a disconnect's quit included — less this connection's own) and connections
+        opened, so far; only on a throwaway server, which nobody else uses (a server given by
+        DSN is shared). One statement reads both, so its own question is in both the global
+        and the session count and cancels."""
         if self.server is None or not self._created:
             return {}
         if self._status_conn is None:
