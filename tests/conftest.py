@@ -21,6 +21,7 @@ from harness.model.workload import Workload
 from harness.peers import PeerPool, PeerUnavailable
 from harness.peers.mysql import MysqlPeer
 from harness.peers.postgres import PostgresPeer
+from harness.peers.tls import RunCA
 from harness.testing import peer_pool as start_peers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -129,12 +130,16 @@ def peer_pool() -> Iterator[PeerPool]:
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PostgresPeer]:
-    """A throwaway PostgreSQL of its own (not the pool's), for tests that look inside it."""
+    """A throwaway PostgreSQL of its own (not the pool's), for tests that look inside it; with
+    a CA of its own, as a run's pool would give it (TLS on 127.0.0.1 where the build has it)."""
+    ca = RunCA()
     try:
-        with PostgresPeer({}) as peer:
+        with PostgresPeer({"tls_ca": lambda: ca}) as peer:
             yield peer
     except PeerUnavailable as exc:
         pytest.skip(str(exc))
+    finally:
+        ca.close()
 
 
 @pytest.fixture(scope="session")

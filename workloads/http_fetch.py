@@ -1,10 +1,24 @@
 """http_fetch: the web-scraping case — fetch N URLs from the mock HTTP peer, checksum the bodies.
 
-Every twin keeps connections alive and is limited to C connections (requests' adapter pool,
-httpx limits, aiohttp's connector), so the only difference between twins is the I/O model.
+Every twin is limited to C connections (requests' adapter pool, httpx limits, aiohttp's
+connector), so the only difference between twins is the I/O model. Two parameters change
+the traffic, the same way for every twin:
+
+- `tls=1`: HTTPS. The peer presents a certificate from a CA made for the run, and every twin
+  verifies it against that CA (requests with `verify=`, httpx and aiohttp with an SSL context
+  trusting it); versions and ciphers are the libraries' defaults. requests takes `verify` per
+  request because a session's own is overridden by REQUESTS_CA_BUNDLE from the environment.
+- `keepalive=0`: every operation opens and closes its own connection, as a client without a
+  shared session does: every twin sends `Connection: close` (aiohttp's connector does when
+  it force-closes), so the server closes each connection after its response, and the I/O
+  counts show one connection per operation. (httpx's own switch, no idle connections kept,
+  failed its thread-pool twin with "Bad file descriptor" here: a connection closed under a
+  thread still reading it.)
 """
 
 from __future__ import annotations
+
+import ssl
 
 import aiohttp
 import httpx
@@ -27,9 +41,24 @@ from harness import (
 def urls(ctx: BenchContext) -> list[str]:
     """The work list, built outside the timed region."""
     p = ctx.params
-    base = ctx.peers["http"].url
+    peer = ctx.peers["http"]
+    base = peer.tls_url if p.get("tls") else peer.url
     query = f"delay_ms={p['latency_ms']}&size={p['size']}"
     return [f"{base}/item/{i}?{query}" for i in range(p["n"])]
+
+
+def keepalive(ctx: BenchContext) -> bool:
+    return bool(ctx.params.get("keepalive", 1))
+
+
+def connection_header(ctx: BenchContext) -> dict[str, str]:
+    """`keepalive=0`: ask the server to close each connection after its response."""
+    return {} if keepalive(ctx) else {"Connection": "close"}
+
+
+def tls_context(ctx: BenchContext) -> ssl.SSLContext | bool:
+    """What verifies the peer: this run's CA with `tls`, else the library's default."""
+    return ctx.peers["http"].client_context() if ctx.params.get("tls") else True
 
 
 def expected(params: Params) -> int:
@@ -42,11 +71,14 @@ class RequestsClient:
     def open(self, ctx: BenchContext) -> None:
         self.session = requests.Session()
         size = ctx.params["concurrency"]
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=size, pool_block=True)
-        self.session.mount("http://", adapter)
+        for scheme in ("http://", "https://"):
+            adapter = HTTPAdapter(pool_connections=1, pool_maxsize=size, pool_block=True)
+            self.session.mount(scheme, adapter)
+        self.verify: str | bool = ctx.peers["http"].ca_file if ctx.params.get("tls") else True
+        self.session.headers.update(connection_header(ctx))
 
     def op(self, url: str) -> bytes:
-        response = self.session.get(url)
+        response = self.session.get(url, verify=self.verify)
         response.raise_for_status()
         return response.content
 
@@ -58,7 +90,8 @@ class HttpxClient:
     def open(self, ctx: BenchContext) -> None:
         size = ctx.params["concurrency"]
         limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
-        self.client = httpx.Client(limits=limits, timeout=30)
+        self.client = httpx.Client(limits=limits, timeout=30, verify=tls_context(ctx),
+                                   headers=connection_header(ctx))
 
     def op(self, url: str) -> bytes:
         response = self.client.get(url)
@@ -73,7 +106,8 @@ class HttpxClient:
 
 class AiohttpClient:
     async def open(self, ctx: BenchContext) -> None:
-        connector = aiohttp.TCPConnector(limit=ctx.params["concurrency"])
+        connector = aiohttp.TCPConnector(limit=ctx.params["concurrency"], ssl=tls_context(ctx),
+                                         force_close=not keepalive(ctx))
         self.session = aiohttp.ClientSession(connector=connector)
 
     async def op(self, url: str) -> bytes:
@@ -89,7 +123,8 @@ class HttpxAsyncClient:
     async def open(self, ctx: BenchContext) -> None:
         size = ctx.params["concurrency"]
         limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
-        self.client = httpx.AsyncClient(limits=limits, timeout=30)
+        self.client = httpx.AsyncClient(limits=limits, timeout=30, verify=tls_context(ctx),
+                                        headers=connection_header(ctx))
 
     async def op(self, url: str) -> bytes:
         response = await self.client.get(url)
@@ -127,6 +162,22 @@ WORKLOAD = Workload(
                  "many short calls; per-request overhead starts to matter"),
         Scenario("overhead", {"n": 2000, "concurrency": 50, "latency_ms": 0, "size": 1024},
                  "no latency: pure client overhead, where async may lose"),
+        # Real traffic: HTTPS, and connections opened per request.
+        Scenario("latency-bound-tls", {"n": 200, "concurrency": 50, "latency_ms": 20,
+                                       "size": 1024, "tls": 1},
+                 "latency-bound over HTTPS, connections kept alive"),
+        Scenario("overhead-tls", {"n": 2000, "concurrency": 50, "latency_ms": 0, "size": 1024,
+                                  "tls": 1},
+                 "client overhead over HTTPS: encryption on every byte, no handshake",
+                 profiles=frozenset({"default", "full"})),
+        Scenario("new-connections", {"n": 1000, "concurrency": 50, "latency_ms": 2,
+                                     "size": 1024, "keepalive": 0},
+                 "every request on a connection of its own, as without a shared session",
+                 profiles=frozenset({"default", "full"})),
+        Scenario("new-connections-tls", {"n": 500, "concurrency": 50, "latency_ms": 2,
+                                         "size": 1024, "tls": 1, "keepalive": 0},
+                 "a TLS handshake per request: what a scraper visiting many hosts pays",
+                 profiles=frozenset({"default", "full"})),
     ),
     peers=("http",),
     tiny={"n": 12, "concurrency": 4, "latency_ms": 1, "size": 256},

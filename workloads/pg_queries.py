@@ -15,11 +15,18 @@ Fairness notes:
   and aiopg do not make; the `asyncpg` twin gets the same cheap release as the others (roll
   back a left-open transaction only), and `asyncpg-default` keeps asyncpg's own, as a user gets
   it out of the box.
+- aiopg looks up the hstore type on every new connection unless told not to
+  (`enable_hstore=False`, set): a query no other driver makes, seen in the statement counts.
 - Both drivers prepare repeated statements by themselves (asyncpg at once, psycopg after 5
   uses); the warm-up round covers that on both sides. psycopg2 (aiopg) never prepares.
 - psycopg and asyncpg COPY in binary format (asyncpg's only one). aiopg cannot COPY at all
   (psycopg2's asynchronous mode refuses it), so it skips bulk load, saying so, rather than
   timing different SQL under the same scenario name.
+- `tls=1`: over TCP on 127.0.0.1 with TLS, every driver verifying the server's certificate
+  and name against the run's CA (libpq's `sslmode=verify-full` for psycopg and aiopg, an SSL
+  context for asyncpg); only the throwaway server has a certificate from that CA.
+- `connect=1`: no pool at all — every operation connects, runs its query and closes, as a
+  serverless function does; `asyncpg-default` is then the `asyncpg` twin again, and skips.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ import contextlib
 import functools
 import inspect
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 import aiopg
@@ -46,6 +53,7 @@ from harness import (
     WORLD_TINY,
     BenchContext,
     CannotRun,
+    Scenario,
     Sweep,
     Twin,
     Workload,
@@ -123,6 +131,92 @@ def _pool_size(ctx: BenchContext) -> int:
     return int(ctx.params["concurrency"])
 
 
+def _tls(ctx: BenchContext) -> bool:
+    return bool(ctx.params.get("tls"))
+
+
+def _connect_each(ctx: BenchContext) -> bool:
+    return bool(ctx.params.get("connect"))
+
+
+class _ConnectEach:
+    """`connect=1`, psycopg: no pool, a connection of its own for every operation."""
+
+    def __init__(self, conninfo: str):
+        self.conninfo = conninfo
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[psycopg.Connection[Any]]:
+        with psycopg.connect(self.conninfo, autocommit=True) as conn:
+            yield conn
+
+    def close(self, timeout: float = 0) -> None:
+        pass
+
+
+class _AsyncConnectEach:
+    """`connect=1`, psycopg async."""
+
+    def __init__(self, conninfo: str):
+        self.conninfo = conninfo
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        conn = await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
+        try:
+            yield conn
+        finally:
+            await conn.close()
+
+    async def close(self, timeout: float = 0) -> None:
+        pass
+
+
+class _AsyncpgConnectEach:
+    """`connect=1`, asyncpg: `acquire()` connects, its end closes."""
+
+    def __init__(self, params: dict[str, Any]):
+        self.params = params
+
+    @contextlib.asynccontextmanager
+    async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
+        conn = await asyncpg.connect(**self.params)
+        try:
+            yield conn
+        finally:
+            await conn.close()
+
+    async def close(self) -> None:
+        pass
+
+    def terminate(self) -> None:
+        pass
+
+
+class _AiopgConnectEach:
+    """`connect=1`, aiopg."""
+
+    def __init__(self, conninfo: str):
+        self.conninfo = conninfo
+
+    @contextlib.asynccontextmanager
+    async def acquire(self) -> AsyncIterator[aiopg.Connection]:
+        conn = await aiopg.connect(self.conninfo, enable_hstore=False)
+        try:
+            yield conn
+        finally:
+            await conn.close()
+
+    def close(self) -> None:
+        pass
+
+    async def wait_closed(self) -> None:
+        pass
+
+    def terminate(self) -> None:
+        pass
+
+
 def _sleep_s(ctx: BenchContext) -> float:
     return float(ctx.params.get("latency_ms", 0)) / 1000
 
@@ -161,11 +255,15 @@ class PsycopgClient:
 
     def open(self, ctx: BenchContext) -> None:
         self.sleep_s, self.work = _sleep_s(ctx), getattr(self, ctx.params["op"])
-        conninfo, size = ctx.peers["postgres"].conninfo, _pool_size(ctx) if self.pooled else 1
+        conninfo = ctx.peers["postgres"].conninfo_for(_tls(ctx))
+        size = _pool_size(ctx) if self.pooled else 1
+        if _connect_each(ctx):
+            self.pool = _ConnectEach(conninfo)
+            return
         if self.pooled:
             pool: ConnectionPool[Any] = ConnectionPool(
                 conninfo, min_size=size, max_size=size, kwargs={"autocommit": True}, open=True)
-            self.pool: ConnectionPool[Any] | _OneConnection = pool
+            self.pool: ConnectionPool[Any] | _OneConnection | _ConnectEach = pool
             pool.wait(timeout=30)
         else:
             self.pool = _OneConnection(psycopg.connect(conninfo, autocommit=True))
@@ -211,12 +309,15 @@ class PsycopgAsyncClient:
 
     async def open(self, ctx: BenchContext) -> None:
         self.sleep_s, self.work = _sleep_s(ctx), getattr(self, ctx.params["op"])
-        conninfo, size = ctx.peers["postgres"].conninfo, _pool_size(ctx)
-        self.pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        conninfo, size = ctx.peers["postgres"].conninfo_for(_tls(ctx)), _pool_size(ctx)
+        if _connect_each(ctx):
+            self.pool: AsyncConnectionPool[Any] | _AsyncConnectEach = _AsyncConnectEach(conninfo)
+            return
+        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
             conninfo, min_size=size, max_size=size, kwargs={"autocommit": True}, open=False)
-        await self.pool.open(wait=True, timeout=30)
-        await awarm(self.pool.getconn, self.pool.putconn, size,
-                    lambda c: c.execute(LOOKUP, (1,)))
+        self.pool = pool
+        await pool.open(wait=True, timeout=30)
+        await awarm(pool.getconn, pool.putconn, size, lambda c: c.execute(LOOKUP, (1,)))
 
     async def op(self, item: Any) -> Any:
         async with self.pool.connection() as conn:
@@ -268,7 +369,13 @@ class AsyncpgClient:
 
     async def open(self, ctx: BenchContext) -> None:
         self.sleep_s, self.work = _sleep_s(ctx), getattr(self, ctx.params["op"])
-        params, size = ctx.peers["postgres"].asyncpg_params, _pool_size(ctx)
+        params, size = ctx.peers["postgres"].asyncpg_params_for(_tls(ctx)), _pool_size(ctx)
+        if _connect_each(ctx):
+            if not self.tuned:
+                raise CannotRun("without a pool (connect=1) asyncpg-default is the asyncpg "
+                                "twin again")
+            self.pool = _AsyncpgConnectEach(params)
+            return
         extra: dict[str, Any] = {}
         if self.tuned and "reset" in inspect.signature(asyncpg.create_pool).parameters:
             extra["reset"] = _release_only  # asyncpg >= 0.30
@@ -327,8 +434,12 @@ class AiopgClient:
         if ctx.params["op"] == "copy":
             raise CannotRun(NO_COPY)
         self.sleep_s, self.work = _sleep_s(ctx), getattr(self, ctx.params["op"])
-        conninfo, size = ctx.peers["postgres"].conninfo, _pool_size(ctx)
-        self.pool = await aiopg.create_pool(conninfo, minsize=size, maxsize=size, timeout=30)
+        conninfo, size = ctx.peers["postgres"].conninfo_for(_tls(ctx)), _pool_size(ctx)
+        if _connect_each(ctx):
+            self.pool = _AiopgConnectEach(conninfo)
+            return
+        self.pool = await aiopg.create_pool(conninfo, minsize=size, maxsize=size, timeout=30,
+                                            enable_hstore=False)
         await awarm(self.pool.acquire, self.pool.release, size, _aiopg_ping)
 
     async def op(self, item: Any) -> Any:
@@ -402,7 +513,16 @@ WORKLOAD = Workload(
     description="PostgreSQL client: psycopg 3 (1 connection / thread pool / async) vs asyncpg "
                 "(tuned and default pool) and aiopg against a real server.",
     twins=_twins(),
-    scenarios=world_scenarios(sleep="pg_sleep", bulk="COPY"),
+    scenarios=(
+        *world_scenarios(sleep="pg_sleep", bulk="COPY"),
+        Scenario("point-lookups-tls", {"op": "lookup", "n": 2000, "concurrency": 10, "tls": 1},
+                 "point lookups over TLS on 127.0.0.1, every driver verifying the server",
+                 profiles=frozenset({"default", "full"})),
+        Scenario("new-connections", {"op": "lookup", "n": 200, "concurrency": 10, "tls": 1,
+                                     "connect": 1},
+                 "connect over TLS, one lookup, close: what a serverless function does",
+                 profiles=frozenset({"default", "full"})),
+    ),
     peers=("postgres",),
     min_size=4,
     tiny=WORLD_TINY,

@@ -58,7 +58,11 @@ class PeerPool:
     """
 
     def __init__(self, options: dict[str, Any] | None = None):
-        self.options = options or {}
+        self.options = dict(options or {})
+        # One certificate authority for the run, made when a peer first asks (harness.peers.tls):
+        # every peer that speaks TLS presents a certificate it signed, every twin trusts it.
+        self.options.setdefault("tls_ca", self._run_ca)
+        self._ca: Any = None
         self._stack = ExitStack()
         self._peers: dict[str, Any] = {}
         self._unavailable: dict[str, Exception] = {}
@@ -83,6 +87,15 @@ class PeerPool:
         if user:
             self._users[name] = user
         return self._peers[name]
+
+    def _run_ca(self) -> Any:
+        if self._ca is None:
+            from harness.peers.tls import RunCA
+
+            ca = RunCA()
+            self._stack.callback(ca.close)  # after the peers that use it: they stop first
+            self._ca = ca
+        return self._ca
 
     def check_alive(self, names: Iterable[str]) -> None:
         """PeerFailed (remembered) if a started peer among `names` has exited."""

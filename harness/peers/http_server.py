@@ -12,6 +12,10 @@ With `--counters-fd N` it counts into the harness's shared counters (harness.pee
 what it serves: requests, connections accepted, and bytes on the wire each way (at the
 protocol: what the client sent, what the server wrote), so the harness can charge each
 operation its I/O without asking.
+
+With `--tls-cert CERT --tls-key KEY` it also serves the same app over TLS on a second port
+({"port": N, "tls_port": M}), and appends each new (protocol version, cipher) a handshake
+negotiated to `--tls-seen FILE`, for the run's header.
 """
 
 from __future__ import annotations
@@ -20,8 +24,10 @@ import argparse
 import asyncio
 import json
 import signal
+import ssl
 import sys
 from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
 from typing import Any, cast
 
 from aiohttp import web
@@ -29,6 +35,7 @@ from aiohttp import web
 from harness.model.data import payload
 from harness.model.site import site_page
 from harness.peers.counters import SharedCounters
+from harness.peers.tls import server_context
 
 DEFAULT_SIZE = 1024
 
@@ -93,13 +100,33 @@ class _CountedTransport:
         return getattr(self._inner, name)
 
 
+class _TlsSeen:
+    """The distinct (version, cipher) pairs handshakes negotiated, appended to a file."""
+
+    def __init__(self, path: str | None):
+        self.path = path
+        self.seen: set[tuple[str, str]] = set()
+
+    def note(self, transport: asyncio.BaseTransport) -> None:
+        ssl_object = transport.get_extra_info("ssl_object")
+        if self.path is None or ssl_object is None:
+            return
+        cipher = ssl_object.cipher()
+        pair = (str(ssl_object.version()), str(cipher[0] if cipher else "?"))
+        if pair not in self.seen:
+            self.seen.add(pair)
+            with open(self.path, "a") as out:
+                out.write(" ".join(pair) + "\n")
+
+
 class _CountedProtocol(asyncio.Protocol):
     """aiohttp's request handler for one connection, counting the bytes it receives."""
 
-    def __init__(self, inner: Any, counters: SharedCounters):
-        self._inner, self._counters = inner, counters
+    def __init__(self, inner: Any, counters: SharedCounters, tls: _TlsSeen):
+        self._inner, self._counters, self._tls = inner, counters, tls
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._tls.note(transport)
         # (uvloop's transports are not asyncio.Transport subclasses, but have its methods)
         self._inner.connection_made(
             _CountedTransport(cast(asyncio.Transport, transport), self._counters))
@@ -133,7 +160,8 @@ def _counting(counters: SharedCounters) -> Callable[..., Awaitable[web.StreamRes
     return count_requests
 
 
-async def serve(counters: SharedCounters | None = None) -> None:
+async def serve(counters: SharedCounters | None = None, tls: ssl.SSLContext | None = None,
+                tls_seen: str | None = None) -> None:
     app = web.Application(middlewares=[_counting(counters)] if counters else [])
     app.router.add_get("/item/{i}", item)
     app.router.add_get("/site/{i}", site_page_handler)
@@ -143,37 +171,50 @@ async def serve(counters: SharedCounters | None = None) -> None:
     handlers = runner.server
     assert handlers is not None
 
+    seen = _TlsSeen(tls_seen)
+
     def connection() -> asyncio.Protocol:
         if counters is None:
             return handlers()
         counters.add("connections")
-        return _CountedProtocol(handlers(), counters)
+        return _CountedProtocol(handlers(), counters, seen)
 
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(connection, "127.0.0.1", 0, backlog=4096)
+    servers = [await loop.create_server(connection, "127.0.0.1", 0, backlog=4096)]
+    if tls is not None:
+        servers.append(await loop.create_server(connection, "127.0.0.1", 0, backlog=4096,
+                                                ssl=tls))
     # uvloop's server is no asyncio.Server subclass, but has the same `sockets`.
-    port = server.sockets[0].getsockname()[1]
-    sys.stdout.write(json.dumps({"port": port}) + "\n")
+    ports = [server.sockets[0].getsockname()[1] for server in servers]
+    sys.stdout.write(json.dumps({"port": ports[0], "tls_port": ports[1] if tls else None})
+                     + "\n")
     sys.stdout.flush()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
-    server.close()
+    for server in servers:
+        server.close()
     await runner.cleanup()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="twinbench's mock HTTP peer")
     parser.add_argument("--counters-fd", type=int, default=None)
+    parser.add_argument("--tls-cert")
+    parser.add_argument("--tls-key")
+    parser.add_argument("--tls-seen")
     args = parser.parse_args()
     counters = SharedCounters.attach(args.counters_fd) if args.counters_fd is not None else None
+    tls = (server_context(Path(args.tls_cert), Path(args.tls_key))
+           if args.tls_cert and args.tls_key else None)
+    serving = serve(counters, tls, args.tls_seen)
     try:
         import uvloop
 
-        uvloop.run(serve(counters))
+        uvloop.run(serving)
     except ImportError:
-        asyncio.run(serve(counters))
+        asyncio.run(serving)
 
 
 if __name__ == "__main__":

@@ -228,6 +228,15 @@ def _fmt_per_op(value: float | None) -> str:
     return f"{value:.3g}" if value < 1000 else f"{value:,.0f}"
 
 
+def _cpu_per_connection(record: BenchRecord) -> float | None:
+    """The twin's CPU per connection it opened (handshake and all), where its timed rounds
+    open about one per operation or more; None where connections are kept alive."""
+    per_op, connections = record.cpu_per_op, record.io_per_op.get("connections")
+    if per_op is None or not connections or connections < 0.5:
+        return None
+    return per_op / connections
+
+
 def _fmt_bytes_per_op(io: Mapping[str, float]) -> str:
     """Bytes the twin sent and received per operation, "175 ↑ 1,178 ↓"."""
     sent, received = io.get("bytes_sent"), io.get("bytes_received")
@@ -247,6 +256,7 @@ def _cost_text(summary: ScenarioSummary, bold: list[bool]) -> TableText | None:
              fmt_metric(r.record.extra.get("rss_delta_bytes"), "bytes"),
              *(_fmt_optional_seconds(r.record.peer_cpu_per_op().get(p)) for p in peers),
              *(_fmt_per_op(r.record.io_per_op.get(key)) for key, _ in IO_COLUMNS),
+             _fmt_optional_seconds(_cpu_per_connection(r.record)),
              _fmt_bytes_per_op(r.record.io_per_op),
              _fmt_per_op(r.record.extra.get("syscalls_per_op")),
              _top_syscalls(r.record)]
@@ -255,7 +265,8 @@ def _cost_text(summary: ScenarioSummary, bold: list[bool]) -> TableText | None:
         return None
     return _text(f"  {summary.scenario}: what each twin cost over its timed rounds",
                  ["twin", "threads (peak)", "RSS Δ", *(f"{p} CPU/op" for p in peers),
-                  *(header for _, header in IO_COLUMNS), "bytes/op", "syscalls/op",
+                  *(header for _, header in IO_COLUMNS), "CPU/conn", "bytes/op",
+                  "syscalls/op",
                   "most frequent"],
                  rows, bold, text_columns=1)
 
@@ -324,6 +335,8 @@ def peer_facts(run: Run) -> list[PeerLine]:
                 f"HTTP peer capacity at L=0: {fmt_rate(info['capacity_rps'])} req/s to one "
                 "load process"
                 + (f", {fmt_rate(per_cpu)} req per CPU-second of the peer" if per_cpu else "")))
+            if info.get("summary"):  # what TLS negotiated, when a scenario spoke it
+                lines.append(PeerLine(f"{name}: {info['summary']}", indent=True))
         elif info.get("summary"):
             lines.append(PeerLine(f"{name}: {info['summary']}"))
         busy, record = busiest(run, name)

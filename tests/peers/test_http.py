@@ -164,3 +164,26 @@ def test_counts_requests_connections_and_bytes_without_being_asked() -> None:
         sent = len("GET /item/1?size=100 HTTP/1.1\r\n")
         assert delta["bytes_sent"] > 3 * sent
         assert delta["bytes_received"] > 2 * 100 + 10
+
+
+def test_serves_https_with_a_certificate_from_the_runs_ca_and_says_what_was_negotiated(
+        ) -> None:
+    """The same app over TLS on a second port; a client that trusts the run's CA gets in, one
+    that trusts only the system's CAs does not; the peer says which version and cipher."""
+    import ssl
+
+    with HttpPeer({"http_capacity_seconds": 0}) as peer:
+        assert peer.tls_url.startswith("https://127.0.0.1:")
+        context = ssl.create_default_context(cafile=peer.ca_file)
+        with urllib.request.urlopen(f"{peer.tls_url}/item/7?size=100", context=context,
+                                    timeout=5) as response:
+            assert response.read() == body(7, 100)
+        with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):
+            urllib.request.urlopen(f"{peer.tls_url}/item/7", timeout=5,
+                                   context=ssl.create_default_context())
+        (negotiated,) = peer.describe()["tls"]
+        assert negotiated.startswith("TLSv1.")
+        key_dir = peer.ca.dir if peer.ca else None
+        assert key_dir is not None and oct(key_dir.stat().st_mode & 0o777) == "0o700"
+        assert oct((key_dir / "http.key").stat().st_mode & 0o777) == "0o600"
+    assert not key_dir.exists()  # the keys go with the peer

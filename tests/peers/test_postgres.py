@@ -682,3 +682,38 @@ def test_a_server_that_cannot_count_statements_says_why(server: PostgresPeer) ->
         pytest.skip("this install counts statements")
     assert server.io_counts() == {}
     assert "pg_stat_statements" in info["statements_not_counted"]
+
+
+def test_over_tls_every_driver_verifies_the_throwaway_server() -> None:
+    """With the run's CA (a PeerPool's), the throwaway server also listens on 127.0.0.1 with
+    TLS, and psycopg (libpq verify-full) and asyncpg (an SSL context) verify it; a build
+    without SSL (pgserver's) serves without, and TLS twins then skip saying why."""
+    import asyncio
+
+    import asyncpg
+
+    from harness.model.workload import CannotRun
+    from harness.peers import PeerPool
+
+    with PeerPool({}) as pool:
+        peer = pool.get("postgres")
+        if peer.tls_conninfo is None:
+            with pytest.raises(CannotRun, match=r"without SSL|--pg-dsn"):
+                peer.conninfo_for(tls=True)
+            pytest.skip("this PostgreSQL is built without SSL")
+        assert "sslmode=verify-full" in peer.tls_conninfo
+        with psycopg.connect(peer.tls_conninfo) as conn:
+            row = conn.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
+                               ).fetchone()
+            assert row == (True,)
+
+        async def by_asyncpg() -> bool:
+            conn = await asyncpg.connect(**peer.tls_asyncpg_params)
+            try:
+                return bool(await conn.fetchval(
+                    "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"))
+            finally:
+                await conn.close()
+
+        assert asyncio.run(by_asyncpg())
+        assert peer.describe()["tls"] is True

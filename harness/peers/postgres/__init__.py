@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import ssl
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -27,6 +29,7 @@ from psycopg.conninfo import make_conninfo
 
 from harness.errors import BadInput
 from harness.leftovers import Owner, this_process
+from harness.model.workload import CannotRun
 from harness.peers import PeerFailed, PeerUnavailable
 from harness.peers.postgres.dsn import (
     asyncpg_params,
@@ -78,6 +81,13 @@ def reclaim_schemas(dsn: str) -> list[str]:
     return dropped
 
 
+NO_TLS = ("PostgreSQL over TLS needs the throwaway server (its certificate comes from this "
+          "run's CA); a server given by --pg-dsn is used without it")
+
+
+NO_SSL_BUILD = "SSL is not supported by this build"
+
+
 class PostgresPeer:
     """A PostgreSQL server and a private schema in it, for one run.
 
@@ -105,6 +115,11 @@ class PostgresPeer:
         self._schema_created = False
         self._stats_conn: psycopg.Connection[Any] | None = None
         self._stats_reads = 0
+        # The run's CA (PeerPool): the throwaway server then also speaks TLS on 127.0.0.1.
+        self._run_ca: Callable[[], Any] | None = options.get("tls_ca")
+        self.tls_conninfo: str | None = None
+        self.tls_asyncpg_params: dict[str, Any] | None = None
+        self._no_tls = ""  # why this server speaks no TLS, when it could have
 
     @property
     def dsn(self) -> str:
@@ -161,20 +176,70 @@ class PostgresPeer:
             **asyncpg_params(info),
             "server_settings": {"search_path": self.schema, "application_name": self.schema},
         }
+        tls = self.server.tls_conninfo() if self.server is not None else None
+        if tls is not None:
+            self.tls_conninfo = make_conninfo(tls, options=options,
+                                              application_name=self.schema)
+            self.tls_asyncpg_params = {
+                **{k: v for k, v in self.asyncpg_params.items() if k != "host"},
+                "host": "127.0.0.1", "port": self.server.port,  # type: ignore[union-attr]
+                "ssl": self._client_context()}
         return self
+
+    def _client_context(self) -> ssl.SSLContext:
+        """asyncpg's TLS: the run's CA, the name checked (libpq's verify-full)."""
+        assert self.server is not None and self.server.ca_file is not None
+        return ssl.create_default_context(cafile=str(self.server.ca_file))
+
+    def conninfo_for(self, tls: bool) -> str:
+        """What a psycopg twin connects with: over TLS when `tls` (BenchContext params)."""
+        if not tls:
+            return self.conninfo
+        if self.tls_conninfo is None:
+            raise CannotRun(self._why_no_tls())
+        return self.tls_conninfo
+
+    def asyncpg_params_for(self, tls: bool) -> dict[str, Any]:
+        if not tls:
+            return self.asyncpg_params
+        if self.tls_asyncpg_params is None:
+            raise CannotRun(self._why_no_tls())
+        return self.tls_asyncpg_params
+
+    def _why_no_tls(self) -> str:
+        if self._no_tls:
+            return (f"{self._no_tls}; {BINDIR_ENV} can name an install that speaks it (e.g. "
+                    "Debian's /usr/lib/postgresql/15/bin)")
+        return NO_TLS
 
     def _start_local(self) -> LocalServer:
         installations = find_installations()
         if not installations:
             raise PeerUnavailable(HOW_TO_GET)
+        tls: tuple[Path, Path] | None = None
+        ca_file: Path | None = None
+        if self._run_ca is not None:  # the run's CA signs this server's certificate
+            ca = self._run_ca()
+            tls, ca_file = ca.server(label="postgres"), ca.ca_file
         failures = []
         for installation in installations:  # the next install may work where one did not
-            server = LocalServer(installation)
+            server = LocalServer(installation, tls=tls, ca_file=ca_file)
             try:
                 server.start()
             except PeerFailed as exc:
-                failures.append(f"{installation.bindir}: {exc}")
-                continue
+                if tls is not None and NO_SSL_BUILD in str(exc):
+                    # e.g. pgserver's wheel: the server still serves, over its socket only
+                    server = LocalServer(installation)
+                    try:
+                        server.start()
+                    except PeerFailed as again:
+                        failures.append(f"{installation.bindir}: {again}")
+                        continue
+                    self._no_tls = (f"this PostgreSQL ({installation.source}, "
+                                    f"{installation.bindir}) is built without SSL")
+                else:
+                    failures.append(f"{installation.bindir}: {exc}")
+                    continue
             self.source = installation.source
             return server
         raise PeerFailed("could not start PostgreSQL: " + "; ".join(failures))
@@ -295,6 +360,7 @@ class PostgresPeer:
             "schema": self.schema,
             "summary": summary,
             "statements_counted": self._stats_conn is not None,
+            "tls": self.tls_conninfo is not None,
         }
         if self._stats_conn is None:
             described["statements_not_counted"] = (

@@ -50,7 +50,9 @@ def _version_key(path: str) -> tuple[int, ...]:
 
 
 def find_installations() -> list[Installation]:
-    """Candidate PostgreSQL installs, best first (the bundled 16 before whatever is around)."""
+    """Candidate PostgreSQL installs, best first: one on the machine that ships contrib's
+    pg_stat_statements (it counts the statements twins run, and a distribution's build speaks
+    TLS), then pgserver's bundled 16 (neither), then whatever else is around."""
     override = os.environ.get(BINDIR_ENV)
     if override is not None:
         found = [Installation("binaries", Path(d)) for d in override.split(os.pathsep) if d]
@@ -72,6 +74,7 @@ def find_installations() -> list[Installation]:
         if key not in seen and inst.usable:
             seen.add(key)
             unique.append(inst)
-    return unique
+    capable = [i for i in unique if i.source == "binaries" and i.has_statement_stats]
+    return capable + [i for i in unique if i not in capable]
 
 

@@ -22,6 +22,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -44,6 +45,13 @@ from harness.peers.users import (
 from harness.procs import hurrying, preexec, shielded, tree_cpu_seconds, wait_exit
 
 SOCKET_PORT = 5432  # names the socket file only; the socket dir is private, so never clashes
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nobody listens on now (the server binds it a moment later)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 START_TIMEOUT_ENV = "TWINBENCH_PG_START_TIMEOUT"
 
 # Throwaway-server settings, recorded in the results. Durability is off, as usual for a bench
@@ -84,9 +92,14 @@ def start_timeout() -> float:
 
 
 class LocalServer:
-    """One throwaway cluster: initdb into a private dir, a postmaster child, stop and delete."""
+    """One throwaway cluster: initdb into a private dir, a postmaster child, stop and delete.
 
-    def __init__(self, installation: Installation):
+    With `tls` (a certificate and key from the run's CA, harness.peers.tls) it also listens
+    on 127.0.0.1, at a free port, with `ssl=on`: libpq never uses TLS over a Unix socket, so
+    that is how a client can verify this server. The password is still required there."""
+
+    def __init__(self, installation: Installation, tls: tuple[Path, Path] | None = None,
+                 ca_file: Path | None = None):
         self.installation = installation
         self.run_as = _run_as()
         self.root = Path()  # the private dir, made by start()
@@ -95,6 +108,9 @@ class LocalServer:
         self.bindir = installation.bindir
         self._library_path: str | None = None
         self.password = secrets.token_urlsafe(24)  # only this run's connections know it
+        self.tls = tls
+        self.ca_file = ca_file
+        self.port = free_port() if tls else SOCKET_PORT
 
     @property
     def socket_dir(self) -> str:
@@ -192,9 +208,28 @@ class LocalServer:
         """Whether this server counts statements (pg_stat_statements, loaded at start)."""
         return self.installation.has_statement_stats
 
+    def _tls_files(self) -> tuple[Path, Path]:
+        """The certificate and key where the server's user may read them: PostgreSQL wants
+        its key readable by its owner only."""
+        assert self.tls is not None
+        out = []
+        for source, name in zip(self.tls, ("server.crt", "server.key"), strict=True):
+            target = self.root / name
+            shutil.copyfile(source, target)
+            target.chmod(0o600)
+            if self.run_as is not None:
+                os.chown(target, self.run_as.uid, self.run_as.gid)
+            out.append(target)
+        return out[0], out[1]
+
     def _spawn(self) -> None:
+        listen = "127.0.0.1" if self.tls else ""
         args = [str(self.bindir / "postgres"), "-D", str(self.data), "-k", self.socket_dir,
-                "-p", str(SOCKET_PORT), "-c", "listen_addresses="]
+                "-p", str(self.port), "-c", f"listen_addresses={listen}"]
+        if self.tls:
+            cert_file, key_file = self._tls_files()
+            args += ["-c", "ssl=on", "-c", f"ssl_cert_file={cert_file}", "-c",
+                     f"ssl_key_file={key_file}"]
         for key, value in BENCH_SETTINGS.items():
             args += ["-c", f"{key}={value}"]
         if self.statement_stats:  # counts each statement as it ends (harness.peers: io_counts)
@@ -225,8 +260,17 @@ class LocalServer:
                 time.sleep(0.02)
 
     def conninfo(self, **extra: Any) -> str:
-        return make_conninfo(host=self.socket_dir, port=SOCKET_PORT, user="postgres",
+        return make_conninfo(host=self.socket_dir, port=self.port, user="postgres",
                              dbname="postgres", password=self.password, **extra)
+
+    def tls_conninfo(self, **extra: Any) -> str | None:
+        """Over TCP on 127.0.0.1 with TLS, the server verified against the run's CA (libpq's
+        verify-full: the chain and the name); None without TLS."""
+        if not self.tls or self.ca_file is None:
+            return None
+        return make_conninfo(host="127.0.0.1", port=self.port, user="postgres",
+                             dbname="postgres", password=self.password, sslmode="verify-full",
+                             sslrootcert=str(self.ca_file), **extra)
 
     def cpu_seconds(self) -> float:
         """CPU of the postmaster and its backends, finished ones included."""
