@@ -51,6 +51,15 @@ def keepalive(ctx: BenchContext) -> bool:
     return bool(ctx.params.get("keepalive", 1))
 
 
+def httpx_limits(size: int) -> httpx.Limits:
+    """C connections, all kept, none expired: httpcore's pool closes connections idle for 5 s
+    from whichever thread passes by, and can close one it has just handed to another thread
+    (encode/httpcore#1110: "Bad file descriptor", seen here when a slow round left a
+    connection idle that long). requests' and aiohttp's pools keep theirs for the run too."""
+    return httpx.Limits(max_connections=size, max_keepalive_connections=size,
+                        keepalive_expiry=None)
+
+
 def connection_header(ctx: BenchContext) -> dict[str, str]:
     """`keepalive=0`: ask the server to close each connection after its response."""
     return {} if keepalive(ctx) else {"Connection": "close"}
@@ -89,7 +98,7 @@ class RequestsClient:
 class HttpxClient:
     def open(self, ctx: BenchContext) -> None:
         size = ctx.params["concurrency"]
-        limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
+        limits = httpx_limits(size)
         self.client = httpx.Client(limits=limits, timeout=30, verify=tls_context(ctx),
                                    headers=connection_header(ctx))
 
@@ -122,7 +131,7 @@ class AiohttpClient:
 class HttpxAsyncClient:
     async def open(self, ctx: BenchContext) -> None:
         size = ctx.params["concurrency"]
-        limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
+        limits = httpx_limits(size)
         self.client = httpx.AsyncClient(limits=limits, timeout=30, verify=tls_context(ctx),
                                         headers=connection_header(ctx))
 

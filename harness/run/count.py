@@ -21,7 +21,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import BadInput
 from harness.leftovers import PREFIX, owned_tempdir, owner_of, reclaim, temp_roots
@@ -31,6 +31,9 @@ from harness.results.runfile import Outcome, WorkloadJson, attach_block, key_of,
 from harness.run import callgrind
 from harness.run.events import Listener
 from harness.run.profiles import COUNT_ROUNDS, COUNT_WARMUP
+
+if TYPE_CHECKING:  # the runner imports this module when a run counts
+    from harness.run.runner import RunRequest
 
 # How long a counted worker may stay silent (one round of a thread-pool twin under callgrind
 # can take a minute) before it is taken for hung.
@@ -124,11 +127,11 @@ class ForCases(CountListener):
             self.listener.case_end(self.by_id[case_id], outcome, detail)
 
 
-def count_cases(request: Any, listener: CountListener, *, cases: Sequence[str] | None = None,
-                launch: Launch | None = None) -> Counted:
+def count_cases(request: RunRequest, listener: CountListener, *,
+                cases: Sequence[str] | None = None, launch: Launch | None = None) -> Counted:
     """Count what `request` selects (narrowed to `cases`, when given) in workers under
-    callgrind. `request` is a RunRequest; the worker gets it with the counted rounds. Server
-    twins are skipped by the worker, with why (NOT_COUNTED)."""
+    callgrind, with the counted rounds. Server twins are skipped by the worker, with why
+    (harness.run.plugin.NOT_COUNTED)."""
     launch = launch or Launch()
     result = Counted()
     todo: list[str] | None = list(cases) if cases is not None else None
@@ -144,7 +147,8 @@ def count_cases(request: Any, listener: CountListener, *, cases: Sequence[str] |
     return result
 
 
-def _command(request: Any, cases: Sequence[str] | None, directory: Path) -> dict[str, Any]:
+def _command(request: RunRequest, cases: Sequence[str] | None, directory: Path
+             ) -> dict[str, Any]:
     from harness.run.worker import request_to_json
 
     narrowed = replace(request, rounds=COUNT_ROUNDS, warmup_rounds=COUNT_WARMUP, passes=1,
@@ -155,7 +159,7 @@ def _command(request: Any, cases: Sequence[str] | None, directory: Path) -> dict
             "count_dir": str(directory)}
 
 
-def _one_worker(request: Any, cases: list[str] | None, listener: CountListener,
+def _one_worker(request: RunRequest, cases: list[str] | None, listener: CountListener,
                 launch: Launch, result: Counted, announce: bool) -> tuple[set[str], list[str]]:
     """Run one counted worker over `cases` (None: the request's selection). Returns the ids
     it is done with (counted, failed or skipped) and the ids it planned. A worker that dies
