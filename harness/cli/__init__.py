@@ -16,6 +16,7 @@ import typer
 from harness.cli.clean_cmds import clean
 from harness.cli.compare_cmds import check, compare
 from harness.cli.console import err
+from harness.cli.profile_cmds import profile
 from harness.cli.report_cmds import report
 from harness.cli.run_cmds import list_workloads, run, run_all, show
 from harness.cli.sweep_cmds import sweep
@@ -34,6 +35,7 @@ app.command()(compare)
 app.command()(check)
 app.command()(clean)
 app.command()(report)
+app.command()(profile)
 
 
 def _interrupt(signum: int, frame: object) -> None:

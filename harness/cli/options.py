@@ -61,3 +61,13 @@ CountOpt = Annotated[bool, typer.Option(
          "callgrind, 3 rounds at 10% of the size) and the I/O it made (requests, connections, "
          "statements). Counts repeat to well under 1% where times scatter by 10-30%. Needs "
          "valgrind.")]
+StallsOpt = Annotated[bool, typer.Option(
+    "--stalls",
+    help="Also record where each async twin held its event loop longer than the stall "
+         "threshold: a watchdog thread samples the loop's Python stack while it is held, and "
+         "the tables list the top 'blocking here' lines (the watchdog competes for the GIL, so "
+         "it is off by default; lag, stall counts and leaked tasks are always measured).")]
+StallThresholdOpt = Annotated[float, typer.Option(
+    "--stall-threshold", metavar="MS",
+    help="How long an async twin may hold its event loop before it counts as a stall "
+         "(asyncio's debug mode warns at 100 ms).")]

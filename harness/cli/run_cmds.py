@@ -22,6 +22,8 @@ from harness.cli.options import (
     ProfileOpt,
     SaveOpt,
     ScenarioOpt,
+    StallsOpt,
+    StallThresholdOpt,
     StrictOpt,
     TmpdirOpt,
     TwinOpt,
@@ -30,6 +32,7 @@ from harness.cli.options import (
 from harness.cli.progress import progress_for
 from harness.cli.report_cmds import write_report
 from harness.config import workload_sources
+from harness.errors import BadInput
 from harness.model.registry import Selection, discover
 from harness.model.workload import ALL_PROFILES
 from harness.render.fmt import describe_params, plain
@@ -46,13 +49,20 @@ from harness.run.runner import RunRequest, RunResult, check_passes, execute
 def _request(workloads: list[str], twins: list[str] | None, scenarios: list[str] | None,
              profile: str, loop: str, pg_dsn: str | None, passes: int,
              workload_path: list[str] | None, mysql_dsn: str | None,
-             tmpdir: str | None, count: bool = False) -> RunRequest:
+             tmpdir: str | None, count: bool = False, stalls: bool = False,
+             stall_threshold_ms: float = 10.0) -> RunRequest:
     with bad_input_exits():
         sources = workload_sources(workload_path)
+        check_stall_threshold(stall_threshold_ms)
     selection = Selection(tuple(workloads), tuple(twins or ()), tuple(scenarios or ()))
     return RunRequest(selection=selection, profile=profile, loop=loop, pg_dsn=pg_dsn,
                       mysql_dsn=mysql_dsn, tmpdir=tmpdir, passes=passes, sources=sources,
-                      count=count)
+                      count=count, stalls=stalls, stall_threshold_s=stall_threshold_ms / 1000)
+
+
+def check_stall_threshold(ms: float) -> None:
+    if not 0.5 <= ms <= 10_000:
+        raise BadInput(f"--stall-threshold must be 0.5 to 10000 ms, not {ms:g}")
 
 
 def run_request(request: RunRequest, save: str | None, force: bool, json_path: str | None,
@@ -154,11 +164,13 @@ def run(
     loop: LoopOpt = "asyncio", pg_dsn: DsnOpt = None, passes: PassesOpt = 1,
     workload_path: WorkloadsOpt = None, mysql_dsn: MysqlDsnOpt = None,
     tmpdir: TmpdirOpt = None, strict: StrictOpt = False, html: HtmlOpt = None,
-    count: CountOpt = False,
+    count: CountOpt = False, stalls: StallsOpt = False,
+    stall_threshold: StallThresholdOpt = 10.0,
 ) -> None:
     """Run the named workloads and print a table per scenario."""
     run_request(_request(workloads, twin, scenario, profile, loop, pg_dsn, passes, workload_path,
-                         mysql_dsn, tmpdir, count), save, force, json, strict, html)
+                         mysql_dsn, tmpdir, count, stalls, stall_threshold), save, force,
+                json, strict, html)
 
 
 def run_all(
@@ -167,11 +179,13 @@ def run_all(
     loop: LoopOpt = "asyncio", pg_dsn: DsnOpt = None, passes: PassesOpt = 1,
     workload_path: WorkloadsOpt = None, mysql_dsn: MysqlDsnOpt = None,
     tmpdir: TmpdirOpt = None, strict: StrictOpt = False, html: HtmlOpt = None,
-    count: CountOpt = False,
+    count: CountOpt = False, stalls: StallsOpt = False,
+    stall_threshold: StallThresholdOpt = 10.0,
 ) -> None:
     """Run every workload (a workload whose peer is unavailable is reported as skipped)."""
     run_request(_request([], twin, scenario, profile, loop, pg_dsn, passes, workload_path,
-                         mysql_dsn, tmpdir, count), save, force, json, strict, html)
+                         mysql_dsn, tmpdir, count, stalls, stall_threshold), save, force,
+                json, strict, html)
 
 
 def show(path: Annotated[str, typer.Argument(help="A run file, or a label under results/.")],

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from harness.drivers.aio import Bridge, close_loop, new_loop
 from harness.drivers.cpuwork import burn, iterations_for
+from harness.drivers.health import LoopHealth
 from harness.model.checksum import MASK, combine, digest
 from harness.model.workload import ALL_PROFILES, BenchContext, Kind, Params, Twin
 
@@ -220,6 +221,8 @@ class AsyncTasksBench(_ClientBench):
 
     event_loop: asyncio.AbstractEventLoop | None = None
     bridge: Bridge | None = None
+    health: LoopHealth | None = None
+    _rounds = 0
 
     def setup(self) -> None:
         self.loop = self.ctx.loop
@@ -229,6 +232,8 @@ class AsyncTasksBench(_ClientBench):
         self.bridge = Bridge(self.event_loop).__enter__()
         self.bridge.run(self.client.open(self.ctx))
         self._opened = True
+        if self.ctx.loop_health:
+            self.health = LoopHealth(self.ctx.stall_threshold_s, self.ctx.stalls)
 
     async def _crawl(self) -> int:
         """C worker tasks sharing a queue; the round ends when every queued item is done."""
@@ -264,6 +269,19 @@ class AsyncTasksBench(_ClientBench):
         return self._finish(pairs)
 
     async def _round(self) -> int:
+        """One round, its loop's health watched when it is a timed one."""
+        self._rounds += 1
+        health = self.health if self._rounds > self.ctx.warmup_rounds else None
+        if health is None:
+            return await self._work()
+        assert self.event_loop is not None
+        health.start(self.event_loop)
+        try:
+            return await self._work()
+        finally:
+            health.stop()
+
+    async def _work(self) -> int:
         if self.crawl:
             return await self._crawl()
         work = iter(self.items)
@@ -296,10 +314,18 @@ class AsyncTasksBench(_ClientBench):
         assert self.bridge is not None
         return self.bridge.run(self._round())
 
+    def extra_info(self) -> dict[str, Any]:
+        info = super().extra_info()
+        if self.health is not None:
+            info.update(self.health.info())
+        return info
+
     def teardown(self) -> None:
         if self.event_loop is None or self.bridge is None:
             return
         loop, bridge = self.event_loop, self.bridge
+        if self.health is not None:
+            self.health.close()
         try:
             # Only the round's own tasks are gone by now (the bridge and the TaskGroup saw to
             # that); a client's pool keeps background tasks its close() still needs.

@@ -59,6 +59,11 @@ class BenchContext:
     peers: Mapping[str, Any]
     loop: str = "asyncio"
     warmup_rounds: int = 0
+    # An async twin's loop health over its timed rounds (harness.drivers.health): off in a
+    # counted run, whose rounds run under valgrind; `stalls` also records where it was held.
+    loop_health: bool = True
+    stalls: bool = False
+    stall_threshold_s: float = 0.010
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,7 @@ from harness.render.run import (
     peer_facts,
     scenario_texts,
     scenario_title,
+    stall_lines,
     timed_run,
     verdict_line,
 )
@@ -288,6 +289,7 @@ def _scenario_sections(run: Run, charts_too: bool) -> list[str]:
                                _scenario_caption(summary)))
         if timed:
             out.append(f'<p class="verdict">→ {esc(verdict_line(summary))}</p>')
+        out += [f'<p class="warning">{esc(line)}</p>' for line in stall_lines(summary)]
         metrics = workloads.get(summary.workload, {}).get("metrics", [])
         out += [table(t) for t in scenario_texts(summary, metrics, timed)]
         out.append("</section>")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -228,6 +229,25 @@ def _fmt_per_op(value: float | None) -> str:
     return f"{value:.3g}" if value < 1000 else f"{value:,.0f}"
 
 
+def _fmt_lag(value: Any) -> str:
+    return fmt_seconds(float(value)) if isinstance(value, int | float) and value > 0 else (
+        "0" if value == 0 else "—")
+
+
+def stall_lines(summary: ScenarioSummary, shown: int = 3) -> list[str]:
+    """Where each async twin held its loop (`--stalls`): the top few places, as text."""
+    out = []
+    for row in summary.rows:
+        sites = row.record.extra.get("stall_sites")
+        if not isinstance(sites, list) or not sites:
+            continue
+        for site in sites[:shown]:
+            if isinstance(site, dict):
+                out.append(f"{row.record.twin} blocked its event loop here "
+                           f"{site.get('count')} time(s): {site.get('where')}")
+    return out
+
+
 def _cpu_per_connection(record: BenchRecord) -> float | None:
     """The twin's CPU per connection it opened (handshake and all), where its timed rounds
     open about one per operation or more; None where connections are kept alive."""
@@ -259,15 +279,18 @@ def _cost_text(summary: ScenarioSummary, bold: list[bool]) -> TableText | None:
              _fmt_optional_seconds(_cpu_per_connection(r.record)),
              _fmt_bytes_per_op(r.record.io_per_op),
              _fmt_per_op(r.record.extra.get("syscalls_per_op")),
-             _top_syscalls(r.record)]
+             _top_syscalls(r.record),
+             _fmt_lag(r.record.extra.get("loop_lag_p99_s")),
+             fmt_metric(r.record.extra.get("loop_stalls"), "count"),
+             fmt_metric(r.record.extra.get("tasks_leaked"), "count")]
             for r in summary.rows]
     if all(cell == "—" for row in rows for cell in row[1:]):
         return None
     return _text(f"  {summary.scenario}: what each twin cost over its timed rounds",
                  ["twin", "threads (peak)", "RSS Δ", *(f"{p} CPU/op" for p in peers),
                   *(header for _, header in IO_COLUMNS), "CPU/conn", "bytes/op",
-                  "syscalls/op",
-                  "most frequent"],
+                  "syscalls/op", "most frequent", "loop lag p99", "loop stalls",
+                  "leaked tasks"],
                  rows, bold, text_columns=1)
 
 
@@ -388,6 +411,9 @@ def render_run(run: Run, console: Console, details: bool = False) -> None:
             if timed:
                 console.print(Text(plain("→ " + verdict_line(summary), markup=False),
                                    style="bold"), soft_wrap=True)
+            for line in stall_lines(summary):
+                console.print(Text(plain("  " + line, markup=False), style="yellow"),
+                              soft_wrap=True)
     if not timed:
         pass
     elif swept is not None:

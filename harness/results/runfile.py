@@ -50,6 +50,11 @@ Schema changelog (bump SCHEMA_VERSION on any change a reader must know about):
      counted rounds ran at), io_per_op (what those rounds did)}; `twinbench.count` {tool,
      rounds, warmup_rounds, timed (false: nothing was timed, the rounds' times are
      valgrind's), valgrind (its version), failures {case id: why it was not counted}}.
+     Async twins' loop health over the timed rounds (harness.drivers.health):
+     `loop_lag_p50_s`, `loop_lag_p99_s`, `loop_lag_max_s` (how late a 5 ms probe ran),
+     `loop_stalls` (probes later than `loop_stall_threshold_s`), `tasks_leaked` (tasks pending
+     after the rounds that were not before them) and, with `--stalls`, `stall_sites`
+     [{where, count}] (where the loop was held); `warnings` of kind "loop" say so.
      Files of schemas 1-3 read with these absent.
 
 Loading is strict for every schema: a document must match the declarations below in full, be
@@ -154,6 +159,13 @@ class ExtraInfo(TypedDict, total=False):
     syscalls_per_op: Annotated[float, Ge(0)]
     syscalls_by_name_per_op: dict[str, Annotated[float, Ge(0)]]
     counted: CountedJson
+    loop_lag_p50_s: Annotated[float, Ge(0)]
+    loop_lag_p99_s: Annotated[float, Ge(0)]
+    loop_lag_max_s: Annotated[float, Ge(0)]
+    loop_stalls: Count
+    loop_stall_threshold_s: Annotated[float, Gt(0)]
+    tasks_leaked: Count
+    stall_sites: list[dict[str, Any]]
 
 
 class BenchmarkJson(TypedDict, total=False):

@@ -73,6 +73,14 @@ class RoundCounter(Protocol):
     def stop(self, label: str) -> tuple[int, Counter[str]]: ...
 
 
+class RoundBracket(Protocol):
+    """What else may bracket a timed round's work (harness.run.profiler.Profiler)."""
+
+    def start(self) -> None: ...
+
+    def stop(self, label: str) -> None: ...
+
+
 def _voluntary_switches() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_nvcsw
 
@@ -101,6 +109,7 @@ class RoundsMeter:
     in_process: bool = True  # the twin's CPU is this process's, read inside the round
     # A counted run's bracket and the label of its dumps (harness.run.callgrind).
     counting: RoundCounter | None = None
+    profiler: RoundBracket | None = None
     label: str = ""
     instructions: list[int] = field(default_factory=list)  # per counted round
     syscalls: list[Counter[str]] = field(default_factory=list)  # per counted round, by name
@@ -126,6 +135,12 @@ class RoundsMeter:
                     f"{self.label} round {len(self.instructions) + 1}")
             self.instructions.append(instructions)
             self.syscalls.append(calls)
+        elif self.profiler is not None:
+            self.profiler.start()
+            try:
+                result = work()
+            finally:
+                self.profiler.stop(self.label)
         else:
             result = work()
         self._inner = time.process_time() - before

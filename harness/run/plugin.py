@@ -9,20 +9,27 @@ writes what it measured.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import pytest
 
+from harness.drivers.health import STALL_S
 from harness.model.case import Case
 from harness.model.physics import ideal_seconds
 from harness.model.workload import BenchContext, CannotRun
 from harness.peers import PeerFailed, PeerPool, PeerUnavailable
 from harness.procs import hurry_on_interrupt
-from harness.results.runfile import Outcome, WorkloadJson, attach_block, case_info
+from harness.results.runfile import (
+    Outcome,
+    WarningJson,
+    WorkloadJson,
+    attach_block,
+    case_info,
+)
 from harness.run.capture import capture
-from harness.run.cost import RoundCounter, RoundsMeter
+from harness.run.cost import RoundBracket, RoundCounter, RoundsMeter
 from harness.run.events import Listener
 from harness.run.profiles import Profile, counted_params
 
@@ -37,6 +44,11 @@ class TwinbenchPlugin:
     metadata: Callable[[], dict[str, Any]] = dict
     # In a counted worker (under valgrind): what brackets each timed round (run.callgrind).
     counting: RoundCounter | None = None
+    # `bench profile`: a profiler switched on around each timed round (run.profiler).
+    profiler: RoundBracket | None = None
+    # Where an async twin held its loop (harness.drivers.health), and what counts as held.
+    stalls: bool = False
+    stall_threshold_s: float = STALL_S
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     _by_nodeid: dict[str, Case] = field(default_factory=dict)
 
@@ -114,6 +126,10 @@ class TwinbenchPlugin:
                 except PeerFailed as exc:
                     pytest.fail(str(exc), pytrace=False)
                 raise
+        benchmark.extra_info["warnings"] = [*benchmark.extra_info.get("warnings", ()),
+                                            *loop_warnings(benchmark.extra_info)]
+        if not benchmark.extra_info["warnings"]:
+            del benchmark.extra_info["warnings"]
 
     def _measure(self, case: Case, benchmark: Any) -> None:
         workload = case.workload
@@ -133,12 +149,15 @@ class TwinbenchPlugin:
         wanted = rounds_override or self.profile.rounds
         rounds = min(wanted, case.scenario.max_rounds or wanted)  # a scenario's cap holds
         warmup = self.profile.warmup_rounds
-        bench = case.twin.bind(BenchContext(params=params, peers=peers, loop=self.loop,
-                                            warmup_rounds=warmup))
+        bench = case.twin.bind(BenchContext(
+            params=params, peers=peers, loop=self.loop, warmup_rounds=warmup,
+            # valgrind's rounds are ~50x longer: the probe would be ~50x more of their count
+            loop_health=self.counting is None, stalls=self.stalls,
+            stall_threshold_s=self.stall_threshold_s))
         checksums: list[int] = []
         twin_cpu = getattr(bench, "twin_cpu_seconds", None)  # a server twin's own process
         meter = (RoundsMeter(self.peers, warmup, workload.peers, counting=self.counting,
-                             label=case.id) if twin_cpu is None
+                             profiler=self.profiler, label=case.id) if twin_cpu is None
                  else RoundsMeter(self.peers, warmup, workload.peers, twin_cpu=twin_cpu,
                                   in_process=False))
         self.listener.case_start(case, rounds + warmup)
@@ -186,6 +205,26 @@ class TwinbenchPlugin:
                             f"{want:016x}: the twin did not do the scenario's work",
                             pytrace=False)
         self.listener.measured(case, benchmark_json(case, benchmark))
+
+
+def loop_warnings(info: Mapping[str, Any]) -> list[WarningJson]:
+    """What a twin's loop health says is wrong, as the warnings `--strict` counts."""
+    out: list[WarningJson] = []
+    stalls = int(info.get("loop_stalls") or 0)
+    if stalls:
+        threshold = float(info.get("loop_stall_threshold_s") or STALL_S)
+        longest = float(info.get("loop_lag_max_s") or 0)
+        where = ("" if info.get("stall_sites") is not None
+                 else "; run with --stalls to see where")
+        out.append({"kind": "loop", "count": stalls,
+                    "message": f"held its event loop for more than {threshold * 1e3:g} ms "
+                               f"(the longest {longest * 1e3:.1f} ms late){where}"})
+    leaked = int(info.get("tasks_leaked") or 0)
+    if leaked:
+        out.append({"kind": "loop", "count": leaked,
+                    "message": "left task(s) pending after its timed rounds that were not "
+                               "there before them (a leak)"})
+    return out
 
 
 def workloads_json(cases: Iterable[Case]) -> dict[str, WorkloadJson]:

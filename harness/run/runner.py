@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from harness.drivers.health import STALL_S
 from harness.errors import BadInput
 from harness.leftovers import owned_tempdir
 from harness.model.case import CaseKey
@@ -42,7 +43,7 @@ from harness.results.runfile import (
     set_sweep,
 )
 from harness.run import bench_cases
-from harness.run.cost import RoundCounter
+from harness.run.cost import RoundBracket, RoundCounter
 from harness.run.events import Listener
 from harness.run.plugin import TwinbenchPlugin, workloads_json
 from harness.run.profiles import check_loop, profile_named
@@ -74,6 +75,10 @@ class RunRequest:
     # (harness.run.count), after the timed passes; with `timed` off, only count.
     count: bool = False
     timed: bool = True
+    # Where async twins held their loop (harness.drivers.health: a watchdog samples stacks),
+    # and how long a hold makes a stall.
+    stalls: bool = False
+    stall_threshold_s: float = STALL_S
 
 
 @dataclass
@@ -103,11 +108,12 @@ class RunResult:
 
 def execute(request: RunRequest, listener: Listener | None = None,
             registry: dict[str, Workload] | None = None,
-            counting: RoundCounter | None = None) -> RunResult:
+            counting: RoundCounter | None = None,
+            profiler: RoundBracket | None = None) -> RunResult:
     """Run the selected benchmarks, `request.passes` times over; bad input raises BadInput
     before anything starts. Passes share the peers and merge into one run (harness.passes).
     With `request.count`, the client twins are then counted too (harness.run.count); in a
-    counted worker, `counting` brackets each timed round."""
+    counted worker, `counting` brackets each timed round; `profiler` (bench profile) does too."""
     profile = profile_named(request.profile)
     if request.rounds is not None or request.warmup_rounds is not None:
         profile = replace(profile, rounds=request.rounds or profile.rounds,
@@ -157,7 +163,8 @@ def execute(request: RunRequest, listener: Listener | None = None,
                 listener=listener,
                 metadata=lambda: metadata_block(profile=profile.name, loop=request.loop,
                                                 selection=selection),
-                counting=counting,
+                counting=counting, profiler=profiler, stalls=request.stalls,
+                stall_threshold_s=request.stall_threshold_s,
             )
             doc, code = _one_pass(plugin)
             outcomes = dict(plugin.outcomes)

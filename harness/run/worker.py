@@ -42,6 +42,7 @@ from typing import IO, Any
 
 from harness import __version__
 from harness.config import workload_sources
+from harness.drivers.health import STALL_S
 from harness.errors import BadInput
 from harness.model.case import Case
 from harness.model.registry import Selection
@@ -62,7 +63,8 @@ def request_to_json(request: RunRequest) -> dict[str, Any]:
             "passes": request.passes, "sources": list(request.sources),
             "sweep": request.sweep.to_json() if request.sweep else None,
             "rounds": request.rounds, "warmup_rounds": request.warmup_rounds,
-            "mysql_dsn": request.mysql_dsn, "tmpdir": request.tmpdir}
+            "mysql_dsn": request.mysql_dsn, "tmpdir": request.tmpdir,
+            "stalls": request.stalls, "stall_threshold_s": request.stall_threshold_s}
 
 
 def request_from_json(raw: dict[str, Any]) -> RunRequest:
@@ -74,7 +76,9 @@ def request_from_json(raw: dict[str, Any]) -> RunRequest:
         passes=int(raw.get("passes") or 1), sources=tuple(raw.get("sources") or ()),
         sweep=SweepSpec.from_json(raw["sweep"]) if raw.get("sweep") else None,
         rounds=raw.get("rounds"), warmup_rounds=raw.get("warmup_rounds"),
-        mysql_dsn=raw.get("mysql_dsn"), tmpdir=raw.get("tmpdir"))
+        mysql_dsn=raw.get("mysql_dsn"), tmpdir=raw.get("tmpdir"),
+        stalls=bool(raw.get("stalls")),
+        stall_threshold_s=float(raw.get("stall_threshold_s") or STALL_S))
 
 
 class Paced(Listener):
