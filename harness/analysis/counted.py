@@ -3,10 +3,13 @@
 Each channel is judged by its own noise (`bench check` lists which channel caught what):
 
 * instructions (callgrind, harness.run.count) — a change beyond its threshold (default 2%,
-  `max-instructions-regression`) that the counted rounds show significantly: round i of one
-  run against round i of the other (`stats.compare_counts`), so "detects" is each benchmark's
-  measured repeatability. A benchmark counted on one side only says "no baseline" (or "not
-  counted"), never "unchanged".
+  `max-instructions-regression`) that stands out from how much a fresh set-up of the twin
+  moves its count: each side counts every twin in replicates
+  (`stats.compare_count_replicates`), so "detects" is each benchmark's measured
+  repeatability. A file counted before replicates existed is compared round i against round i
+  (`stats.compare_counts`), which cannot see the noise between set-ups; a note says so. A
+  benchmark counted on one side only says "no baseline" (or "not counted"), never
+  "unchanged".
 * I/O — requests, connections and statements per operation are behaviour, not noise: any
   change beyond rounding (or, for connections, beyond a pool's worth of them: a pool of C may
   open its C connections in whichever round) is a *behaviour change* and fails the gate unless
@@ -24,7 +27,12 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-from harness.analysis.stats import Comparison, Verdict, compare_counts
+from harness.analysis.stats import (
+    Comparison,
+    Verdict,
+    compare_count_replicates,
+    compare_counts,
+)
 from harness.config import Thresholds
 from harness.results.runfile import BenchRecord, Run
 
@@ -153,6 +161,15 @@ def _counted_rounds(record: BenchRecord) -> list[float] | None:
     return [r / ops for r in rounds]
 
 
+def _replicates(record: BenchRecord, rounds: list[float]) -> list[list[float]]:
+    """The counted rounds, replicate by replicate (each a fresh set-up of the twin)."""
+    n = record.count_replicates
+    if n < 2 or len(rounds) % n:
+        return [rounds]
+    size = len(rounds) // n
+    return [rounds[i:i + size] for i in range(0, len(rounds), size)]
+
+
 def _instructions(key: str, b: BenchRecord, c: BenchRecord, threshold: float,
                   alpha: float) -> InstructionDelta:
     def shell(status: CountStatus, **kw: Any) -> InstructionDelta:
@@ -167,8 +184,13 @@ def _instructions(key: str, b: BenchRecord, c: BenchRecord, threshold: float,
                      detail="the base run has no instruction count for it")
     if b.counted_params != c.counted_params:
         return shell(CountStatus.PARAMS_DIFFER, detail="counted at other sizes")
+    base_reps, current_reps = _replicates(b, base), _replicates(c, current)
     try:
-        comparison = compare_counts(base, current, threshold=threshold, alpha=alpha)
+        if len(base_reps) >= 2 and len(current_reps) >= 2:
+            comparison = compare_count_replicates(base_reps, current_reps,
+                                                  threshold=threshold, alpha=alpha)
+        else:  # a file counted once: only its rounds, whose spread underestimates the noise
+            comparison = compare_counts(base, current, threshold=threshold, alpha=alpha)
     except ValueError as exc:
         return shell(CountStatus.ERROR, detail=str(exc))
     return shell(CountStatus.COMPARED, comparison=comparison)
@@ -241,6 +263,11 @@ def compare_counted(base: Run, current: Run, *, thresholds: Thresholds,
             instructions.append(_instructions(c.key, b, c, thresholds.for_key(c.key), alpha))
         io.extend(_io(c.key, b, c, base, current, bool(accepted(c.key))))
     notes = []
+    if any(d.comparison is not None and d.comparison.method == "counts"
+           for d in instructions):
+        notes.append("a run was counted in one set-up per twin: its instructions are compared "
+                     "round by round, which cannot see how much a fresh set-up moves a "
+                     "count; count both runs with this version")
     versions = {name: (run.meta.get("count") or {}).get("valgrind")
                 for name, run in (("base", base), ("current", current))}
     if all(versions.values()) and versions["base"] != versions["current"]:

@@ -45,7 +45,8 @@ Schema changelog (bump SCHEMA_VERSION on any change a reader must know about):
      whose I/O per operation differs from its scenario's other twins on purpose), and with
      `--count` (a worker under
      valgrind's callgrind counted the client twins: harness.run.count)
-     `instructions_per_op` (median over the counted rounds), `instructions_per_round`,
+     `instructions_per_op` (median over the counted rounds), `instructions_per_round`
+     (replicate after replicate), `count_replicates` (fresh set-ups they came from),
      `syscalls_per_op`, `syscalls_by_name_per_op` and `counted` {ops, params (the sizes the
      counted rounds ran at), io_per_op (what those rounds did)}; `twinbench.count` {tool,
      rounds, warmup_rounds, timed (false: nothing was timed, the rounds' times are
@@ -156,6 +157,7 @@ class ExtraInfo(TypedDict, total=False):
     io_differs: dict[str, str]
     instructions_per_op: Count
     instructions_per_round: list[Count]
+    count_replicates: Annotated[int, Gt(0)]
     syscalls_per_op: Annotated[float, Ge(0)]
     syscalls_by_name_per_op: dict[str, Annotated[float, Ge(0)]]
     counted: CountedJson
@@ -232,6 +234,7 @@ class AbJson(TypedDict, total=False):
 class CountJson(TypedDict, total=False):
     tool: str
     rounds: int
+    replicates: int
     warmup_rounds: int
     timed: bool
     valgrind: str | None
@@ -542,6 +545,12 @@ class BenchRecord:
         if isinstance(counted, dict):
             return dict(counted.get("params") or {})
         return self.params if self.instructions_per_op is not None else None
+
+    @property
+    def count_replicates(self) -> int:
+        """How many fresh set-ups the counted rounds came from (1: an older file)."""
+        value = self.extra.get("count_replicates")
+        return value if isinstance(value, int) and value > 0 else 1
 
     @property
     def counted_ops(self) -> int:

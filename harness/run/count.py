@@ -15,6 +15,7 @@ import copy
 import json
 import os
 import signal
+import statistics
 import sys
 import threading
 import time
@@ -30,7 +31,7 @@ from harness.procs import ChildFailed, ChildProcess
 from harness.results.runfile import Outcome, WorkloadJson, attach_block, key_of, set_count
 from harness.run import callgrind
 from harness.run.events import Listener
-from harness.run.profiles import COUNT_ROUNDS, COUNT_WARMUP
+from harness.run.profiles import COUNT_REPLICATES, COUNT_ROUNDS, COUNT_WARMUP
 
 if TYPE_CHECKING:  # the runner imports this module when a run counts
     from harness.run.runner import RunRequest
@@ -42,8 +43,8 @@ START_S = 120.0  # valgrind's start-up and the worker's imports, uninstrumented
 WORKER_PROTOCOL = 3  # the first worker protocol that can count (harness.run.worker)
 
 # What a timed run's entry takes over from the counted one (the rest goes under `counted`).
-COUNTED_FIELDS = ("instructions_per_op", "instructions_per_round", "syscalls_per_op",
-                  "syscalls_by_name_per_op")
+COUNTED_FIELDS = ("instructions_per_op", "instructions_per_round", "count_replicates",
+                  "syscalls_per_op", "syscalls_by_name_per_op")
 
 
 class CountFailed(RuntimeError):
@@ -71,6 +72,7 @@ class Counted:
     # The worker's own run block (its git state, libraries, selection: the side it counted).
     meta: dict[str, Any] = field(default_factory=dict)
     interrupted: bool = False
+    error: BaseException | None = None  # what stopped a replicate's chain of workers
 
 
 @dataclass(frozen=True)
@@ -128,23 +130,98 @@ class ForCases(CountListener):
 
 
 def count_cases(request: RunRequest, listener: CountListener, *,
-                cases: Sequence[str] | None = None, launch: Launch | None = None) -> Counted:
-    """Count what `request` selects (narrowed to `cases`, when given) in workers under
-    callgrind, with the counted rounds. Server twins are skipped by the worker, with why
-    (harness.run.plugin.NOT_COUNTED)."""
+                cases: Sequence[str] | None = None, launch: Launch | None = None,
+                replicates: int = COUNT_REPLICATES) -> Counted:
+    """Count what `request` selects (narrowed to `cases`, when given) in `replicates`
+    independent chains of workers under callgrind, side by side (counts do not depend on
+    what else runs), and put each case's replicates together. Server twins are skipped by
+    the worker, with why (harness.run.plugin.NOT_COUNTED). Progress is the first chain's."""
     launch = launch or Launch()
-    result = Counted()
+    chains = [Counted() for _ in range(replicates)]
+    quiet = CountListener()
+    threads = [threading.Thread(target=_chain, name=f"count-replicate-{i}",
+                                args=(request, listener if i == 0 else quiet, cases, launch,
+                                      chains[i]))
+               for i in range(replicates)]
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.2)
+    except KeyboardInterrupt:
+        for chain in chains:
+            chain.interrupted = True  # each chain stops its worker at its next line
+        for thread in threads:
+            thread.join()
+        raise
+    errors = [c.error for c in chains if c.error is not None]
+    if errors:
+        raise errors[0]
+    return merge_replicates(chains)
+
+
+def _chain(request: RunRequest, listener: CountListener, cases: Sequence[str] | None,
+           launch: Launch, result: Counted) -> None:
+    """One replicate: workers, one after the other, until every case is counted (a worker
+    that dies fails its case, and a fresh one goes on with the rest)."""
     todo: list[str] | None = list(cases) if cases is not None else None
     if todo == []:
-        return result
+        return
     announce = True
-    while not result.interrupted:
-        done, planned = _one_worker(request, todo, listener, launch, result, announce)
-        announce = False
-        todo = [c for c in (todo if todo is not None else planned) if c not in done]
-        if not todo:
-            break
-    return result
+    try:
+        while not result.interrupted:
+            done, planned = _one_worker(request, todo, listener, launch, result, announce)
+            announce = False
+            todo = [c for c in (todo if todo is not None else planned) if c not in done]
+            if not todo:
+                break
+    except BaseException as exc:  # re-raised by count_cases, in its own thread
+        result.error = exc
+
+
+def merge_replicates(chains: Sequence[Counted]) -> Counted:
+    """Each case's replicates as one entry: every counted round, replicate after replicate
+    (`count_replicates` says how many), the median round per operation, system calls and
+    I/O averaged. A case a replicate could not count fails, saying why."""
+    first = chains[0]
+    out = Counted(warnings=[w for c in chains for w in c.warnings], peers=first.peers,
+                  meta=first.meta, interrupted=any(c.interrupted for c in chains))
+    for chain in chains:
+        out.failures.update({k: v for k, v in chain.failures.items() if k not in out.failures})
+        out.skipped.update(chain.skipped)
+    for case_id in first.entries:
+        entries = [c.entries.get(case_id) for c in chains]
+        if case_id in out.failures or any(e is None for e in entries):
+            continue
+        out.entries[case_id] = _merged_entry([e for e in entries if e is not None])
+    return out
+
+
+def _merged_entry(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    merged = copy.deepcopy(entries[0])
+    infos = [e["extra_info"] for e in entries]
+    info = merged["extra_info"]
+    rounds = [r for i in infos for r in i.get("instructions_per_round") or ()]
+    ops = int(info.get("ops") or 0)
+    if rounds and ops > 0:
+        info["instructions_per_round"] = rounds
+        info["count_replicates"] = len(infos)
+        info["instructions_per_op"] = round(statistics.median(rounds) / ops)
+    for key in ("syscalls_by_name_per_op", "io_per_op"):
+        keys = {k for i in infos for k in (i.get(key) or {})}
+        if keys:
+            info[key] = {k: round(statistics.fmean((i.get(key) or {}).get(k, 0.0)
+                                                   for i in infos), 6) for k in sorted(keys)}
+    calls = [i["syscalls_per_op"] for i in infos if "syscalls_per_op" in i]
+    if calls:
+        info["syscalls_per_op"] = round(statistics.fmean(calls), 3)
+    data = [x for e in entries for x in e["stats"]["data"]]
+    merged["stats"] = {"data": data, "median": statistics.median(data),
+                       "q1": min(data) if len(data) < 4 else statistics.quantiles(data, n=4)[0],
+                       "q3": max(data) if len(data) < 4 else statistics.quantiles(data, n=4)[2],
+                       "iterations": 1}
+    return merged
 
 
 def _command(request: RunRequest, cases: Sequence[str] | None, directory: Path
@@ -193,7 +270,7 @@ def _one_worker(request: RunRequest, cases: list[str] | None, listener: CountLis
             while True:
                 line = proc.read_line(1.0)
                 if line is None:
-                    if launch.stop is not None and launch.stop.is_set():
+                    if result.interrupted or (launch.stop is not None and launch.stop.is_set()):
                         raise KeyboardInterrupt
                     if proc.exit_code() is None and time.monotonic() - heard < SILENCE_S:
                         continue
@@ -304,7 +381,8 @@ def with_counts(doc: dict[str, Any] | None, counted: Counted,
     own block). Cases that could not be counted are listed in `twinbench.count.failures`
     with why (and, counting only, as failed outcomes)."""
     block: dict[str, Any] = {
-        "tool": "callgrind", "rounds": COUNT_ROUNDS, "warmup_rounds": COUNT_WARMUP,
+        "tool": "callgrind", "rounds": COUNT_ROUNDS, "replicates": COUNT_REPLICATES,
+        "warmup_rounds": COUNT_WARMUP,
         "timed": doc is not None, "valgrind": callgrind.valgrind_version(),
         "failures": {k: o.detail for k, o in counted.failures.items()}}
     if doc is None:

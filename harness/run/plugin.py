@@ -9,6 +9,7 @@ writes what it measured.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -165,6 +166,11 @@ class TwinbenchPlugin:
         def reset() -> None:  # untimed, before every round
             self.listener.before_round(case)
             bench.reset()
+            if self.counting is not None:
+                # Every counted round starts from a collected heap, so the collections its
+                # allocations trigger fall in the same places each time (measured: a round
+                # that a gen-2 collection fell in counted 2.5-4.5% more).
+                gc.collect()
             meter.open()
 
         def after_round() -> None:  # untimed, after every round

@@ -51,15 +51,22 @@ def check_loop(loop: str) -> None:
 
 
 # -- counted runs (harness.run.count) ----------------------------------------------------------
-# Counts need no long runs: instructions of these twins repeat to well under 1% from round to
-# round, whatever else the machine does. So a counted benchmark gets COUNT_ROUNDS rounds after
-# one warm-up, each COUNT_SCALE of the profile's size but at least COUNT_MIN_WAVES waves of
-# its concurrency (a thread pool or a task group as busy as in the timed rounds, per-round
-# set-up weighing about as it does there): valgrind's callgrind runs Python ~50x slower.
-COUNT_ROUNDS = 3
+# Counts need no long runs: instructions do not scatter with the machine's load the way times
+# do. But they can move from one process to the next: measured under valgrind, an httpx
+# thread pool's rounds repeated to 2% within one process and were 2.8x apart between two (how
+# its threads fell into step under valgrind's scheduler), while an aiohttp twin's repeated to
+# 0.02% either way; and a second set-up in the same process counted differently from the first
+# (1.5% for aiohttp: warmer caches), so replicates in one process would not be alike. So a
+# counted benchmark is counted in COUNT_REPLICATES worker processes, side by side, each
+# COUNT_ROUNDS rounds after COUNT_WARMUP warm-up, and a change must stand out from how the
+# processes differ. A round is COUNT_SCALE of the profile's size but at least
+# COUNT_MIN_WAVES waves of its concurrency (every worker of a pool busy): callgrind runs
+# Python about 50x slower.
+COUNT_ROUNDS = 1
+COUNT_REPLICATES = 3
 COUNT_WARMUP = 1
-COUNT_SCALE = 0.1
-COUNT_MIN_WAVES = 2
+COUNT_SCALE = 0.025
+COUNT_MIN_WAVES = 1
 
 
 def counted_params(workload: Workload, scenario: Scenario, profile: Profile) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from harness.drivers.aio import close_loop, new_loop
-from harness.drivers.health import LoopHealth, blocking_site
+from harness.drivers.health import LoopHealth
 from harness.model.registry import Selection
 from harness.run.runner import RunRequest, execute
 

@@ -16,7 +16,7 @@ import pytest
 from harness.model.registry import Selection
 from harness.results.runfile import Outcome
 from harness.run.count import Counted, CountListener
-from harness.run.profiles import COUNT_MIN_WAVES, COUNT_ROUNDS
+from harness.run.profiles import COUNT_MIN_WAVES, COUNT_REPLICATES, COUNT_ROUNDS
 from harness.run.runner import RunRequest, RunResult, execute
 from tests.fixtures.counting_twins import GETPPID_PER_OP
 
@@ -41,8 +41,10 @@ def test_instructions_are_counted_for_the_timed_rounds_of_each_twin(
     by = {b.twin: b for b in run.benchmarks}
     one, two, tasks = by["steps-1x"], by["steps-2x"], by["steps-async"]
     for record in (one, two, tasks):
-        assert len(record.instructions_per_round) == COUNT_ROUNDS
-        # a tenth of the scenario's 8 operations, but at least two waves of C=2
+        # replicate after replicate, each from a fresh set-up
+        assert len(record.instructions_per_round) == COUNT_ROUNDS * COUNT_REPLICATES
+        assert record.count_replicates == COUNT_REPLICATES
+        # a twentieth of the scenario's 8 operations, but at least a wave of C=2
         assert record.counted_params == {"n": COUNT_MIN_WAVES * 2, "concurrency": 2}
     # Twice the burning, about twice the instructions: the count is the work, and nothing of
     # start-up, set-up or warm-up (which would dwarf 8 operations) is in it.
