@@ -32,7 +32,10 @@ PASS_ROUNDS = "pass_rounds"
 # Per-benchmark numbers that summarise a pass and how passes combine. The worst value is kept
 # where a single bad pass matters (errors, lost work, a saturated peer); the median elsewhere.
 _WORST_HIGH = frozenset({"errors", "timeouts", "refused", "failures", "threads_peak",
-                         "rss_delta_bytes"})
+                         "rss_delta_bytes", "loop_lag_max_s"})
+# Events counted over each pass's rounds: the passes' total (a count stays an integer).
+_SUMMED = frozenset({"loop_stalls", "tasks_leaked"})
+STALL_SITES = "stall_sites"  # [{where, count}]: summed place by place
 # Per-round samples (a list, or a dict of lists per peer) follow the rounds: concatenated pass
 # after pass, like stats.data, and only when every pass has them (else they would misalign).
 PER_ROUND = "_per_round"
@@ -57,6 +60,8 @@ def _combine(key: str, values: list[Any]) -> Any:
         return max(numbers)
     if key in _WORST_LOW:
         return min(numbers)
+    if key in _SUMMED:
+        return sum(numbers)
     return statistics.median(numbers)
 
 
@@ -91,11 +96,21 @@ def _merge_benchmark(entries: list[dict[str, Any]]) -> dict[str, Any]:
             info[key] = _concat(values, len(entries))
         elif key == WARNINGS:
             info[key] = _merge_warnings(values)
+        elif key == STALL_SITES:
+            info[key] = _merge_sites(values)
         else:
             info[key] = _combine(key, values)
     info["efficiency"] = efficiency(info.get("ideal_s"), merged["stats"]["median"])
     info[PASS_ROUNDS] = pass_rounds
     return merged
+
+
+def _merge_sites(lists: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    counts: Counter[str] = Counter()
+    for sites in lists:
+        for site in sites:
+            counts[str(site["where"])] += int(site["count"])
+    return [{"where": where, "count": n} for where, n in counts.most_common()]
 
 
 def _merge_warnings(lists: list[list[WarningJson]]) -> list[WarningJson]:

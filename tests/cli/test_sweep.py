@@ -71,7 +71,7 @@ def test_show_draws_a_saved_sweep_and_compare_goes_point_by_point(swept: Swept) 
     (("sweep", "nope"), "unknown workload nope; choose from: "),
     (("sweep", "http_fetch", "--vary", "latncy=1,2"),
      "--vary latncy: http_fetch has no such parameter; choose from: n, concurrency, "
-     "latency_ms, size, cpu_us"),
+     "latency_ms, size, tls, keepalive, cpu_us"),
     (("sweep", "http_fetch", "--vary", "concurrency=1..8*1"), "never reaches 8"),
     (("sweep", "tcp_server", "--vary", "cpu_us=10,20"), "twins are servers"),
     (("sweep", "http_fetch", "--max-points", "10"), "35 points, more than --max-points 10"),

@@ -210,6 +210,23 @@ def test_numeric_extra_info_combines_worst_or_median() -> None:
     assert info["latency_p99"] == 2.0  # median: not the mean (4.33), not the last (1.0)
 
 
+def test_loop_health_adds_up_over_the_passes_and_stays_a_valid_file() -> None:
+    info = three_passes(loop_stalls=[1, 0, 2], tasks_leaked=[0, 0, 1],
+                        loop_lag_max_s=[0.002, 0.030, 0.004], loop_lag_p99_s=[1.0, 3.0, 2.0],
+                        stall_sites=[[{"where": "a.py:1", "count": 1}], [],
+                                     [{"where": "b.py:2", "count": 1},
+                                      {"where": "a.py:1", "count": 1}]])
+    assert info["loop_stalls"] == 3 and isinstance(info["loop_stalls"], int)
+    assert info["tasks_leaked"] == 1
+    assert info["loop_lag_max_s"] == 0.030  # the worst pass
+    assert info["loop_lag_p99_s"] == 2.0
+    assert info["stall_sites"] == [{"where": "a.py:1", "count": 2},
+                                   {"where": "b.py:2", "count": 1}]
+    # what `bench check` re-reads after merging (a median of 1 and 2 stalls, 1.5, was refused)
+    stalls = [doc([bench("a", [0.01, 0.02], loop_stalls=n)]) for n in (1, 2)]
+    assert parse_run(merge_passes(stalls)).benchmarks[0].extra["loop_stalls"] == 3
+
+
 def test_peer_busy_is_max_per_peer() -> None:
     info = three_passes(peer_busy=[{"http": 0.2, "pg": 0.9}, {"http": 0.7}, {"http": 0.4,
                                                                           "ws": 0.1}])

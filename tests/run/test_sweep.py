@@ -47,7 +47,7 @@ def test_names_are_checked_against_the_workloads_parameters() -> None:
     http = REGISTRY["http_fetch"]
     spec = SweepSpec("http_fetch", "latency-bound", (Axis("latncy_ms", (1, 2)),))
     with pytest.raises(BadInput, match="no such parameter; choose from: n, concurrency, "
-                                       "latency_ms, size, cpu_us"):
+                                       "latency_ms, size, tls, keepalive, cpu_us"):
         plan(http, spec, PROFILES["quick"])
     tcp = REGISTRY["tcp_server"]
     with pytest.raises(BadInput, match="twins are servers"):
