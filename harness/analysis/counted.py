@@ -2,7 +2,7 @@
 
 Each channel is judged by its own noise (`bench check` lists which channel caught what):
 
-* instructions (callgrind, harness.run.count) — a change beyond its threshold (default 2%,
+* instructions (callgrind, harness.run.count) — a change beyond its threshold (default 1%,
   `max-instructions-regression`) that stands out from how much a fresh set-up of the twin
   moves its count: each side counts every twin in replicates
   (`stats.compare_count_replicates`), so "detects" is each benchmark's measured

@@ -188,7 +188,7 @@ def check(
     max_instructions_regression: Annotated[str | None, typer.Option(
         "--max-instructions-regression",
         help="With --count: largest tolerated increase of instructions per operation, e.g. "
-             "2% (default: \\[tool.twinbench] max-instructions-regression, else 2%). "
+             "2% (default: \\[tool.twinbench] max-instructions-regression, else 1%). "
              "A change of requests, connections or statements per operation fails the gate "
              "unless listed in \\[tool.twinbench] accept-io-changes.")] = None,
 ) -> None:
