@@ -228,17 +228,21 @@ class ToThreadClient(_ThreadPoolAsyncClient):
 
 
 def _twins() -> tuple[Twin, ...]:
-    common: dict[str, Any] = {"reset": reset}
+    # Every twin's I/O is the builtin io module (C); aiofiles wraps it in Python, a thread hop
+    # per call.
+    common: dict[str, Any] = {"reset": reset, "core": "C"}
     return (
-        client_twin("open", "sync", "builtin open (sequential)", OpenClient, items, **common),
+        client_twin("open", "sync", "builtin open (sequential)", OpenClient, items,
+                    library="open", **common),
         client_twin("open-threads", "threads", "builtin open + {concurrency} threads",
-                    OpenClient, items, **common),
+                    OpenClient, items, library="open", **common),
         client_twin("aiofiles", "async",
                     "aiofiles ({concurrency} in flight; pool of {concurrency} threads, a hop "
-                    "per call)", AiofilesClient, items, **common),
+                    "per call)", AiofilesClient, items, library="aiofiles", **common),
+        # The same builtin open, each op handed to a thread: the model alone, as open-threads.
         client_twin("to-thread", "async",
                     "asyncio.to_thread ({concurrency} in flight; pool of {concurrency} "
-                    "threads, a hop per op)", ToThreadClient, items, **common),
+                    "threads, a hop per op)", ToThreadClient, items, library="open", **common),
     )
 
 

@@ -1,12 +1,17 @@
 """http_fetch: the web-scraping case — fetch N URLs from the mock HTTP peer, checksum the bodies.
 
 Every twin is limited to C connections (requests' adapter pool, httpx limits, aiohttp's
-connector), so the only difference between twins is the I/O model. Two parameters change
-the traffic, the same way for every twin:
+connector, a curl-cffi session per thread or its async `max_clients`, pyreqwest's
+`max_connections`), so the only difference between twins is the I/O model and the library.
+Three libraries are here in both models — httpx (Python), curl-cffi (libcurl, C) and
+pyreqwest (reqwest on hyper, Rust) — so the report can split what the async model buys with
+the library held fixed from what changing library buys. Two parameters change the traffic,
+the same way for every twin:
 
 - `tls=1`: HTTPS. The peer presents a certificate from a CA made for the run, and every twin
   verifies it against that CA (requests with `verify=`, httpx and aiohttp with an SSL context
-  trusting it); versions and ciphers are the libraries' defaults. requests takes `verify` per
+  trusting it; curl-cffi with its path, pyreqwest with its PEM); versions and ciphers are the
+  libraries' defaults. requests takes `verify` per
   request because a session's own is overridden by REQUESTS_CA_BUNDLE from the environment.
 - `keepalive=0`: every operation opens and closes its own connection, as a client without a
   shared session does: every twin sends `Connection: close` (aiohttp's connector does when
@@ -19,10 +24,16 @@ the traffic, the same way for every twin:
 from __future__ import annotations
 
 import ssl
+import threading
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import aiohttp
 import httpx
 import requests
+from curl_cffi import requests as curl_requests
+from pyreqwest.client import ClientBuilder, SyncClientBuilder
 from requests.adapters import HTTPAdapter
 
 from harness import (
@@ -111,6 +122,64 @@ class HttpxClient:
         self.client.close()
 
 
+class CurlClient:
+    """curl-cffi's Session (libcurl): one session per worker thread, as its documentation asks
+    (a session is not thread-safe), each made on the thread's first request — in the warm-up
+    round, before timing — so the pool of C threads holds C connections, like the others."""
+
+    def open(self, ctx: BenchContext) -> None:
+        self.local = threading.local()
+        self.sessions: list[curl_requests.Session[Any]] = []
+        self.lock = threading.Lock()
+        self.verify: str | bool = ctx.peers["http"].ca_file if ctx.params.get("tls") else True
+        self.headers = connection_header(ctx)
+
+    def op(self, url: str) -> bytes:
+        response = self._session().get(url)
+        response.raise_for_status()
+        return bytes(response.content)
+
+    def close(self) -> None:
+        for session in self.sessions:
+            session.close()
+
+    def _session(self) -> curl_requests.Session[Any]:
+        session: curl_requests.Session[Any] | None = getattr(self.local, "session", None)
+        if session is None:
+            # A CA file path works (curl-cffi sets CAINFO) though its stub says bool.
+            session = self.local.session = curl_requests.Session(
+                verify=self.verify, headers=self.headers)  # type: ignore[arg-type]
+            with self.lock:
+                self.sessions.append(session)
+        return session
+
+
+def pyreqwest_builder(builder: Any, ctx: BenchContext) -> Any:
+    """pyreqwest's client, either model, as the others: C connections (in flight and kept
+    idle), no proxy from the environment, this run's CA with `tls`."""
+    size = ctx.params["concurrency"]
+    builder = (builder.max_connections(size).pool_max_idle_per_host(size).no_proxy()
+               .error_for_status(True).timeout(timedelta(seconds=30))
+               .default_headers(connection_header(ctx)))
+    if ctx.params.get("tls"):
+        builder = builder.add_root_certificate_pem(Path(ctx.peers["http"].ca_file).read_bytes())
+    return builder
+
+
+class PyreqwestClient:
+    """pyreqwest's SyncClient (Rust: reqwest on hyper), one shared by the C threads: it is
+    thread-safe, and a request waits with the GIL released."""
+
+    def open(self, ctx: BenchContext) -> None:
+        self.client = pyreqwest_builder(SyncClientBuilder(), ctx).build()
+
+    def op(self, url: str) -> bytes:
+        return bytes(self.client.get(url).build().send().bytes())
+
+    def close(self) -> None:
+        self.client.close()
+
+
 # --- async twins ------------------------------------------------------------------------------
 
 class AiohttpClient:
@@ -123,6 +192,24 @@ class AiohttpClient:
         async with self.session.get(url) as response:
             response.raise_for_status()
             return await response.read()
+
+    async def close(self) -> None:
+        await self.session.close()
+
+
+class CurlAsyncClient:
+    """curl-cffi's AsyncSession: the same libcurl on asyncio, at most C transfers at once."""
+
+    async def open(self, ctx: BenchContext) -> None:
+        self.session: curl_requests.AsyncSession[Any] = curl_requests.AsyncSession(
+            max_clients=ctx.params["concurrency"],
+            verify=ctx.peers["http"].ca_file if ctx.params.get("tls") else True,
+            headers=connection_header(ctx))
+
+    async def op(self, url: str) -> bytes:
+        response = await self.session.get(url)
+        response.raise_for_status()
+        return bytes(response.content)
 
     async def close(self) -> None:
         await self.session.close()
@@ -144,19 +231,47 @@ class HttpxAsyncClient:
         await self.client.aclose()
 
 
+class PyreqwestAsyncClient:
+    """pyreqwest's Client: the same Rust library, awaited on asyncio."""
+
+    async def open(self, ctx: BenchContext) -> None:
+        self.client = pyreqwest_builder(ClientBuilder(), ctx).build()
+
+    async def op(self, url: str) -> bytes:
+        response = await self.client.get(url).build().send()
+        return bytes(await response.bytes())
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
 def _twins() -> tuple[Twin, ...]:
+    # `core`: what parses HTTP (requests: http.client; httpx: h11; aiohttp: llhttp in C;
+    # curl-cffi: libcurl; pyreqwest: hyper, in Rust). `library`: one library in both models
+    # makes the "async model alone" figure (httpx's Client and AsyncClient, curl-cffi's
+    # Session and AsyncSession, pyreqwest's SyncClient and Client).
     return (
-        client_twin("requests", "sync", "requests (sequential)", RequestsClient, urls),
+        client_twin("requests", "sync", "requests (sequential)", RequestsClient, urls,
+                    core="Python", library="requests"),
         client_twin("requests-threads", "threads", "requests + {concurrency} threads",
-                    RequestsClient, urls),
+                    RequestsClient, urls, core="Python", library="requests"),
         client_twin("httpx-threads", "threads", "httpx + {concurrency} threads",
-                    HttpxClient, urls),
+                    HttpxClient, urls, core="Python", library="httpx"),
+        client_twin("curl-cffi-threads", "threads", "curl-cffi + {concurrency} threads",
+                    CurlClient, urls, core="C", library="curl-cffi"),
         client_twin("aiohttp", "async", "aiohttp ({concurrency} in flight)",
-                    AiohttpClient, urls),
+                    AiohttpClient, urls, core="C", library="aiohttp"),
+        client_twin("curl-cffi-async", "async", "curl-cffi async ({concurrency} in flight)",
+                    CurlAsyncClient, urls, core="C", library="curl-cffi"),
+        client_twin("pyreqwest-threads", "threads", "pyreqwest + {concurrency} threads",
+                    PyreqwestClient, urls, core="Rust", library="pyreqwest"),
+        client_twin("pyreqwest-async", "async", "pyreqwest async ({concurrency} in flight)",
+                    PyreqwestAsyncClient, urls, core="Rust", library="pyreqwest"),
         # Not in the quick smoke run: httpcore 1.0's async pool costs ~10 ms of CPU per
         # request at 100 in flight (encode/httpcore#924, #1035), a third of the run alone.
         client_twin("httpx-async", "async", "httpx async ({concurrency} in flight)",
-                    HttpxAsyncClient, urls, profiles=frozenset({"default", "full"})),
+                    HttpxAsyncClient, urls, profiles=frozenset({"default", "full"}),
+                    core="Python", library="httpx"),
     )
 
 

@@ -1,5 +1,5 @@
-"""mysql_queries: the MariaDB/MySQL client case — PyMySQL (1 connection, thread pool) vs
-aiomysql and asyncmy.
+"""mysql_queries: the MariaDB/MySQL client case — PyMySQL and mysqlclient (1 connection,
+thread pool) vs aiomysql and asyncmy.
 
 pg_queries' scenarios, where MySQL has them: point lookups, a slow server (SLEEP()), 20 queries
 per request, bulk load (multi-row INSERT: the drivers' executemany folds the rows into as few
@@ -13,7 +13,12 @@ Fairness notes:
   trip on any side (aiomysql and asyncmy only check the transaction status locally, the
   PyMySQL pool here is a queue).
 - PyMySQL is pure Python, aiomysql is PyMySQL's protocol code on asyncio, asyncmy is a Cython
-  rewrite of it: the table shows what the I/O model costs and what the implementation does.
+  rewrite of it, mysqlclient (`MySQLdb`) is C on libmariadb and releases the GIL while it
+  waits — the sync driver most sync users pick, so the best sync twin is the best a sync
+  programmer would write: the table shows what the I/O model costs and what the
+  implementation does. mysqlclient builds from source against libmariadb's headers (Debian:
+  `apt install libmariadb-dev pkg-config`, then `pip install mysqlclient`); without it, its
+  twins skip saying so.
 
 The workload needs a MariaDB/MySQL: the harness starts a throwaway one from the binaries on the
 machine (`mariadbd`, `mysqld`), or uses `--mysql-dsn`; otherwise it is skipped, saying how to
@@ -25,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import importlib.util
 import queue
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -41,6 +47,7 @@ from harness import (
     WORLD_SIGNATURE,
     WORLD_TINY,
     BenchContext,
+    CannotRun,
     Twin,
     Workload,
     awarm,
@@ -106,15 +113,35 @@ def _sleep_s(ctx: BenchContext) -> float:
     return float(ctx.params.get("latency_ms", 0)) / 1000
 
 
-class _QueuePool:
-    """PyMySQL has no pool: C connections in a queue, handed out and taken back as they are
-    (no reset round trip, like the async drivers' pools)."""
+NO_MYSQLCLIENT = ("mysqlclient is not installed: apt install libmariadb-dev pkg-config (or "
+                  "your system's MySQL client headers), then pip install mysqlclient")
 
-    def __init__(self, params: dict[str, Any], size: int):
+
+def _no_mysqlclient() -> str | None:
+    return None if importlib.util.find_spec("MySQLdb") else NO_MYSQLCLIENT
+
+
+def _sync_driver(name: str, peer: Any) -> tuple[Any, dict[str, Any]]:
+    """The DB-API module and its connection keywords: PyMySQL's tuned ones, or mysqlclient's
+    (imported here: it is optional, built against the machine's client library)."""
+    if name == "pymysql":
+        return pymysql, peer.pymysql_params
+    try:
+        import MySQLdb
+    except ImportError:
+        raise CannotRun(NO_MYSQLCLIENT) from None
+    return MySQLdb, peer.params
+
+
+class _QueuePool:
+    """PyMySQL and mysqlclient have no pool: C connections in a queue, handed out and taken
+    back as they are (no reset round trip, like the async drivers' pools)."""
+
+    def __init__(self, driver: Any, params: dict[str, Any], size: int):
         self.conns: list[Any] = []
         try:
             for _ in range(size):
-                self.conns.append(pymysql.connect(**params, autocommit=True))
+                self.conns.append(driver.connect(**params, autocommit=True))
         except BaseException:
             self.close()  # the ones made before the failure
             raise
@@ -138,7 +165,7 @@ class _QueuePool:
 
     def close(self) -> None:
         for conn in self.conns:
-            with contextlib.suppress(pymysql.err.Error):
+            with contextlib.suppress(Exception):  # the driver's own error, whichever it is
                 conn.close()
 
 
@@ -151,16 +178,18 @@ def _ping(cur: Any) -> Any:
 # tests/workloads/test_mirrored.py checks it. A diff of two of them shows only the driver calls.
 
 
-class PymysqlClient:
-    """PyMySQL: one connection (the sequential twin) or a pool of C shared by C threads."""
+class SyncClient:
+    """PyMySQL or mysqlclient (DB-API, the same calls): one connection (the sequential twin)
+    or a pool of C shared by C threads."""
 
-    def __init__(self, pooled: bool = False):
+    def __init__(self, pooled: bool = False, driver: str = "pymysql"):
         self.pooled = pooled
+        self.driver = driver
 
     def open(self, ctx: BenchContext) -> None:
         self.sleep_s, self.work = _sleep_s(ctx), getattr(self, ctx.params["op"])
         size = _pool_size(ctx) if self.pooled else 1
-        self.pool = _QueuePool(ctx.peers["mysql"].pymysql_params, size)
+        self.pool = _QueuePool(*_sync_driver(self.driver, ctx.peers["mysql"]), size)
         warm(self.pool.get, self.pool.put, size, lambda c: _ping(c.cursor()))
 
     def op(self, item: Any) -> Any:
@@ -272,15 +301,24 @@ class AiomysqlClient:
 def _twins() -> tuple[Twin, ...]:
     common: dict[str, Any] = {"reset": reset, "ops_per_item": world_ops_per_item}
     return (
-        client_twin("pymysql", "sync", "PyMySQL (1 connection)", PymysqlClient, items,
-                    **common),
+        client_twin("pymysql", "sync", "PyMySQL (1 connection)", SyncClient, items,
+                    **common, core="Python", library="PyMySQL"),
         client_twin("pymysql-threads", "threads",
                     "PyMySQL + {concurrency} threads (pool of {concurrency})",
-                    functools.partial(PymysqlClient, pooled=True), items, **common),
+                    functools.partial(SyncClient, pooled=True), items, **common,
+                    core="Python", library="PyMySQL"),
+        client_twin("mysqlclient", "sync", "mysqlclient (1 connection)",
+                    functools.partial(SyncClient, driver="mysqlclient"), items, **common,
+                    core="C", library="mysqlclient", missing=_no_mysqlclient),
+        client_twin("mysqlclient-threads", "threads",
+                    "mysqlclient + {concurrency} threads (pool of {concurrency})",
+                    functools.partial(SyncClient, pooled=True, driver="mysqlclient"), items,
+                    **common, core="C", library="mysqlclient", missing=_no_mysqlclient),
         client_twin("aiomysql", "async", "aiomysql (pool of {concurrency})", AiomysqlClient,
-                    items, **common),
+                    items, **common, core="Python", library="aiomysql"),
         client_twin("asyncmy", "async", "asyncmy (pool of {concurrency})",
-                    functools.partial(AiomysqlClient, driver=asyncmy), items, **common),
+                    functools.partial(AiomysqlClient, driver=asyncmy), items, **common,
+                    core="Cython", library="asyncmy"),
     )
 
 
@@ -288,7 +326,8 @@ def _twins() -> tuple[Twin, ...]:
 # side. `quick` runs a tenth.
 WORKLOAD = Workload(
     name="mysql_queries",
-    description="MariaDB/MySQL client: PyMySQL (1 connection / thread pool) vs aiomysql and "
+    description="MariaDB/MySQL client: PyMySQL and mysqlclient (1 connection / thread pool) "
+                "vs aiomysql and "
                 "asyncmy against a real server (needs a local MariaDB/MySQL or --mysql-dsn).",
     twins=_twins(),
     scenarios=world_scenarios(sleep="SLEEP()", bulk="multi-row INSERTs (executemany)"),

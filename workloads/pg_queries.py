@@ -257,17 +257,19 @@ class PsycopgClient:
         self.sleep_s, self.work = _sleep_s(ctx), getattr(self, ctx.params["op"])
         conninfo = ctx.peers["postgres"].conninfo_for(_tls(ctx))
         size = _pool_size(ctx) if self.pooled else 1
+        self.pool: ConnectionPool[Any] | _OneConnection | _ConnectEach
         if _connect_each(ctx):
             self.pool = _ConnectEach(conninfo)
             return
         if self.pooled:
-            pool: ConnectionPool[Any] = ConnectionPool(
+            shared: ConnectionPool[Any] = ConnectionPool(
                 conninfo, min_size=size, max_size=size, kwargs={"autocommit": True}, open=True)
-            self.pool: ConnectionPool[Any] | _OneConnection | _ConnectEach = pool
-            pool.wait(timeout=30)
+            shared.wait(timeout=30)
+            pool: ConnectionPool[Any] | _OneConnection = shared
         else:
-            self.pool = _OneConnection(psycopg.connect(conninfo, autocommit=True))
-        warm(self.pool.getconn, self.pool.putconn, size, lambda c: c.execute(LOOKUP, (1,)))
+            pool = _OneConnection(psycopg.connect(conninfo, autocommit=True))
+        self.pool = pool
+        warm(pool.getconn, pool.putconn, size, lambda c: c.execute(LOOKUP, (1,)))
 
     def op(self, item: Any) -> Any:
         with self.pool.connection() as conn:
@@ -374,15 +376,15 @@ class AsyncpgClient:
             if not self.tuned:
                 raise CannotRun("without a pool (connect=1) asyncpg-default is the asyncpg "
                                 "twin again")
-            self.pool = _AsyncpgConnectEach(params)
+            self.pool: asyncpg.Pool | _AsyncpgConnectEach = _AsyncpgConnectEach(params)
             return
         extra: dict[str, Any] = {}
         if self.tuned and "reset" in inspect.signature(asyncpg.create_pool).parameters:
             extra["reset"] = _release_only  # asyncpg >= 0.30
         # min_size=C: create_pool opens all C connections before returning.
-        self.pool = await asyncpg.create_pool(min_size=size, max_size=size, **extra, **params)
-        await awarm(self.pool.acquire, self.pool.release, size,
-                    lambda c: c.fetchrow(A_LOOKUP, 1))
+        pool = await asyncpg.create_pool(min_size=size, max_size=size, **extra, **params)
+        self.pool = pool
+        await awarm(pool.acquire, pool.release, size, lambda c: c.fetchrow(A_LOOKUP, 1))
 
     async def op(self, item: Any) -> Any:
         async with self.pool.acquire() as conn:
@@ -436,11 +438,12 @@ class AiopgClient:
         self.sleep_s, self.work = _sleep_s(ctx), getattr(self, ctx.params["op"])
         conninfo, size = ctx.peers["postgres"].conninfo_for(_tls(ctx)), _pool_size(ctx)
         if _connect_each(ctx):
-            self.pool = _AiopgConnectEach(conninfo)
+            self.pool: aiopg.Pool | _AiopgConnectEach = _AiopgConnectEach(conninfo)
             return
-        self.pool = await aiopg.create_pool(conninfo, minsize=size, maxsize=size, timeout=30,
-                                            enable_hstore=False)
-        await awarm(self.pool.acquire, self.pool.release, size, _aiopg_ping)
+        pool = await aiopg.create_pool(conninfo, minsize=size, maxsize=size, timeout=30,
+                                       enable_hstore=False)
+        self.pool = pool
+        await awarm(pool.acquire, pool.release, size, _aiopg_ping)
 
     async def op(self, item: Any) -> Any:
         async with self.pool.acquire() as conn, conn.cursor() as cur:
@@ -483,26 +486,30 @@ class AiopgClient:
 
 def _twins() -> tuple[Twin, ...]:
     common: dict[str, Any] = {"reset": reset, "ops_per_item": world_ops_per_item}
+    # psycopg[binary] and asyncpg speak the protocol in Cython; aiopg is psycopg2's C on libpq.
+    # psycopg is one library in both models: what the async model alone buys.
+    psycopg_: dict[str, Any] = {**common, "core": "Cython", "library": "psycopg"}
+    asyncpg_: dict[str, Any] = {**common, "core": "Cython", "library": "asyncpg"}
     return (
         client_twin("psycopg", "sync", "psycopg (1 connection)", PsycopgClient, items,
-                    **common),
+                    **psycopg_),
         client_twin("psycopg-threads", "threads",
                     "psycopg + {concurrency} threads (pool of {concurrency})",
-                    functools.partial(PsycopgClient, pooled=True), items, **common),
+                    functools.partial(PsycopgClient, pooled=True), items, **psycopg_),
         client_twin("asyncpg", "async",
                     "asyncpg (pool of {concurrency}, release without RESET)", AsyncpgClient,
-                    items, **common),
+                    items, **asyncpg_),
         client_twin("asyncpg-default", "async",
                     "asyncpg (pool of {concurrency}, default: RESET ALL on release)",
-                    functools.partial(AsyncpgClient, tuned=False), items, **common,
+                    functools.partial(AsyncpgClient, tuned=False), items, **asyncpg_,
                     io_differs={"statements": "asyncpg's default pool resets each connection "
                                               "on release (RESET ALL, UNLISTEN *, CLOSE ALL, "
                                               "pg_advisory_unlock_all): what a user gets out "
                                               "of the box, shown beside the tuned twin"}),
         client_twin("psycopg-async", "async", "psycopg async (pool of {concurrency})",
-                    PsycopgAsyncClient, items, **common),
+                    PsycopgAsyncClient, items, **psycopg_),
         client_twin("aiopg", "async", "aiopg (pool of {concurrency})", AiopgClient, items,
-                    **common),
+                    **common, core="C", library="aiopg"),
     )
 
 

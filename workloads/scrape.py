@@ -23,12 +23,15 @@ import functools
 import multiprocessing
 import os
 import signal
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from html.parser import HTMLParser
+from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
 import aiohttp
 import requests
+from curl_cffi import requests as curl_requests
 from requests.adapters import HTTPAdapter
 
 from harness import (
@@ -149,6 +152,35 @@ class RequestsCrawler:
         return parse_page(url, html)
 
 
+class CurlCrawler:
+    """curl-cffi's Session (libcurl): one per worker thread, made on the thread's first page
+    (in the warm-up round), as its documentation asks."""
+
+    def open(self, ctx: BenchContext) -> None:
+        self.base, self.query = _site(ctx)
+        self.local = threading.local()
+        self.sessions: list[curl_requests.Session[Any]] = []
+        self.lock = threading.Lock()
+
+    def op(self, path: str) -> Parsed:
+        url = f"{self.base}{path}"
+        session: curl_requests.Session[Any] | None = getattr(self.local, "session", None)
+        if session is None:
+            session = self.local.session = curl_requests.Session()
+            with self.lock:
+                self.sessions.append(session)
+        response = session.get(f"{url}?{self.query}")
+        response.raise_for_status()
+        return self.parse(url, response.text)
+
+    def close(self) -> None:
+        for session in self.sessions:
+            session.close()
+
+    def parse(self, url: str, html: str) -> Parsed:
+        return parse_page(url, html)
+
+
 # --- async twins ------------------------------------------------------------------------------
 
 
@@ -191,17 +223,43 @@ class AiohttpCrawler:
                                                                 html)
 
 
+class CurlAsyncCrawler:
+    """curl-cffi's AsyncSession: the same libcurl on asyncio, parsing on the loop."""
+
+    async def open(self, ctx: BenchContext) -> None:
+        self.base, self.query = _site(ctx)
+        self.session: curl_requests.AsyncSession[Any] = curl_requests.AsyncSession(
+            max_clients=ctx.params["concurrency"])
+
+    async def op(self, path: str) -> Parsed:
+        url = f"{self.base}{path}"
+        response = await self.session.get(f"{url}?{self.query}")
+        response.raise_for_status()
+        return await self.parse(url, response.text)
+
+    async def close(self) -> None:
+        await self.session.close()
+
+    async def parse(self, url: str, html: str) -> Parsed:
+        return parse_page(url, html)
+
+
 def _twins() -> tuple[Twin, ...]:
     return (
         client_twin("requests", "sync", "requests (sequential)", RequestsCrawler, seeds,
-                    crawl=True),
+                    crawl=True, core="Python", library="requests"),
         client_twin("requests-threads", "threads", "requests + {concurrency} threads",
-                    RequestsCrawler, seeds, crawl=True),
+                    RequestsCrawler, seeds, crawl=True, core="Python", library="requests"),
+        client_twin("curl-cffi-threads", "threads", "curl-cffi + {concurrency} threads",
+                    CurlCrawler, seeds, crawl=True, core="C", library="curl-cffi"),
         client_twin("aiohttp", "async", "aiohttp ({concurrency} in flight, parsing on the loop)",
-                    AiohttpCrawler, seeds, crawl=True),
+                    AiohttpCrawler, seeds, crawl=True, core="C", library="aiohttp"),
         client_twin("aiohttp-procs", "async",
                     "aiohttp ({concurrency} in flight) + parsing in a process per core",
-                    functools.partial(AiohttpCrawler, processes=True), seeds, crawl=True),
+                    functools.partial(AiohttpCrawler, processes=True), seeds, crawl=True,
+                    core="C", library="aiohttp"),
+        client_twin("curl-cffi-async", "async", "curl-cffi async ({concurrency} in flight)",
+                    CurlAsyncCrawler, seeds, crawl=True, core="C", library="curl-cffi"),
     )
 
 

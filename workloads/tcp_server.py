@@ -249,14 +249,18 @@ WORKLOAD = Workload(
     description="A length-prefixed request/response TCP server under C concurrent connections: "
                 "thread per connection vs asyncio (streams, Protocol, uvloop).",
     twins=(
-        server_twin("threaded", "threads", "ThreadingTCPServer (thread per connection)", MODULE),
-        server_twin("asyncio-streams", "async", "asyncio streams", MODULE, loop="asyncio"),
+        # No library serves both models: socketserver is threads only, asyncio async only.
+        server_twin("threaded", "threads", "ThreadingTCPServer (thread per connection)", MODULE,
+                    core="Python", library="socketserver"),
+        server_twin("asyncio-streams", "async", "asyncio streams", MODULE, loop="asyncio",
+                    core="Python", library="asyncio"),
         # The uvloop variants stay out of the quick smoke run (under a minute): same code.
         server_twin("asyncio-streams-uvloop", "async", "asyncio streams on uvloop", MODULE,
-                    loop="uvloop", profiles=LARGER),
-        server_twin("asyncio-protocol", "async", "asyncio Protocol", MODULE, loop="asyncio"),
+                    loop="uvloop", profiles=LARGER, core="Cython", library="asyncio"),
+        server_twin("asyncio-protocol", "async", "asyncio Protocol", MODULE, loop="asyncio",
+                    core="Python", library="asyncio"),
         server_twin("asyncio-protocol-uvloop", "async", "asyncio Protocol on uvloop", MODULE,
-                    loop="uvloop", profiles=LARGER),
+                    loop="uvloop", profiles=LARGER, core="Cython", library="asyncio"),
     ),
     scenarios=(
         Scenario("c10", {"n": 20000, "concurrency": 10, "size": 100},

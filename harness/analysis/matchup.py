@@ -19,7 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from harness.analysis.stats import Comparison, Verdict, compare_passes, min_detectable_p
-from harness.analysis.summary import ScenarioSummary
+from harness.analysis.summary import ScenarioSummary, did_all_the_work
+from harness.model.workload import SYNC_KINDS
 from harness.results.runfile import BenchRecord
 
 ALPHA = 0.01
@@ -107,9 +108,40 @@ def judge(summary: ScenarioSummary) -> Matchup | None:
     """The matchup of a scenario, or None when it lacks a sync or an async twin that did all
     the work."""
     sync, async_ = summary.best_sync, summary.best_async
-    point = summary.async_speedup
-    if sync is None or async_ is None or point is None:
+    if sync is None or async_ is None or summary.async_speedup is None:
         return None
+    return _matchup(summary, sync, async_)
+
+
+def same_library_pairs(summary: ScenarioSummary) -> dict[str, tuple[BenchRecord, BenchRecord]]:
+    """Per library with twins of both models in the scenario (that did all the work): its best
+    sync twin and its best async twin."""
+    records = [r.record for r in summary.rows if r.record.library and did_all_the_work(r.record)]
+    out = {}
+    for library in dict.fromkeys(r.library for r in records):
+        mine = [r for r in records if r.library == library]
+        syncs = [r for r in mine if r.kind in SYNC_KINDS]
+        asyncs = [r for r in mine if r.kind not in SYNC_KINDS]
+        if syncs and asyncs:
+            out[library] = (min(syncs, key=summary.score), min(asyncs, key=summary.score))
+    return out
+
+
+def judge_model(summary: ScenarioSummary) -> Matchup | None:
+    """What the async model alone buys, the library held fixed: among the libraries with a
+    twin in both models here (httpx, curl-cffi, psycopg...), the best async twin against its
+    own library's best sync twin. None when no library has both (never a ratio across
+    libraries: that is the headline's, which mixes the model and the implementation)."""
+    pairs = same_library_pairs(summary)
+    if not pairs:
+        return None
+    sync, async_ = min(pairs.values(), key=lambda pair: summary.score(pair[1]))
+    return _matchup(summary, sync, async_)
+
+
+def _matchup(summary: ScenarioSummary, sync: BenchRecord, async_: BenchRecord) -> Matchup:
+    denominator = summary.score(async_)
+    point = summary.score(sync) / denominator if denominator > 0 else float("nan")
     metric = summary.judged_by
     a, b = _samples(sync, metric), _samples(async_, metric)
     speedup: Interval | None = None

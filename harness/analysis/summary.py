@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.analysis.stats import quartiles
+from harness.model.case import CaseKey
 from harness.model.workload import SYNC_KINDS
 from harness.results.runfile import BenchRecord, Run
 
@@ -32,6 +33,9 @@ class ScenarioSummary:
     best_sync: BenchRecord | None
     best_async: BenchRecord | None
     judged_by: str | None = None  # an extra_info key; None means wall time
+    # Same-library pairs the run selected here that have no "async model alone" figure, and
+    # why (one line each: a side skipped, failed or did not do all the work).
+    unpaired: tuple[str, ...] = ()
 
     def score(self, record: BenchRecord) -> float:
         return score(record, self.judged_by)
@@ -90,10 +94,42 @@ def summarize(run: Run) -> list[ScenarioSummary]:
     groups: dict[tuple[str, str], list[BenchRecord]] = {}
     for record in run.benchmarks:
         groups.setdefault((record.workload, record.scenario), []).append(record)
-    return [_summarize_group(records) for records in groups.values()]
+    return [_summarize_group(records, _unpaired(run, records)) for records in groups.values()]
 
 
-def _summarize_group(records: list[BenchRecord]) -> ScenarioSummary:
+def _unpaired(run: Run, records: list[BenchRecord]) -> tuple[str, ...]:
+    """A line per library the run selected in both models for this scenario whose sync or
+    async side has no twin that did all the work: its model-alone figure is missing, and is
+    never made against another library."""
+    workload, scenario = records[0].workload, records[0].scenario
+    twins = (run.meta.get("workloads", {}).get(workload) or {}).get("twins") or {}
+    outcomes = run.outcomes
+    done = {r.twin for r in records if did_all_the_work(r)}
+    by_library: dict[str, list[tuple[str, bool]]] = {}
+    for name, twin in twins.items():
+        case = CaseKey(workload, scenario, name).test_id
+        if twin.get("library") and (case in outcomes or any(r.twin == name for r in records)):
+            by_library.setdefault(twin["library"], []).append((name, twin["kind"] in SYNC_KINDS))
+    lines = []
+    for library, members in by_library.items():
+        for sync in (True, False):
+            side = [name for name, is_sync in members if is_sync == sync]
+            if not side or len(side) == len(members) or done.intersection(side):
+                continue
+            name = side[0]
+            outcome = outcomes.get(CaseKey(workload, scenario, name).test_id)
+            why = (f"{outcome.outcome} ({outcome.detail})" if outcome is not None
+                   and outcome.outcome != "passed" and outcome.detail
+                   else outcome.outcome if outcome is not None and outcome.outcome != "passed"
+                   else "did not do all the work")
+            lines.append(f"no async-model-alone figure for {library}: its "
+                         f"{'sync' if sync else 'async'} twin {name} {why}")
+            break
+    return tuple(lines)
+
+
+def _summarize_group(records: list[BenchRecord], unpaired: tuple[str, ...] = ()
+                     ) -> ScenarioSummary:
     judged_by = records[0].extra.get("judged_by")
 
     def best(candidates: list[BenchRecord]) -> BenchRecord | None:
@@ -113,7 +149,7 @@ def _summarize_group(records: list[BenchRecord]) -> ScenarioSummary:
     rows = tuple(Row(r, ratio(sequential, r), ratio(best_sync, r)) for r in records)
     first = records[0]
     return ScenarioSummary(first.workload, first.scenario, first.params, rows, best_sync,
-                           best_async, judged_by)
+                           best_async, judged_by, unpaired)
 
 
 BUSY_WARNING = 0.8

@@ -1,5 +1,7 @@
 """The map a sweep draws: the async-over-best-sync verdict at every grid point, and the
-crossover — where along the grid async starts (or stops) paying.
+crossover — where along the grid async starts (or stops) paying. `analyse(run, model=True)`
+draws the same map for the async model alone (`matchup.judge_model`: a library's async twin
+over its own sync twin), where the swept workload has such pairs.
 
 Each point's verdict is the scenario verdict of `analysis.matchup` (best async twin against
 best sync twin, the statistics `bench compare` uses); where the rounds are too few for a
@@ -22,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from itertools import pairwise, product
 from typing import Any
 
-from harness.analysis.matchup import Call, Matchup, judge
+from harness.analysis.matchup import Call, Matchup, judge, judge_model
 from harness.analysis.summary import summarize
 from harness.results.runfile import Run
 
@@ -77,6 +79,7 @@ class SweepResult:
     primary: str
     points: tuple[PointResult, ...]
     crossovers: tuple[Crossover, ...] = field(default=())
+    model: bool = False  # the async model alone (one library both ways), not the headline
 
     def point(self, values: Mapping[str, Any]) -> PointResult | None:
         key = tuple(values[a] for a, _ in self.axes)
@@ -93,13 +96,16 @@ def primary_axis(axes: Sequence[tuple[str, Sequence[Any]]]) -> str:
     return next((name for name in PRIMARY_ORDER if name in swept), swept[0])
 
 
-def analyse(run: Run) -> SweepResult | None:
-    """The map of a sweep run; None for a run that is not a sweep."""
+def analyse(run: Run, model: bool = False) -> SweepResult | None:
+    """The map of a sweep run; None for a run that is not a sweep. `model`: the map of the
+    async model alone, None when no point has a same-library pair."""
     block = run.meta.get("sweep")
     if not isinstance(block, dict):
         return None
     axes = tuple((str(a["name"]), tuple(a["values"])) for a in block["axes"])
-    matchups = {s.scenario: judge(s) for s in summarize(run)}
+    matchups = {s.scenario: (judge_model if model else judge)(s) for s in summarize(run)}
+    if model and not any(matchups.values()):
+        return None
     measured = {s.scenario for s in summarize(run)}
     points: list[PointResult] = []
     for raw in block.get("points", []):
@@ -110,11 +116,13 @@ def analyse(run: Run) -> SweepResult | None:
             continue
         m = matchups.get(name)
         points.append(PointResult(dict(raw["values"]), name, m,
-                                  "" if m else "no sync and async twin both did the work"))
+                                  "" if m else "no library's sync and async twins both did "
+                                  "the work" if model else
+                                  "no sync and async twin both did the work"))
     for raw in block.get("skipped", []):
         points.append(PointResult(dict(raw["values"]), None, reason=str(raw["reason"])))
     result = SweepResult(str(block["workload"]), str(block["scenario"]), axes,
-                         primary_axis(axes), tuple(points))
+                         primary_axis(axes), tuple(points), model=model)
     return replace(result, crossovers=tuple(crossovers(result)))
 
 

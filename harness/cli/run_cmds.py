@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from typing import Annotated
 
 import typer
@@ -34,7 +35,7 @@ from harness.cli.report_cmds import write_report
 from harness.config import workload_sources
 from harness.errors import BadInput
 from harness.model.registry import Selection, discover
-from harness.model.workload import ALL_PROFILES
+from harness.model.workload import ALL_PROFILES, SYNC_KINDS, Twin
 from harness.render.fmt import describe_params, plain
 from harness.render.html import run_page
 from harness.render.run import render_run
@@ -124,6 +125,16 @@ def strict_exit(run: Run, strict: bool) -> int:
     return 0
 
 
+def same_library_twins(twins: Iterable[Twin]) -> dict[str, list[str]]:
+    """The twins of each library that has twins in both models, by library."""
+    by_library: dict[str, list[Twin]] = {}
+    for t in twins:
+        if t.library:
+            by_library.setdefault(t.library, []).append(t)
+    return {lib: [t.name for t in mine] for lib, mine in by_library.items()
+            if len({t.kind in SYNC_KINDS for t in mine}) == 2}
+
+
 def list_workloads(workloads: WorkloadsOpt = None) -> None:
     """List workloads, their twins and scenarios."""
     with bad_input_exits():
@@ -138,11 +149,20 @@ def list_workloads(workloads: WorkloadsOpt = None) -> None:
             table.add_row(s.name, describe_params(dict(s.params)), ", ".join(sorted(s.profiles)))
         console.print(table)
         twins = ", ".join(
-            f"{t.name} [dim]({t.kind}"
+            f"{t.name} [dim]({t.kind}" + (f" · {t.core}" if t.core else "")
             + ("" if t.profiles == ALL_PROFILES else f"; {', '.join(sorted(t.profiles))}")
             + ")[/]" for t in workload.twins)
         peers = ", ".join(workload.peers) or "none"
         console.print(f"  twins: {twins}\n  peers: {peers}")
+        pairs = same_library_twins(workload.twins)
+        if pairs:
+            console.print("  [dim]one library in both models (the async model alone): "
+                          + plain("; ".join(f"{lib}: {', '.join(names)}"
+                                            for lib, names in pairs.items())) + "[/]")
+        for t in workload.twins:
+            why = t.missing() if t.missing is not None else None
+            if why:
+                console.print(f"  [yellow]{plain(t.name)} cannot run here[/]: {plain(why)}")
         servers = [t.name for t in workload.twins if t.side != "client"]
         if servers:
             console.print(f"  [dim]--count counts no server twin ({plain(', '.join(servers))})"

@@ -19,7 +19,7 @@ from harness.drivers.aio import Bridge, close_loop, new_loop
 from harness.drivers.cpuwork import burn, iterations_for
 from harness.drivers.health import LoopHealth
 from harness.model.checksum import MASK, combine, digest
-from harness.model.workload import ALL_PROFILES, BenchContext, Kind, Params, Twin
+from harness.model.workload import ALL_PROFILES, BenchContext, Kind, Params, Twin, check_core
 
 
 class SyncClient(Protocol):
@@ -349,6 +349,9 @@ def client_twin(
     crawl: bool = False,
     profiles: frozenset[str] = ALL_PROFILES,
     io_differs: Mapping[str, str] | None = None,
+    core: str = "",
+    library: str = "",
+    missing: Callable[[], str | None] | None = None,
 ) -> Twin:
     """Declare a client-side twin: `client()` builds a fresh client for each benchmark.
 
@@ -356,8 +359,8 @@ def client_twin(
     mapping it returns is reported per benchmark as the mean over the timed rounds.
     `ops_per_item` counts operations when one item is several (e.g. 20 queries per request).
     `crawl`: `items` are the seeds and `op(item)` returns `(result, found_items)`; every item
-    found is visited once, and the checksum folds the results. `profiles`, `io_differs`: see
-    `Twin`.
+    found is visited once, and the checksum folds the results. `profiles`, `io_differs`,
+    `core`, `library`, `missing`: see `Twin`.
     """
     drivers: dict[str, type[Any]] = {
         "sync": SequentialBench, "threads": ThreadPoolBench, "async": AsyncTasksBench,
@@ -369,5 +372,7 @@ def client_twin(
     def bind(ctx: BenchContext) -> Any:
         return driver(client(), ctx, items, reset, ops_per_item, crawl)
 
+    check_core(name, core)
     return Twin(name=name, kind=kind, label=label, bind=bind, impl=client, profiles=profiles,
-                io_differs=dict(io_differs or {}))
+                io_differs=dict(io_differs or {}), core=core, library=library,
+                missing=missing)

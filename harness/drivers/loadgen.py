@@ -37,7 +37,7 @@ import resource
 import sys
 import time
 from array import array
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -46,7 +46,7 @@ from harness.drivers.latency import percentile
 from harness.model.checksum import MASK, digest
 from harness.procs import nofile_shortfall
 
-Params = dict[str, Any]
+Params = Mapping[str, Any]  # read only
 clock = time.perf_counter
 T = TypeVar("T")
 

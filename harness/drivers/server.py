@@ -53,6 +53,7 @@ from harness.model.workload import (
     Metric,
     Params,
     Twin,
+    check_core,
 )
 from harness.procs import ChildProcess, nofile_shortfall, python_cmd, shielded
 
@@ -374,6 +375,8 @@ def server_twin(
     rate_key: str = "rps",
     timeout: Callable[[Params], float] | None = None,
     profiles: frozenset[str] = ALL_PROFILES,
+    core: str = "",
+    library: str = "",
 ) -> Twin:
     """Declare a server-side twin served by `python -m module serve --twin name`.
 
@@ -382,7 +385,7 @@ def server_twin(
     connections a scenario opens (for the open-files limit and memory per connection); `ops`
     what one round counts as operations; `rate_key` the extra_info key of successes per
     second; `timeout` how long the harness waits for one load command (default: the
-    scenario's round_timeout_s plus a margin). `profiles`: see `Twin`.
+    scenario's round_timeout_s plus a margin). `profiles`, `core`, `library`: see `Twin`.
     """
 
     def bind(ctx: BenchContext) -> ServerBench:
@@ -392,5 +395,6 @@ def server_twin(
         return ServerBench(module, name, ctx, server_loop=loop, connections=connections(params),
                            ops=ops(params), rate_key=rate_key, timeout=wait)
 
+    check_core(name, core)
     return Twin(name=name, kind=kind, label=label, bind=bind, impl=module, side="server",
-                profiles=profiles)
+                profiles=profiles, core=core, library=library)

@@ -15,6 +15,7 @@ Kind = Literal["sync", "threads", "async"]
 KINDS: tuple[Kind, ...] = ("sync", "threads", "async")
 SYNC_KINDS: frozenset[str] = frozenset({"sync", "threads"})
 ALL_PROFILES = frozenset({"quick", "default", "full"})
+CORES = ("C", "Cython", "Rust", "Python")
 
 Params = Mapping[str, Any]
 
@@ -66,6 +67,11 @@ class BenchContext:
     stall_threshold_s: float = 0.010
 
 
+def check_core(twin: str, core: str) -> None:
+    if core and core not in CORES:
+        raise ValueError(f"twin {twin!r}: core must be one of {', '.join(CORES)}, not {core!r}")
+
+
 @dataclass(frozen=True)
 class Twin:
     """One implementation of a workload.
@@ -79,6 +85,13 @@ class Twin:
     operation differs from its scenario's other twins on purpose (e.g. a library's default
     pool resetting each connection); undeclared, a difference fails the twin like a wrong
     checksum (twins must do the same work).
+    `core` says what does the twin's parsing and I/O (one of CORES: "C", "Cython", "Rust",
+    "Python"), so nobody reads a C-versus-Python gap as sync-versus-async; `library` names the
+    I/O library, so that a scenario's twins of one library in both models (httpx's Client and
+    AsyncClient, curl-cffi's Session and AsyncSession, psycopg's) show what the async model
+    alone buys, the library held fixed (harness.analysis.matchup). `missing()` says why the
+    twin cannot run on this machine (an optional library not installed), or None; `bench
+    list` shows it, and the twin itself skips with the same line (CannotRun).
     """
 
     name: str
@@ -89,6 +102,9 @@ class Twin:
     side: Literal["client", "server"] = "client"  # where the twin's work runs
     profiles: frozenset[str] = ALL_PROFILES
     io_differs: Mapping[str, str] = field(default_factory=dict)
+    core: str = ""
+    library: str = ""
+    missing: Callable[[], str | None] | None = None
 
     def describe(self, params: Params) -> str:
         try:

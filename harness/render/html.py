@@ -58,7 +58,14 @@ from harness.render.run import (
     verdict_line,
 )
 from harness.render.sweep import LEGEND as CELLS_LEGEND
-from harness.render.sweep import GridText, crossover_line, grid_texts, layout, skipped_line
+from harness.render.sweep import (
+    MODEL_LEGEND,
+    GridText,
+    crossover_line,
+    grid_texts,
+    layout,
+    skipped_line,
+)
 from harness.results.runfile import Outcome, Run
 
 CSS = """
@@ -260,6 +267,9 @@ def run_page(name: str, run: Run) -> str:
             "</p>", *run_header(name, run)]
     if swept is not None:
         body += _sweep_sections(swept)
+        model = analyse_sweep(run, model=True)
+        if model is not None:
+            body += _sweep_sections(model)
         body.append(f"<details><summary>every point's tables ({len(summarize(run))} points)"
                     "</summary>")
         body += _scenario_sections(run, charts_too=False)
@@ -289,6 +299,7 @@ def _scenario_sections(run: Run, charts_too: bool) -> list[str]:
                                _scenario_caption(summary)))
         if timed:
             out.append(f'<p class="verdict">→ {esc(verdict_line(summary))}</p>')
+            out += [f'<p class="note">{esc(line)}</p>' for line in summary.unpaired]
         out += [f'<p class="warning">{esc(line)}</p>' for line in stall_lines(summary)]
         metrics = workloads.get(summary.workload, {}).get("metrics", [])
         out += [table(t) for t in scenario_texts(summary, metrics, timed)]
@@ -333,14 +344,18 @@ def _call_class(call: object) -> str:
 def _sweep_sections(result: SweepResult) -> list[str]:
     rows_axis, grids_fixed = layout(result)
     out = [f"<h2>Where async starts to pay: {esc(result.workload)} · {esc(result.scenario)}"
-           "</h2>"]
+           + (", the async model alone" if result.model else "") + "</h2>"]
     for fixed, grid in zip(grids_fixed, grid_texts(result), strict=True):
+        what = ("the fastest same-library async twin's speedup over its own library's best "
+                "sync twin" if result.model else
+                "the best async twin's speedup over the best sync twin")
         out.append(_figure(charts.sweep_heatmap(result, fixed, rows_axis),
-                           "Each cell: the best async twin's speedup over the best sync twin "
-                           "at that grid point, coloured by verdict. The black line: the "
-                           "crossover, where the verdict turns."))
+                           f"Each cell: {what} at that grid point, coloured by verdict. The "
+                           "black line: the crossover, where the verdict turns."))
         out.append(_grid_table(grid))
-        out.append(f'<p class="note">{esc(CELLS_LEGEND)}</p>')
+        out.append(f'<p class="note">{esc(MODEL_LEGEND if result.model else CELLS_LEGEND)}</p>')
+        if result.model:
+            continue  # its lines would repeat the heatmap: the headline's suffice
         out.append(_figure(charts.sweep_lines(result, fixed, rows_axis),
                            f"The speedup against {result.primary}, one line per "
                            f"{rows_axis or 'sweep'}; the band is its 95% interval; at y = 1 "

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from harness.analysis.matchup import Call, Interval, Matchup, judge
+from harness.analysis.matchup import Call, Interval, Matchup, judge, judge_model
 from harness.analysis.summary import BUSY_WARNING, ScenarioSummary, busiest, summarize
 from harness.analysis.sweep import analyse as analyse_sweep
 from harness.model.workload import SYNC_KINDS
@@ -78,7 +78,37 @@ def verdict_line(summary: ScenarioSummary, matchup: Matchup | None = None) -> st
         # after a tie the subject is both twins: name the one meant
         line += (f"; {a} uses" if m.call is Call.TIE else ", and uses") + \
             f" {_x(factor)} {m.cpu_call} CPU per op"
+    model = judge_model(summary)
+    if model is not None and (model.sync, model.async_) != (m.sync, m.async_):
+        line += f". {model_sentence(model)}"
     return line
+
+
+def model_cell(model: Matchup) -> str:
+    """The async model alone, in an answer table's cell: "1.12x (0.98–1.27)" over the
+    library's name (two lines: the table stays within a terminal)."""
+    if model.speedup is None:
+        return f"{_x(model.point)} (untested)\n{model.async_.library}"
+    return (f"{_x(model.speedup.value)} "
+            f"({fmt_range(model.speedup.low, model.speedup.high, '')})\n"
+            f"{model.async_.library}")
+
+
+def model_sentence(model: Matchup) -> str:
+    """What the async model alone buys, the library held fixed."""
+    library = model.async_.library
+    held = f"With the library held fixed ({library}: {model.async_.twin} against " \
+        f"{model.sync.twin})"
+    if model.speedup is None or model.call is Call.CANNOT_TELL:
+        return f"{held}, async looks {_x(model.point)} ({model.reason or 'untested'})"
+    if model.call is Call.TIE:
+        return (f"{held}, the two models are within noise of each other "
+                f"({_x(model.speedup.value)}, {_interval(model.speedup)})")
+    factor = model.point if model.point >= 1 else 1 / model.point
+    word = "faster" if model.point >= 1 else "slower"
+    interval = (_interval(model.speedup) if model.point >= 1 else
+                f"95% CI {fmt_range(1 / model.speedup.high, 1 / model.speedup.low)}")
+    return f"{held}, async is {_x(factor)} {word} ({interval})"
 
 
 BEST = "best"
@@ -90,8 +120,9 @@ ROW_STYLES = {BEST: "bold green", "faster": "green", "slower": "red", "tie": "ye
 def _text_cell(value: str, style: str = "") -> Text:
     """Text, not markup: names come from run files and scenario names hold brackets, which
     rich would otherwise read as markup; and control characters out (`plain`), so a file
-    cannot drive the terminal."""
-    return Text(plain(value, markup=False), style=style)
+    cannot drive the terminal; a cell's own line breaks stay (a two-line cell)."""
+    return Text("\n".join(plain(line, markup=False) for line in value.split("\n")),
+                style=style)
 
 
 def rich_table(text: TableText, title_style: str | None = None) -> Table:
@@ -146,11 +177,11 @@ def scenario_texts(summary: ScenarioSummary, metrics: Sequence[Mapping[str, str]
         bold = [False] * len(summary.rows)
         texts = [_text(scenario_title(summary) + " (counted only)",
                        ["twin", "kind", "instr/op", "instr: best sync ÷ twin"],
-                       [[r.record.twin, r.record.kind, *c]
+                       [[r.record.twin, _kind(r.record), *c]
                         for r, c in zip(summary.rows, counts, strict=True)],
                        bold, text_columns=2)]
     else:
-        timing = [[r.record.twin, r.record.kind, fmt_seconds(r.record.median),
+        timing = [[r.record.twin, _kind(r.record), fmt_seconds(r.record.median),
                    fmt_seconds(r.record.iqr), fmt_percent(r.record.pass_spread),
                    fmt_rate(r.record.ops_per_s),
                    fmt_ratio(r.vs_sequential), fmt_ratio(r.vs_best_sync),
@@ -162,9 +193,7 @@ def scenario_texts(summary: ScenarioSummary, metrics: Sequence[Mapping[str, str]
                         "vs best sync", "CPU/op", "CPU vs best sync", "instr/op",
                         "instr vs best sync", "eff. vs ideal"],
                        timing, bold, text_columns=2)]
-    costs = _cost_text(summary, bold)
-    if costs is not None:
-        texts.append(costs)
+    texts += _cost_texts(summary, bold)
     measured = [[r.record.twin, *(fmt_metric(r.record.extra.get(m["key"]),
                                              m.get("unit", "count")) for m in metrics)]
                 for r in summary.rows]
@@ -208,6 +237,11 @@ def count_lines(run: Run) -> list[str]:
 
 def _fmt_optional_seconds(value: float | None) -> str:
     return "—" if value is None else fmt_seconds(value)
+
+
+def _kind(record: BenchRecord) -> str:
+    """The twin's model and, when declared, what does its parsing and I/O: "async · C"."""
+    return f"{record.kind} · {record.core}" if record.core else record.kind
 
 
 def _best_sync_count(summary: ScenarioSummary) -> int | None:
@@ -265,33 +299,40 @@ def _fmt_bytes_per_op(io: Mapping[str, float]) -> str:
     return f"{sent or 0:,.0f} ↑ {received or 0:,.0f} ↓"
 
 
-def _cost_text(summary: ScenarioSummary, bold: list[bool]) -> TableText | None:
+def _cost_texts(summary: ScenarioSummary, bold: list[bool]) -> list[TableText]:
     """What each client twin cost the measuring process and the peers over its timed rounds
-    (server twins report their server's in the measured-at table instead), and the I/O each
-    operation made: what the peers served, this process's context switches, and, when
-    counted, its system calls (valgrind's trace, every thread)."""
+    (server twins report their server's in the measured-at table instead), with its loop's
+    health; then the I/O each operation made: what the peers served, this process's context
+    switches, and, when counted, its system calls (valgrind's trace, every thread). Two
+    tables, so that neither is squeezed past its headers."""
     peers = sorted({p for r in summary.rows for p in r.record.peer_cpu_per_op()})
-    rows = [[r.record.twin,
-             fmt_metric(r.record.extra.get("threads_peak"), "count"),
-             fmt_metric(r.record.extra.get("rss_delta_bytes"), "bytes"),
-             *(_fmt_optional_seconds(r.record.peer_cpu_per_op().get(p)) for p in peers),
-             *(_fmt_per_op(r.record.io_per_op.get(key)) for key, _ in IO_COLUMNS),
-             _fmt_optional_seconds(_cpu_per_connection(r.record)),
-             _fmt_bytes_per_op(r.record.io_per_op),
-             _fmt_per_op(r.record.extra.get("syscalls_per_op")),
-             _top_syscalls(r.record),
-             _fmt_lag(r.record.extra.get("loop_lag_p99_s")),
-             fmt_metric(r.record.extra.get("loop_stalls"), "count"),
-             fmt_metric(r.record.extra.get("tasks_leaked"), "count")]
-            for r in summary.rows]
-    if all(cell == "—" for row in rows for cell in row[1:]):
-        return None
-    return _text(f"  {summary.scenario}: what each twin cost over its timed rounds",
-                 ["twin", "threads (peak)", "RSS Δ", *(f"{p} CPU/op" for p in peers),
-                  *(header for _, header in IO_COLUMNS), "CPU/conn", "bytes/op",
-                  "syscalls/op", "most frequent", "loop lag p99", "loop stalls",
-                  "leaked tasks"],
-                 rows, bold, text_columns=1)
+    costs = [[r.record.twin,
+              fmt_metric(r.record.extra.get("threads_peak"), "count"),
+              fmt_metric(r.record.extra.get("rss_delta_bytes"), "bytes"),
+              *(_fmt_optional_seconds(r.record.peer_cpu_per_op().get(p)) for p in peers),
+              _fmt_optional_seconds(_cpu_per_connection(r.record)),
+              _fmt_lag(r.record.extra.get("loop_lag_p99_s")),
+              fmt_metric(r.record.extra.get("loop_stalls"), "count"),
+              fmt_metric(r.record.extra.get("tasks_leaked"), "count")]
+             for r in summary.rows]
+    io = [[r.record.twin,
+           *(_fmt_per_op(r.record.io_per_op.get(key)) for key, _ in IO_COLUMNS),
+           _fmt_bytes_per_op(r.record.io_per_op),
+           _fmt_per_op(r.record.extra.get("syscalls_per_op")),
+           _top_syscalls(r.record)]
+          for r in summary.rows]
+    out = []
+    if any(cell != "—" for row in costs for cell in row[1:]):
+        out.append(_text(f"  {summary.scenario}: what each twin cost over its timed rounds",
+                         ["twin", "threads (peak)", "RSS Δ", *(f"{p} CPU/op" for p in peers),
+                          "CPU/conn", "loop lag p99", "loop stalls", "leaked tasks"],
+                         costs, bold, text_columns=1))
+    if any(cell != "—" for row in io for cell in row[1:]):
+        out.append(_text(f"  {summary.scenario}: what each operation did",
+                         ["twin", *(header for _, header in IO_COLUMNS), "bytes/op",
+                          "syscalls/op", "most frequent syscalls"],
+                         io, bold, text_columns=1))
+    return out
 
 
 def _top_syscalls(record: BenchRecord, shown: int = 2) -> str:
@@ -315,19 +356,24 @@ def answer_text(run: Run) -> TableText | None:
         cpu = "—" if m.cpu is None else _x(m.cpu.value) + ("" if m.cpu.significant else " ~")
         counted = (m.sync.instructions_per_op, m.async_.instructions_per_op)
         instructions = (_x(counted[0] / counted[1]) if counted[0] and counted[1] else "—")
+        model = judge_model(summary)
         rows.append([f"{summary.workload} · {summary.scenario}", m.sync.twin, m.async_.twin,
-                     speedup, cpu, instructions, m.call.value])
+                     speedup, cpu, instructions,
+                     model_cell(model) if model is not None else "—", m.call.value])
         words.append(m.call.value)
     if not rows:
         return None
     text = TableText("the answer: best async twin vs best sync twin, per scenario",
                      ["scenario", "best sync", "best async", "speedup (95% CI)",
-                      "CPU sync÷async", "instr. sync÷async", "verdict"], rows, words,
-                     align="lllrrrl",
+                      "CPU sync÷async", "instr. sync÷async", "async model alone", "verdict"],
+                     rows, words, align="lllrrrrl",
                      caption="speedup > 1: async is better (95% CI); CPU: sync CPU/op ÷ "
                              "async CPU/op (~: within noise)"
                              + ("; instr.: the same for instructions counted under "
-                                "callgrind" if any(r[5] != "—" for r in rows) else ""))
+                                "callgrind" if any(r[5] != "—" for r in rows) else "")
+                             + ("; async model alone: a library's own async twin over its "
+                                "own sync twin (95% CI), the library held fixed"
+                                if any(r[6] != "—" for r in rows) else ""))
     return text.without_empty_columns()
 
 
@@ -411,13 +457,16 @@ def render_run(run: Run, console: Console, details: bool = False) -> None:
             if timed:
                 console.print(Text(plain("→ " + verdict_line(summary), markup=False),
                                    style="bold"), soft_wrap=True)
+                for line in summary.unpaired:
+                    console.print(Text(plain("  " + line, markup=False), style="dim"),
+                                  soft_wrap=True)
             for line in stall_lines(summary):
                 console.print(Text(plain("  " + line, markup=False), style="yellow"),
                               soft_wrap=True)
     if not timed:
         pass
     elif swept is not None:
-        render_sweep(swept, console)
+        render_sweep(swept, console, analyse_sweep(run, model=True))
     else:
         answer = summary_table(run)
         if answer is not None:

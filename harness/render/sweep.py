@@ -1,5 +1,6 @@
 """A sweep in the terminal: the grid of async-over-best-sync speedups, coloured by verdict,
-and one crossover line per row of the grid."""
+and one crossover line per row of the grid; then the same for the async model alone, where
+the workload has twins of one library in both models."""
 
 from __future__ import annotations
 
@@ -22,6 +23,9 @@ MARKS = {Call.FASTER: "", Call.SLOWER: "", Call.TIE: " ~", Call.CANNOT_TELL: " ?
 
 LEGEND = ("cells: best async twin's speedup over the best sync twin; green faster, red slower, "
           "~ within noise, ? too few rounds to tell, — not measured")
+MODEL_LEGEND = ("cells: the fastest same-library async twin's speedup over its own library's "
+                "best sync twin (e.g. curl-cffi-async over curl-cffi-threads): what the async "
+                "model buys with the implementation held fixed; colours as above")
 
 
 def cell(result: SweepResult, values: dict[str, Any]) -> tuple[str, Call | None]:
@@ -45,8 +49,13 @@ def layout(result: SweepResult) -> tuple[str | None, list[dict[str, Any]]]:
             [dict(zip(rest, combo, strict=True)) for combo in product(*(axes[a] for a in rest))])
 
 
+def subject(result: SweepResult) -> str:
+    return ("the async model alone (a library's async twin over its own sync twin)"
+            if result.model else "best async twin over best sync twin")
+
+
 def describe_grid(result: SweepResult, fixed: dict[str, Any]) -> str:
-    return (f"{result.workload} · {result.scenario}: best async twin over best sync twin"
+    return (f"{result.workload} · {result.scenario}: {subject(result)}"
             + (f" at {describe_params(fixed)}" if fixed else ""))
 
 
@@ -126,11 +135,14 @@ def _untested(c: Crossover) -> str:
             if c.untested else "")
 
 
-def render_sweep(result: SweepResult, console: Console) -> None:
+def render_sweep(result: SweepResult, console: Console, model: SweepResult | None = None
+                 ) -> None:
+    """The map, its crossovers and, when the workload has same-library pairs, the map of the
+    async model alone (`model`) after it."""
     for table in grids(result):
         console.print()
         console.print(table)
-    console.print(Text(LEGEND, style="dim"))
+    console.print(Text(MODEL_LEGEND if result.model else LEGEND, style="dim"))
     skipped = skipped_line(result)
     if skipped:
         console.print(Text(skipped, style="dim"))
@@ -138,3 +150,5 @@ def render_sweep(result: SweepResult, console: Console) -> None:
     console.print(Text(f"crossover along {result.primary}:", style="bold"))
     for c in result.crossovers:
         console.print(Text("  " + crossover_line(c)), soft_wrap=True)
+    if model is not None:
+        render_sweep(model, console)

@@ -56,6 +56,10 @@ Schema changelog (bump SCHEMA_VERSION on any change a reader must know about):
      `loop_stalls` (probes later than `loop_stall_threshold_s`), `tasks_leaked` (tasks pending
      after the rounds that were not before them) and, with `--stalls`, `stall_sites`
      [{where, count}] (where the loop was held); `warnings` of kind "loop" say so.
+     `core` (what does the twin's parsing and I/O: C, Cython, Rust or Python) and `library`
+     (its I/O library: twins of one library in both models make the "async model alone"
+     figure); `twinbench.workloads[w].twins` {name: {kind, core, library}} of the twins the
+     run selected, so a same-library pair whose other side did not run is named as such.
      Files of schemas 1-3 read with these absent.
 
 Loading is strict for every schema: a document must match the declarations below in full, be
@@ -155,6 +159,8 @@ class ExtraInfo(TypedDict, total=False):
     warnings: list[WarningJson]
     io_per_op: dict[str, Annotated[float, Ge(0)]]
     io_differs: dict[str, str]
+    core: Literal["C", "Cython", "Rust", "Python"]
+    library: str
     instructions_per_op: Count
     instructions_per_round: list[Count]
     count_replicates: Annotated[int, Gt(0)]
@@ -188,9 +194,16 @@ class MetricJson(TypedDict):
     unit: NotRequired[str]
 
 
+class TwinJson(TypedDict, total=False):
+    kind: Required[str]
+    core: str
+    library: str
+
+
 class WorkloadJson(TypedDict, total=False):
     description: str
     metrics: list[MetricJson]
+    twins: dict[str, TwinJson]
 
 
 class GitJson(TypedDict, total=False):
@@ -272,8 +285,8 @@ class RunJson(TypedDict, total=False):
 
 _VALIDATOR: Any = None
 _SCHEMAS = (StatsJson, WarningJson, CountedJson, ExtraInfo, BenchmarkJson, OutcomeJson,
-            MetricJson, WorkloadJson, GitJson, MachineJson, ConfirmationJson, SweepJson, AbJson,
-            CountJson, Block, RunJson)
+            MetricJson, TwinJson, WorkloadJson, GitJson, MachineJson, ConfirmationJson,
+            SweepJson, AbJson, CountJson, Block, RunJson)
 
 
 def _validate(doc: dict[str, Any]) -> str | None:
@@ -545,6 +558,14 @@ class BenchRecord:
         if isinstance(counted, dict):
             return dict(counted.get("params") or {})
         return self.params if self.instructions_per_op is not None else None
+
+    @property
+    def core(self) -> str:
+        return str(self.extra.get("core") or "")
+
+    @property
+    def library(self) -> str:
+        return str(self.extra.get("library") or "")
 
     @property
     def count_replicates(self) -> int:

@@ -24,6 +24,7 @@ from harness.peers import PeerFailed, PeerPool, PeerUnavailable
 from harness.procs import hurry_on_interrupt
 from harness.results.runfile import (
     Outcome,
+    TwinJson,
     WarningJson,
     WorkloadJson,
     attach_block,
@@ -195,6 +196,10 @@ class TwinbenchPlugin:
         extra.update(meter.info(own_process=twin_cpu is None, ops=bench.ops))
         if case.twin.io_differs:
             extra["io_differs"] = dict(case.twin.io_differs)
+        if case.twin.core:
+            extra["core"] = case.twin.core
+        if case.twin.library:
+            extra["library"] = case.twin.library
         benchmark.extra_info.update(case_info(
             case.key, kind=case.twin.kind, label=case.twin.describe(params),
             judged_by=case.scenario.judged_by, params=params, ops=bench.ops,
@@ -234,10 +239,21 @@ def loop_warnings(info: Mapping[str, Any]) -> list[WarningJson]:
 
 
 def workloads_json(cases: Iterable[Case]) -> dict[str, WorkloadJson]:
-    """The run file describes its own extra columns, so `bench show` needs no registry."""
-    return {c.workload.name: {"description": c.workload.description,
-                              "metrics": [asdict(m) for m in c.workload.metrics]}  # type: ignore[misc]
-            for c in cases}
+    """The run file describes its own extra columns and the twins it selected, so `bench show`
+    needs no registry."""
+    out: dict[str, WorkloadJson] = {}
+    for c in cases:
+        entry = out.setdefault(c.workload.name, {
+            "description": c.workload.description,
+            "metrics": [asdict(m) for m in c.workload.metrics],  # type: ignore[misc]
+            "twins": {}})
+        twin: TwinJson = {"kind": c.twin.kind}
+        if c.twin.core:
+            twin["core"] = c.twin.core
+        if c.twin.library:
+            twin["library"] = c.twin.library
+        entry["twins"][c.twin.name] = twin
+    return out
 
 
 # Why a server twin has no instruction count (`bench list` says it too).

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import warnings
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping
@@ -221,22 +222,40 @@ def _calm_afterwards() -> Iterator[None]:
         restore_interrupts()
 
 
+@contextmanager
+def _no_plugin_autoload() -> Iterator[None]:
+    """PYTEST_DISABLE_PLUGIN_AUTOLOAD for one pytest session (pytest >= 8.0 reads it there;
+    the flag of the same name is 8.4's), restored after it."""
+    before = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
+        else:
+            os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = before
+
+
 def _one_pass(plugin: TwinbenchPlugin) -> tuple[dict[str, Any] | None, pytest.ExitCode | int]:
     """One pytest session over every selected case: its run document and exit code."""
     with owned_tempdir("twinbench-") as tmp:
         json_path = tmp / "run.json"
         ini = tmp / "pytest.ini"
         ini.write_text("[pytest]\n")
+        # pytest-benchmark and ours only: the measuring process loads no plugin that some
+        # installed package registers (anyio's, pyreqwest's mocks...), whatever is installed.
         args = [
             str(Path(bench_cases.__file__)),
-            "-c", str(ini), "--rootdir", str(tmp),
+            "-c", str(ini), "--rootdir", str(tmp), "-p", "pytest_benchmark.plugin",
             "-p", "no:cacheprovider", "-p", "no:terminal", "-p", "no:randomly",
             "--benchmark-json", str(json_path), "--benchmark-quiet",
             "--benchmark-sort", "name",
         ]
         with warnings.catch_warnings():  # nothing ran: we say so, in our words
             warnings.filterwarnings("ignore", "Not saving anything, no benchmarks have been run")
-            code = pytest.main(args, plugins=[plugin])
+            with _no_plugin_autoload():
+                code = pytest.main(args, plugins=[plugin])
         if code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
             raise RuntimeError(f"pytest could not run the benchmarks (exit code {int(code)})")
         doc = json.loads(json_path.read_text()) if json_path.exists() else None

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from harness.analysis.matchup import Call, judge, rounds_for_verdict
+from harness.analysis.matchup import Call, judge, judge_model, rounds_for_verdict
 from harness.analysis.summary import summarize
 from harness.results.runfile import parse_run
 from tests.helpers.runfiles import lognormal, run_doc
@@ -88,3 +88,52 @@ def test_cpu_too_small_to_read_in_most_rounds_is_no_cpu_comparison() -> None:
     matchup = judge(summary)
     assert matchup is not None and matchup.call is Call.FASTER
     assert matchup.cpu is None and matchup.cpu_call is None
+
+
+# -- the async model alone: a library's own twins, never a ratio across libraries ---------------
+
+LIBRARY_TWINS = {  # twin: (kind, library, scale of its rounds)
+    "requests-threads": ("threads", "requests", 0.30),
+    "curl-threads": ("threads", "curl", 0.20),
+    "aiohttp": ("async", "aiohttp", 0.05),
+    "curl-async": ("async", "curl", 0.10),
+}
+
+
+def library_run(twins: dict[str, tuple[str, str, float]] = LIBRARY_TWINS,
+                outcomes: dict[str, dict[str, str]] | None = None) -> Any:
+    rng = random.Random(5)
+    doc = run_doc([("wl", "s", twin, kind, lognormal(rng, 10, scale))
+                   for twin, (kind, _, scale) in twins.items()], outcomes=outcomes)
+    for bench in doc["benchmarks"]:
+        bench["extra_info"]["library"] = twins[bench["extra_info"]["twin"]][1]
+    doc["twinbench"]["workloads"] = {"wl": {"description": "", "metrics": [], "twins": {
+        twin: {"kind": kind, "library": library}
+        for twin, (kind, library, _) in {**LIBRARY_TWINS, **twins}.items()}}}
+    (summary,) = summarize(parse_run(doc))
+    return summary
+
+
+def test_the_model_alone_holds_the_library_fixed() -> None:
+    summary = library_run()
+    headline, model = judge(summary), judge_model(summary)
+    assert (headline.sync.twin, headline.async_.twin) == ("curl-threads", "aiohttp")
+    assert headline.point == pytest.approx(4.0, rel=0.1)
+    # curl against curl: the model's share of the 4x, about 2x
+    assert (model.sync.twin, model.async_.twin) == ("curl-threads", "curl-async")
+    assert model.call is Call.FASTER and model.speedup.value == pytest.approx(2.0, rel=0.1)
+    assert summary.unpaired == ()
+
+
+def test_no_model_figure_without_a_pair_and_the_missing_side_is_named() -> None:
+    # curl's async twin was skipped: no ratio against another library's async twin
+    twins = {k: v for k, v in LIBRARY_TWINS.items() if k != "curl-async"}
+    outcomes = {f"wl-s-{t}": {"outcome": "passed"} for t in twins}
+    outcomes["wl-s-curl-async"] = {"outcome": "skipped", "detail": "curl is not installed"}
+    summary = library_run(twins, outcomes)
+    assert judge_model(summary) is None
+    assert judge(summary) is not None
+    assert summary.unpaired == ("no async-model-alone figure for curl: its async twin "
+                                "curl-async skipped (curl is not installed)",)
+    # a twin not selected for this scenario (no outcome, no record) is no missing side
+    assert library_run(twins).unpaired == ()

@@ -74,3 +74,28 @@ def test_primary_axis_prefers_latency_then_cpu() -> None:
     # `--vary latency_ms=2` fixes the latency: the line runs along the CPU work
     assert primary_axis([("cpu_us", (0, 50, 200)), ("concurrency", (16,)),
                          ("latency_ms", (2,))]) == "cpu_us"
+
+
+def test_the_async_model_alone_gets_its_own_map_where_a_library_has_both_models() -> None:
+    import io
+
+    from rich.console import Console
+
+    from harness.render.sweep import render_sweep
+
+    run = sweep_run({10: {latency: 2.0 for latency in LATENCIES}})
+    assert analyse(run, model=True) is None  # no library declared: no pair, no second map
+    doc = run.doc
+    for bench in doc["benchmarks"]:
+        bench["extra_info"]["library"] = "lib"
+    run = parse_run(doc)
+    headline, model = analyse(run), analyse(run, model=True)
+    assert headline is not None and model is not None and model.model
+    assert [p.matchup.point for p in model.points if p.matchup] == pytest.approx(
+        [p.matchup.point for p in headline.points if p.matchup])
+    out = io.StringIO()
+    render_sweep(headline, Console(file=out, width=200), model)
+    text = out.getvalue()
+    assert "wl · base: best async twin over best sync twin" in text
+    assert "wl · base: the async model alone (a library's async twin over its own sync twin)" \
+        in text

@@ -211,6 +211,19 @@ def test_a_sweep_has_its_heatmap_lines_grid_and_crossovers(pages: dict[str, str]
     assert "every point's tables (10 points)" in text
 
 
+def test_a_sweep_of_one_library_in_both_models_draws_the_model_alone_too() -> None:
+    doc = sweep().doc
+    for bench in doc["benchmarks"]:
+        bench["extra_info"]["library"] = "lib"
+    page = Page(run_page("sweep", parse_run(doc)))
+    labels = [a["aria-label"] for tag, a in page.tags if tag == "svg"]
+    model = "wl · base: the async model alone (a library's async twin over its own sync twin)"
+    assert labels[-1] == f"{model}: speedup per grid point"  # its heatmap, not its lines
+    assert len(labels) == 3
+    assert page.table(model)[0] == ["concurrency", "L=0 ms", "L=1 ms", "L=2 ms", "L=5 ms",
+                                    "L=10 ms"]
+
+
 def test_the_gate_report_highlights_the_regression_and_draws_the_threshold(
         pages: dict[str, str]) -> None:
     text = pages["a bench check"]

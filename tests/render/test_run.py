@@ -108,3 +108,43 @@ def test_formatting() -> None:
     assert fmt_seconds(0.0125) == "12.5 ms"
     assert fmt_seconds(0.000042) == "42 µs"
     assert describe_params(SUMMARY_PARAMS) == "N=200, C=50, L=20 ms"
+
+
+def library_of(run: Any, libraries: dict[str, tuple[str, str]]) -> Any:
+    """The run again with each twin's library and core declared."""
+    doc = run.doc
+    for bench in doc["benchmarks"]:
+        library, core = libraries[bench["extra_info"]["twin"]]
+        bench["extra_info"].update(library=library, core=core)
+    return parse_run(doc)
+
+
+def test_the_answer_splits_the_model_from_the_library() -> None:
+    run = library_of(run_of(("py-threads", "threads", 0.4), ("c-threads", "threads", 0.3),
+                            ("c-aio", "async", 0.15), ("fast-aio", "async", 0.05)),
+                     {"py-threads": ("py", "Python"), "c-threads": ("curl", "C"),
+                      "c-aio": ("curl", "C"), "fast-aio": ("fastlib", "C")})
+    text = line(run)
+    assert text.startswith("fast-aio label is 6.")  # the headline: another library
+    assert re.search(r"\. With the library held fixed \(curl: c-aio against c-threads\), "
+                     r"async is 2\.\d\dx faster \(95% CI 1\.\d\d\u20132\.\d\dx\)$", text), text
+    table = summary_table(run)
+    assert table is not None
+    out = io.StringIO()
+    Console(file=out, width=200).print(table)
+    assert "async model alone" in out.getvalue()
+    assert re.search(r"2\.\d\dx \(1\.\d\d\u20132\.\d\d\) │ ", out.getvalue()), out.getvalue()
+    assert re.search(r"│ +curl │", out.getvalue()), out.getvalue()  # the cell's second line
+
+
+def test_the_kind_column_shows_what_does_the_io() -> None:
+    from harness.render.run import scenario_texts
+
+    run = library_of(run_of(("c-threads", "threads", 0.3), ("c-aio", "async", 0.15)),
+                     {"c-threads": ("curl", "C"), "c-aio": ("curl", "Cython")})
+    (summary,) = summarize(run)
+    texts = scenario_texts(summary, [], True)
+    kinds = [row[1] for row in texts[0].rows]
+    assert kinds == ["threads · C", "async · Cython"]
+    # the best pair is the same library: the line does not say the same thing twice
+    assert "held fixed" not in line(run)
