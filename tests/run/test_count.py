@@ -9,6 +9,7 @@ of its rounds. How a timed run takes the counts in is tested without valgrind, b
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,10 +28,13 @@ needs_valgrind = pytest.mark.skipif(shutil.which("valgrind") is None,
 
 
 @pytest.fixture(scope="module")
-def counted_run() -> RunResult:
-    request = RunRequest(selection=Selection(("counting",)), profile="default",
-                         sources=(str(TWINS),), count=True, timed=False)
-    return execute(request)
+def counted_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunResult]:
+    # where fails-once-under-valgrind leaves its marker (the counted workers inherit it)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TWINBENCH_TEST_ONCE_DIR", str(tmp_path_factory.mktemp("once")))
+        request = RunRequest(selection=Selection(("counting",)), profile="default",
+                             sources=(str(TWINS),), count=True, timed=False)
+        yield execute(request)
 
 
 @needs_valgrind
@@ -78,10 +82,25 @@ def test_a_twin_that_kills_the_counted_worker_is_named_and_the_others_still_coun
     assert list(failures) == ["counting-known-aborts-under-valgrind"]
     assert "killed by SIGABRT" in failures["counting-known-aborts-under-valgrind"]
     # the twins after it were counted by a fresh worker, and the run fails (exit 1)
-    assert {b.twin for b in run.benchmarks} == {"steps-1x", "steps-2x", "steps-async"}
+    assert {b.twin for b in run.benchmarks} == {"steps-1x", "steps-2x", "steps-async",
+                                                "fails-once-under-valgrind"}
     outcome = run.outcomes["counting-known-aborts-under-valgrind"]
     assert outcome.failed and "aborts-under-valgrind" in outcome.detail
     assert counted_run.exit_code == 1
+
+
+@needs_valgrind
+def test_a_twin_that_failed_once_is_counted_again_by_a_fresh_worker(
+        counted_run: RunResult) -> None:
+    """A failure valgrind's scheduling provoked once (one replicate's first attempt) is
+    counted again and says so; one that fails every time (the abort above) still fails."""
+    run = counted_run.run
+    assert run is not None
+    (record,) = [b for b in run.benchmarks if b.twin == "fails-once-under-valgrind"]
+    assert record.count_replicates == COUNT_REPLICATES
+    assert "counting-known-fails-once-under-valgrind" not in counted_run.count_failures
+    (said,) = [w for w in counted_run.warnings if "fails-once-under-valgrind failed" in w]
+    assert "a race that valgrind's scheduling exposed" in said and "counted it" in said
 
 
 @needs_valgrind
