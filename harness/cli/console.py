@@ -3,6 +3,7 @@ command module."""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,9 +16,12 @@ from harness.errors import BadInput
 from harness.render.fmt import plain
 from harness.results.files import RESULTS_DIR, label_path
 
-# Tables are wide; when output goes to a file or CI log, do not wrap them at 80 columns.
-console = Console(width=None if sys.stdout.isatty() else 140)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 140)
+# Tables are wide; when output goes to a file or CI log, do not wrap them at 80 columns:
+# 140, or COLUMNS where it asks for more.
+_COLUMNS = os.environ.get("COLUMNS", "")
+_WIDE = max(140, int(_COLUMNS)) if _COLUMNS.isdigit() else 140
+console = Console(width=None if sys.stdout.isatty() else _WIDE)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else _WIDE)
 
 
 @contextmanager
