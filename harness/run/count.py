@@ -177,7 +177,8 @@ def _chain(request: RunRequest, listener: CountListener, cases: Sequence[str] | 
         again = [c for c in result.failures if c != "*"]
         if again and not result.interrupted:
             first = {c: result.failures.pop(c) for c in again}
-            _workers(request, again, listener, launch, result, announce=False)
+            # quietly: progress counted these cases once already; the warning says it
+            _workers(request, again, CountListener(), launch, result, announce=False)
             for case_id, outcome in first.items():
                 if case_id not in result.failures and case_id in result.entries:
                     result.warnings.append(
