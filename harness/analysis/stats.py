@@ -608,20 +608,8 @@ def compare_counts(base: Sequence[float], current: Sequence[float], *, threshold
     d = [math.log(y / x) for x, y in zip(b, c, strict=True)]
     mean = math.fsum(d) / k
     sd = math.sqrt(math.fsum((x - mean) ** 2 for x in d) / (k - 1))
-    se = sd / math.sqrt(k)
-    if se > 0:
-        p = 2 * t_sf(abs(mean) / se, k - 1)
-        half = t_quantile(0.5 + confidence / 2, k - 1) * se
-        detectable = math.expm1(t_quantile(1 - alpha / 2, k - 1) * se)
-    else:
-        p, half, detectable = (0.0 if mean else 1.0), 0.0, 0.0
-    ratio = math.exp(mean)
-    low, high = math.exp(mean - half), math.exp(mean + half)
-    return Comparison(
-        base_median=median(b), current_median=median(c), ratio=ratio, change=ratio - 1,
-        ci_low=low, ci_high=high, p_value=p,
-        verdict=classify(ratio, p, low, high, threshold, alpha), significant=p < alpha,
-        method="counts", passes=(1, 1), detectable=detectable, pairs=k)
+    return _log_t(b, c, mean, sd / math.sqrt(k), k - 1, threshold=threshold, alpha=alpha,
+                  confidence=confidence, method="counts", passes=(1, 1), pairs=k)
 
 
 def compare_count_replicates(base: Sequence[Sequence[float]],
@@ -644,7 +632,17 @@ def compare_count_replicates(base: Sequence[Sequence[float]],
     df = len(lb) + len(lc) - 2
     pooled = (math.fsum((x - mb) ** 2 for x in lb) + math.fsum((x - mc) ** 2 for x in lc)) / df
     se = math.sqrt(pooled * (1 / len(lb) + 1 / len(lc)))
-    diff = mc - mb
+    return _log_t(b, c, mc - mb, se, df, threshold=threshold, alpha=alpha,
+                  confidence=confidence, method="replicates", passes=(len(b), len(c)),
+                  pairs=0)
+
+
+def _log_t(b: Sequence[float], c: Sequence[float], diff: float, se: float, df: int, *,
+           threshold: float, alpha: float, confidence: float, method: str,
+           passes: tuple[int, int], pairs: int) -> Comparison:
+    """The Comparison of a t-test on logs: `diff` the estimated log ratio, `se` its standard
+    error with `df` degrees of freedom. No spread at all (identical counts) makes any change
+    significant, and its size is what the threshold judges."""
     if se > 0:
         p = 2 * t_sf(abs(diff) / se, df)
         half = t_quantile(0.5 + confidence / 2, df) * se
@@ -657,7 +655,7 @@ def compare_count_replicates(base: Sequence[Sequence[float]],
         base_median=median(b), current_median=median(c), ratio=ratio, change=ratio - 1,
         ci_low=low, ci_high=high, p_value=p,
         verdict=classify(ratio, p, low, high, threshold, alpha), significant=p < alpha,
-        method="replicates", passes=(len(b), len(c)), detectable=detectable, pairs=0)
+        method=method, passes=passes, detectable=detectable, pairs=pairs)
 
 
 def _replicate(rounds: Sequence[float], name: str) -> float:
