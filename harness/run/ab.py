@@ -342,7 +342,7 @@ def count_ab(base: Side, current: Side, request: RunRequest, *,
     machine runs, so the sides need no pacing: two cores count both in the time of one.
     A side that cannot count (a REF from before counting existed) comes back with the reason
     in its warnings and nothing counted."""
-    from harness.run.count import CountFailed, CountListener, Launch, count_cases
+    from harness.run.count import CountFailed, CountListener, Launch, count_cases, run_threads
 
     class Reporter(CountListener):
         def __init__(self, side: str):
@@ -367,17 +367,7 @@ def count_ab(base: Side, current: Side, request: RunRequest, *,
 
     threads = [threading.Thread(target=one, args=(side,), name=f"count-{side.name}")
                for side in (base, current)]
-    for thread in threads:
-        thread.start()
-    try:
-        for thread in threads:
-            while thread.is_alive():
-                thread.join(0.2)
-    except KeyboardInterrupt:
-        stop.set()  # each worker is stopped by its own thread, then we wait for them
-        for thread in threads:
-            thread.join()
-        raise
+    run_threads(threads, on_interrupt=stop.set)  # each thread stops its own worker
     for exc in errors.values():
         raise exc
     return results["base"], results["current"]

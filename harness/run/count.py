@@ -19,7 +19,7 @@ import statistics
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -143,6 +143,23 @@ def count_cases(request: RunRequest, listener: CountListener, *,
                                 args=(request, listener if i == 0 else quiet, cases, launch,
                                       chains[i]))
                for i in range(replicates)]
+
+    def stop() -> None:
+        for chain in chains:
+            chain.interrupted = True  # each chain stops its worker at its next line
+
+    run_threads(threads, on_interrupt=stop)
+    errors = [c.error for c in chains if c.error is not None]
+    if errors:
+        raise errors[0]
+    return merge_replicates(chains)
+
+
+def run_threads(threads: Sequence[threading.Thread], *, on_interrupt: Callable[[], None]
+                ) -> None:
+    """Start `threads` and wait for them, in short joins so that Ctrl-C reaches this (the
+    main) thread; on Ctrl-C, `on_interrupt` tells them to stop, they are waited for (each
+    stops its own worker), and the KeyboardInterrupt goes on."""
     for thread in threads:
         thread.start()
     try:
@@ -150,15 +167,10 @@ def count_cases(request: RunRequest, listener: CountListener, *,
             while thread.is_alive():
                 thread.join(0.2)
     except KeyboardInterrupt:
-        for chain in chains:
-            chain.interrupted = True  # each chain stops its worker at its next line
+        on_interrupt()
         for thread in threads:
             thread.join()
         raise
-    errors = [c.error for c in chains if c.error is not None]
-    if errors:
-        raise errors[0]
-    return merge_replicates(chains)
 
 
 def _chain(request: RunRequest, listener: CountListener, cases: Sequence[str] | None,
