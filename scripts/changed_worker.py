@@ -23,10 +23,10 @@ import sys
 from dataclasses import replace
 from typing import Any
 
-import harness.run.runner as runner
+from slowed_worker import run_worker_changing
+
 from harness.drivers.cpuwork import burn
-from harness.model.workload import BenchContext, Twin, Workload
-from harness.run import worker
+from harness.model.workload import BenchContext, Twin
 
 
 def params_key(params: Any) -> str:
@@ -81,16 +81,7 @@ def main() -> None:
     mode, name = sys.argv[1], sys.argv[2]
     steps = {k: int(v) for k, v in json.loads(sys.argv[3]).items()} if mode == "costlier" \
         else {}
-    original = runner.discover
-
-    def discover(*args: Any, **kwargs: Any) -> dict[str, Workload]:
-        return {key: replace(w, twins=tuple(changed(t, mode, steps) if t.name == name else t
-                                            for t in w.twins))
-                for key, w in original(*args, **kwargs).items()}
-
-    runner.discover = discover  # type: ignore[assignment]
-    sys.argv[1:] = []
-    worker.main()
+    run_worker_changing(name, lambda twin: changed(twin, mode, steps))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -50,18 +51,24 @@ def slowed(twin: Twin, slowdown: float) -> Twin:
     return replace(twin, bind=bind)
 
 
-def main() -> None:
-    name, slowdown = sys.argv[1], float(sys.argv[2])
+def run_worker_changing(name: str, change: Callable[[Twin], Twin]) -> None:
+    """harness.run.worker, with the twin called `name` replaced by `change(twin)` in every
+    workload the runner discovers (scripts/changed_worker.py uses it too)."""
     original = runner.discover
 
     def discover(*args: Any, **kwargs: Any) -> dict[str, Workload]:
-        return {key: replace(w, twins=tuple(slowed(t, slowdown) if t.name == name else t
+        return {key: replace(w, twins=tuple(change(t) if t.name == name else t
                                             for t in w.twins))
                 for key, w in original(*args, **kwargs).items()}
 
     runner.discover = discover  # type: ignore[assignment]
     sys.argv[1:] = []
     worker.main()
+
+
+def main() -> None:
+    name, slowdown = sys.argv[1], float(sys.argv[2])
+    run_worker_changing(name, lambda twin: slowed(twin, slowdown))
 
 
 if __name__ == "__main__":
