@@ -14,6 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.helpers.procs import cmdline
 from tests.run.test_ab import TWINS
 
 BENCH = [sys.executable, "-m", "harness"]
@@ -150,7 +151,7 @@ def test_ctrl_c_stops_both_sides_and_their_children(repo: Path) -> None:
         workers: list[psutil.Process] = []
         while len(workers) < 2 and time.monotonic() < deadline:
             workers = [c for c in psutil.Process(proc.pid).children(recursive=True)
-                       if "harness.run.worker" in " ".join(c.cmdline())]
+                       if "harness.run.worker" in cmdline(c)]
             time.sleep(0.2)
         assert len(workers) == 2, "both workers start"
         time.sleep(2)

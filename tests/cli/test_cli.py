@@ -15,6 +15,7 @@ import pytest
 
 from harness.results.runfile import SCHEMA_VERSION
 from tests.helpers.cli import BENCH, bench, one_line_error
+from tests.helpers.procs import cmdline
 
 
 @pytest.fixture(scope="module")
@@ -170,7 +171,7 @@ def peer_children(pid: int) -> list[psutil.Process]:
         children = psutil.Process(pid).children(recursive=True)
     except psutil.NoSuchProcess:
         return []
-    return [c for c in children if "harness.peers" in " ".join(c.cmdline())]
+    return [c for c in children if "harness.peers" in cmdline(c)]
 
 
 def test_ctrl_c_stops_the_peer_and_exits_130(tmp_path: Path) -> None:

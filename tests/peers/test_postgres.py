@@ -31,6 +31,7 @@ from harness.peers.postgres.install import find_installations, pgserver_bindir
 from harness.peers.postgres.local import START_TIMEOUT_ENV, LocalServer
 from harness.procs import restore_interrupts
 from tests.helpers.postgres import assert_twins_return_expected
+from tests.helpers.procs import cmdline
 from tests.helpers.servers import Watcher as ServerWatcher
 from tests.helpers.servers import (
     assert_bad_dsn_exits_2_with_one_line,
@@ -519,7 +520,7 @@ def test_two_ctrl_c_leave_no_cluster_no_process_and_no_traceback() -> None:
         proc.send_signal(signal.SIGINT)
         deadline = time.monotonic() + 3  # until the stop is under way (pg_ctl runs)
         while time.monotonic() < deadline and not any(
-                "pg_ctl" in _cmdline(c) for c in _children(proc.pid)):
+                "pg_ctl" in cmdline(c) for c in _children(proc.pid)):
             time.sleep(0.005)
         proc.send_signal(signal.SIGINT)
         stdout, stderr = proc.communicate(timeout=60)
@@ -536,12 +537,6 @@ def _children(pid: int) -> list[psutil.Process]:
     with contextlib.suppress(psutil.Error):
         return psutil.Process(pid).children(recursive=True)
     return []
-
-
-def _cmdline(proc: psutil.Process) -> str:
-    with contextlib.suppress(psutil.Error):
-        return " ".join(proc.cmdline())
-    return ""
 
 
 KILLED_RUN = """
