@@ -1,6 +1,7 @@
 """`[tool.twinbench]` in the current directory's pyproject.toml: thresholds and workloads.
 
     [tool.twinbench]
+    min-effect = "5%"                          # the smallest speedup a verdict calls
     max-regression = 0.10                      # default for every benchmark
     workloads = ["bench/twins.py", "myteam.twins"]   # modules or paths outside this package
     [tool.twinbench.thresholds]                # exact "workload:scenario:twin" or glob
@@ -32,6 +33,9 @@ DEFAULT_THRESHOLD = 0.10
 # about half the time; at 1% it was caught in every trial with no false alarm
 # (docs/gate-quality.md), while 0.5% began to flag requests' thread pool (0.3% apart).
 DEFAULT_INSTRUCTIONS_THRESHOLD = 0.01
+# A scenario's verdict calls a speedup only beyond this (harness.analysis.sequential): a 1%
+# difference is real to a test given enough rounds, and nobody ports code for it.
+DEFAULT_MIN_EFFECT = 0.05
 
 
 def parse_fraction(text: str | float, what: str = "--max-regression") -> float:
@@ -81,6 +85,7 @@ class Config:
     instructions: Thresholds = Thresholds(DEFAULT_INSTRUCTIONS_THRESHOLD)
     # Benchmarks (exact keys or globs) whose change of I/O per operation is intended.
     accept_io: tuple[str, ...] = ()
+    min_effect: float = DEFAULT_MIN_EFFECT
 
     def io_accepted(self, key: str) -> bool:
         return any(p == key or fnmatchcase(key, p) for p in self.accept_io)
@@ -115,8 +120,16 @@ def _thresholds(table: dict[str, Any], where: str, key: str, per_key: str, fallb
     return Thresholds(default, entries)
 
 
+def parse_min_effect(text: str | float, what: str = "--min-effect") -> float:
+    """A smallest effect: a fraction below 100% ("5%", 0.05)."""
+    value = parse_fraction(text, what)
+    if value >= 1:
+        raise BadInput(f"{what} must be between 0% and 100%, not {text}")
+    return value
+
+
 def load_config(pyproject: Path | None = None, max_regression: str | None = None,
-                max_instructions: str | None = None) -> Config:
+                max_instructions: str | None = None, min_effect: str | None = None) -> Config:
     """The configuration of ./pyproject.toml; `max_regression` and `max_instructions` (the
     CLI options) replace the default thresholds, per-benchmark entries still apply, being
     more specific. A missing file or section means the built-in defaults."""
@@ -135,7 +148,13 @@ def load_config(pyproject: Path | None = None, max_regression: str | None = None
     if not isinstance(accept, list) or not all(isinstance(a, str) and a for a in accept):
         raise BadInput(f"{where} accept-io-changes must be a list of benchmark keys or globs "
                        "(\"workload:scenario:twin\")")
-    return Config(times, tuple(workloads), pyproject.parent, instructions, tuple(accept))
+    effect = DEFAULT_MIN_EFFECT
+    if "min-effect" in table:
+        effect = parse_min_effect(table["min-effect"], f"{where} min-effect")
+    if min_effect is not None:
+        effect = parse_min_effect(min_effect)
+    return Config(times, tuple(workloads), pyproject.parent, instructions, tuple(accept),
+                  effect)
 
 
 def workload_sources(given: Sequence[str] | None, config: Config | None = None) -> tuple[str, ...]:

@@ -1,12 +1,15 @@
 """A scenario's answer: its best async twin against its best sync twin, with the uncertainty.
 
-The comparison is the one `bench compare` makes between two runs (`stats.compare_passes`),
-made here between two twins of one run: the sync twin is the base, the async twin the
-current, any difference counts (threshold 0). With several passes the replicate is the pass,
-with one it is the round. A difference is called only when p < alpha and the 95% interval
-excludes no change; otherwise the twins are within noise of each other — unless the rounds
-are too few for any difference to ever be significant (3 vs 3 rounds: p >= 0.1), which is
-"cannot tell", not a tie.
+Twins measured interleaved (client scenarios: harness.run.interleave) are compared round by
+round, the paired interval of `analysis.sequential` at the level their rounds were planned
+for. Twins measured one after another (server scenarios, runs from before interleaving) are
+compared as `bench compare` compares two runs (`stats.compare_passes`): with several passes
+the replicate is the pass, with one the round.
+
+Either way the verdict is the one rule (`sequential.call_of`): "faster" or "slower" when the
+whole interval lies beyond the smallest effect that matters (`--min-effect`, 5% by default),
+"tie" when it lies within it, "cannot tell" otherwise, and "cannot tell" too when the rounds
+are too few to have an interval.
 
 CPU per operation is compared the same way, on each round's CPU; a verdict mentions it only
 when that difference is significant.
@@ -14,17 +17,17 @@ when that difference is significant.
 
 from __future__ import annotations
 
-import enum
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from harness.analysis.sequential import CONFIDENCE, Call, call_of, paired_speedup
 from harness.analysis.stats import Comparison, Verdict, compare_passes, min_detectable_p
 from harness.analysis.summary import ScenarioSummary, did_all_the_work
 from harness.model.workload import SYNC_KINDS
 from harness.results.runfile import BenchRecord
 
 ALPHA = 0.01
-CONFIDENCE = 0.95
 
 Passes = Sequence[Sequence[float]]
 
@@ -39,13 +42,6 @@ def rounds_for_verdict() -> int:
     return n
 
 
-class Call(enum.StrEnum):
-    FASTER = "faster"  # async wins
-    SLOWER = "slower"  # async loses
-    TIE = "tie"
-    CANNOT_TELL = "cannot tell"
-
-
 @dataclass(frozen=True)
 class Interval:
     """A ratio (> 1: the async twin does better) and its confidence interval."""
@@ -53,8 +49,10 @@ class Interval:
     value: float
     low: float
     high: float
-    significant: bool
-    p: float  # the test's two-sided p: a tie's 95% interval may exclude 1 when p >= ALPHA
+    significant: bool  # the interval excludes no change
+    p: float | None = None  # the test's two-sided p (none for a paired interval)
+    pairs: int = 0  # rounds compared pairwise (0: unpaired)
+    level: float = CONFIDENCE
 
     @classmethod
     def of(cls, comparison: Comparison) -> Interval:
@@ -63,6 +61,10 @@ class Interval:
         significant = comparison.verdict is not Verdict.UNCHANGED
         return cls(1 / comparison.ratio, 1 / comparison.ci_high, 1 / comparison.ci_low,
                    significant, comparison.p_value)
+
+    @property
+    def paired(self) -> bool:
+        return self.pairs > 0
 
 
 @dataclass(frozen=True)
@@ -143,26 +145,45 @@ def _matchup(summary: ScenarioSummary, sync: BenchRecord, async_: BenchRecord) -
     denominator = summary.score(async_)
     point = summary.score(sync) / denominator if denominator > 0 else float("nan")
     metric = summary.judged_by
-    a, b = _samples(sync, metric), _samples(async_, metric)
     speedup: Interval | None = None
     reason = ""
-    if a is None or b is None:
-        call, reason = Call.CANNOT_TELL, "one value per run: nothing to test it against"
-    else:
-        try:
-            comparison = _compare(a, b)
-        except ValueError as exc:  # e.g. a zero-time round
-            call, reason = Call.CANNOT_TELL, str(exc)
+    if metric is None and _paired(sync, async_):
+        level = float(sync.extra["interleaved"].get("level") or CONFIDENCE)
+        paired = paired_speedup(sync.passes, async_.passes, level)
+        if paired is None:
+            call, reason = Call.CANNOT_TELL, "fewer than two paired rounds"
         else:
-            speedup = Interval.of(comparison)
+            speedup = Interval(paired.value, paired.low, paired.high,
+                               not paired.low <= 1 <= paired.high, pairs=paired.pairs,
+                               level=level)
             point = speedup.value
-            if speedup.significant:
-                call = Call.FASTER if speedup.value > 1 else Call.SLOWER
+            call = call_of(speedup.low, speedup.high, summary.min_effect)
+    else:
+        a, b = _samples(sync, metric), _samples(async_, metric)
+        if a is None or b is None:
+            call, reason = Call.CANNOT_TELL, "one value per run: nothing to test it against"
+        else:
+            try:
+                comparison = _compare(a, b)
+            except ValueError as exc:  # e.g. a zero-time round
+                call, reason = Call.CANNOT_TELL, str(exc)
             else:
+                speedup = Interval.of(comparison)
+                point = speedup.value
                 reason = _too_few(a, b)
-                call = Call.CANNOT_TELL if reason else Call.TIE
+                call = (Call.CANNOT_TELL if reason or not math.isfinite(speedup.high)
+                        else call_of(speedup.low, speedup.high, summary.min_effect))
+    if call is Call.CANNOT_TELL and not reason and speedup is not None:
+        reason = (f"its interval ({speedup.low:.2f}x-{speedup.high:.2f}x) reaches across "
+                  f"the smallest effect that matters (±{summary.min_effect:.0%})")
     return Matchup(summary, sync, async_, metric, speedup, point, call, reason,
                    _cpu(sync, async_))
+
+
+def _paired(sync: BenchRecord, async_: BenchRecord) -> bool:
+    """Both twins were measured in turn in the same scenario, pass by pass."""
+    return ("interleaved" in sync.extra and "interleaved" in async_.extra
+            and len(sync.passes) == len(async_.passes))
 
 
 def _cpu(sync: BenchRecord, async_: BenchRecord) -> Interval | None:

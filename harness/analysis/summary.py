@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from harness.analysis.sequential import DEFAULT_MIN_EFFECT
 from harness.analysis.stats import quartiles
 from harness.model.case import CaseKey
 from harness.model.workload import SYNC_KINDS
@@ -36,6 +37,8 @@ class ScenarioSummary:
     # Same-library pairs the run selected here that have no "async model alone" figure, and
     # why (one line each: a side skipped, failed or did not do all the work).
     unpaired: tuple[str, ...] = ()
+    # The smallest speedup that matters, either way (analysis.sequential.call_of).
+    min_effect: float = DEFAULT_MIN_EFFECT
 
     def score(self, record: BenchRecord) -> float:
         return score(record, self.judged_by)
@@ -89,12 +92,21 @@ def did_all_the_work(record: BenchRecord) -> bool:
     return served is None or served >= 1
 
 
-def summarize(run: Run) -> list[ScenarioSummary]:
-    """Group a run's benchmarks by workload and scenario, in the order they ran."""
+def summarize(run: Run, min_effect: float | None = None) -> list[ScenarioSummary]:
+    """Group a run's benchmarks by workload and scenario, in the order they ran. Verdicts
+    use `min_effect`, else the one the run was measured for, else the default."""
     groups: dict[tuple[str, str], list[BenchRecord]] = {}
     for record in run.benchmarks:
         groups.setdefault((record.workload, record.scenario), []).append(record)
-    return [_summarize_group(records, _unpaired(run, records)) for records in groups.values()]
+    effect = min_effect if min_effect is not None else run_min_effect(run)
+    return [_summarize_group(records, _unpaired(run, records), effect)
+            for records in groups.values()]
+
+
+def run_min_effect(run: Run) -> float:
+    """The smallest effect a run was measured for (its rounds stopped by it)."""
+    value = run.meta.get("min_effect")
+    return float(value) if isinstance(value, int | float) else DEFAULT_MIN_EFFECT
 
 
 def _unpaired(run: Run, records: list[BenchRecord]) -> tuple[str, ...]:
@@ -128,8 +140,8 @@ def _unpaired(run: Run, records: list[BenchRecord]) -> tuple[str, ...]:
     return tuple(lines)
 
 
-def _summarize_group(records: list[BenchRecord], unpaired: tuple[str, ...] = ()
-                     ) -> ScenarioSummary:
+def _summarize_group(records: list[BenchRecord], unpaired: tuple[str, ...] = (),
+                     min_effect: float = DEFAULT_MIN_EFFECT) -> ScenarioSummary:
     judged_by = records[0].extra.get("judged_by")
 
     def best(candidates: list[BenchRecord]) -> BenchRecord | None:
@@ -149,7 +161,7 @@ def _summarize_group(records: list[BenchRecord], unpaired: tuple[str, ...] = ()
     rows = tuple(Row(r, ratio(sequential, r), ratio(best_sync, r)) for r in records)
     first = records[0]
     return ScenarioSummary(first.workload, first.scenario, first.params, rows, best_sync,
-                           best_async, judged_by, unpaired)
+                           best_async, judged_by, unpaired, min_effect)
 
 
 BUSY_WARNING = 0.8

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field, replace
 from itertools import pairwise, product
 from typing import Any
 
-from harness.analysis.matchup import Call, Matchup, judge, judge_model
+from harness.analysis.matchup import Matchup, judge, judge_model
+from harness.analysis.sequential import Call
 from harness.analysis.summary import summarize
 from harness.results.runfile import Run
 

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from harness.analysis.compare import Delta, Status
 from harness.analysis.counted import InstructionDelta
-from harness.analysis.matchup import Call, Matchup
+from harness.analysis.matchup import Matchup
+from harness.analysis.sequential import Call
 from harness.analysis.stats import quartiles
 from harness.analysis.summary import ScenarioSummary, score_spread
 from harness.analysis.sweep import SweepResult

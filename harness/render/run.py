@@ -13,7 +13,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from harness.analysis.matchup import Call, Interval, Matchup, judge, judge_model
+from harness.analysis.matchup import Interval, Matchup, judge, judge_model
+from harness.analysis.sequential import Call
 from harness.analysis.summary import BUSY_WARNING, ScenarioSummary, busiest, summarize
 from harness.analysis.sweep import analyse as analyse_sweep
 from harness.model.workload import SYNC_KINDS
@@ -62,9 +63,8 @@ def verdict_line(summary: ScenarioSummary, matchup: Matchup | None = None) -> st
     factor = m.point if m.point >= 1 else 1 / m.point
     how = f"{_x(factor)} {better if m.point >= 1 else worse}"
     if m.call is Call.TIE and m.speedup is not None:
-        # p is said so that an interval just excluding 1.00x does not read as a contradiction
-        line = (f"{a} and {s} are within noise of each other ({_x(m.speedup.value)}, "
-                f"{_interval(m.speedup)}, p = {m.speedup.p:.2g}) at {where}")
+        line = (f"{a} and {s} are within {summary.min_effect:.0%} of each other "
+                f"({_x(m.speedup.value)}, {_interval(m.speedup)}) at {where}")
     elif m.call is Call.CANNOT_TELL:
         line = (f"{a} looks {how} than the best sync twin ({s}) at {where}, but {m.reason}"
                 + (" (more rounds: the default profile)" if "rounds" in m.reason else ""))
@@ -102,7 +102,8 @@ def model_sentence(model: Matchup) -> str:
     if model.speedup is None or model.call is Call.CANNOT_TELL:
         return f"{held}, async looks {_x(model.point)} ({model.reason or 'untested'})"
     if model.call is Call.TIE:
-        return (f"{held}, the two models are within noise of each other "
+        return (f"{held}, the two models are within {model.summary.min_effect:.0%} of each "
+                f"other "
                 f"({_x(model.speedup.value)}, {_interval(model.speedup)})")
     factor = model.point if model.point >= 1 else 1 / model.point
     word = "faster" if model.point >= 1 else "slower"
@@ -182,14 +183,16 @@ def scenario_texts(summary: ScenarioSummary, metrics: Sequence[Mapping[str, str]
                        bold, text_columns=2)]
     else:
         timing = [[r.record.twin, _kind(r.record), fmt_seconds(r.record.median),
-                   fmt_seconds(r.record.iqr), fmt_percent(r.record.pass_spread),
+                   fmt_seconds(r.record.iqr), str(len(r.record.data)),
+                   fmt_percent(r.record.pass_spread),
                    fmt_rate(r.record.ops_per_s),
                    fmt_ratio(r.vs_sequential), fmt_ratio(r.vs_best_sync),
                    _fmt_optional_seconds(r.record.cpu_per_op), fmt_ratio(cpu_vs(r.record)),
                    *c, fmt_percent(r.record.efficiency)]
                   for r, c in zip(summary.rows, counts, strict=True)]
         texts = [_text(scenario_title(summary),
-                       ["twin", "kind", "median", "IQR", "pass spread", "ops/s", "vs seq",
+                       ["twin", "kind", "median", "IQR", "rounds", "pass spread", "ops/s",
+                        "vs seq",
                         "vs best sync", "CPU/op", "CPU vs best sync", "instr/op",
                         "instr vs best sync", "eff. vs ideal"],
                        timing, bold, text_columns=2)]
@@ -347,6 +350,8 @@ def answer_text(run: Run) -> TableText | None:
     """One row per scenario: the whole answer on one screen."""
     rows: list[list[str]] = []
     words: list[str] = []
+    effects: set[float] = set()
+    paired = False
     for summary in summarize(run):
         m = judge(summary)
         if m is None:
@@ -361,14 +366,21 @@ def answer_text(run: Run) -> TableText | None:
                      speedup, cpu, instructions,
                      model_cell(model) if model is not None else "—", m.call.value])
         words.append(m.call.value)
+        effects.add(summary.min_effect)
+        paired = paired or (m.speedup is not None and m.speedup.paired)
     if not rows:
         return None
+    effect = "/".join(f"{e:.0%}" for e in sorted(effects))
     text = TableText("the answer: best async twin vs best sync twin, per scenario",
                      ["scenario", "best sync", "best async", "speedup (95% CI)",
                       "CPU sync÷async", "instr. sync÷async", "async model alone", "verdict"],
                      rows, words, align="lllrrrrl",
-                     caption="speedup > 1: async is better (95% CI); CPU: sync CPU/op ÷ "
-                             "async CPU/op (~: within noise)"
+                     caption="speedup > 1: async is better (95% CI"
+                             + ("; twins measured in turn, round by round, and compared in "
+                                "pairs" if paired else "")
+                             + f"); verdict: faster or slower when the whole interval lies "
+                               f"beyond ±{effect}, tie when it lies within, else cannot tell; "
+                               "CPU: sync CPU/op ÷ async CPU/op (~: within noise)"
                              + ("; instr.: the same for instructions counted under "
                                 "callgrind" if any(r[5] != "—" for r in rows) else "")
                              + ("; async model alone: a library's own async twin over its "

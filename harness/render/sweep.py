@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from harness.analysis.matchup import Call
+from harness.analysis.sequential import Call
 from harness.analysis.sweep import Crossover, SweepResult
 from harness.render.fmt import describe_param, describe_params
 

@@ -75,9 +75,11 @@ def machine_info() -> dict[str, Any]:
     }
 
 
-def metadata_block(*, profile: str, loop: str, selection: dict[str, Any]) -> dict[str, Any]:
+def metadata_block(*, profile: str, loop: str, selection: dict[str, Any],
+                   min_effect: float | None = None) -> dict[str, Any]:
     """The twinbench block of one pass, before peers, workloads and outcomes are known."""
-    return {
+    extra = {} if min_effect is None else {"min_effect": min_effect}
+    return {**extra,
         "schema": SCHEMA_VERSION,
         "harness_version": __version__,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),

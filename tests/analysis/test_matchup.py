@@ -8,17 +8,22 @@ from typing import Any
 
 import pytest
 
-from harness.analysis.matchup import Call, judge, judge_model, rounds_for_verdict
+from harness.analysis.matchup import judge, judge_model, rounds_for_verdict
+from harness.analysis.sequential import Call
 from harness.analysis.summary import summarize
 from harness.results.runfile import parse_run
 from tests.helpers.runfiles import lognormal, run_doc
 
 
 def scenario(sync_scale: float, async_scale: float, n: int = 10, seed: int = 1,
-             cpu: tuple[float, float] | None = None) -> Any:
+             cpu: tuple[float, float] | None = None, sigma: float = 0.05,
+             interleaved: bool = False) -> Any:
     rng = random.Random(seed)
-    doc = run_doc([("wl", "s", "threads", "threads", lognormal(rng, n, sync_scale)),
-                   ("wl", "s", "tasks", "async", lognormal(rng, n, async_scale))])
+    doc = run_doc([("wl", "s", "threads", "threads", lognormal(rng, n, sync_scale, sigma)),
+                   ("wl", "s", "tasks", "async", lognormal(rng, n, async_scale, sigma))])
+    if interleaved:
+        for bench in doc["benchmarks"]:
+            bench["extra_info"]["interleaved"] = {"level": 0.99, "rounds": n}
     if cpu is not None:
         for bench, per_op in zip(doc["benchmarks"], cpu, strict=True):
             ops = bench["extra_info"]["ops"]
@@ -28,11 +33,28 @@ def scenario(sync_scale: float, async_scale: float, n: int = 10, seed: int = 1,
     return judge(summary)
 
 
-def test_two_twins_from_one_distribution_are_a_tie() -> None:
-    matchup = scenario(0.1, 0.1, seed=3)
+def test_two_twins_from_one_distribution_are_a_tie_when_the_interval_shows_it() -> None:
+    matchup = scenario(0.1, 0.1, seed=3, sigma=0.01)
     assert matchup.call is Call.TIE
-    assert matchup.speedup.low < 1 < matchup.speedup.high
+    assert 1 / 1.05 <= matchup.speedup.low < 1 < matchup.speedup.high <= 1.05
     assert not matchup.speedup.significant
+    # noisier rounds: the interval reaches past ±5%, which is no evidence of a tie
+    noisy = scenario(0.1, 0.1, seed=3, sigma=0.2)
+    assert noisy.call is Call.CANNOT_TELL and "smallest effect" in noisy.reason
+
+
+def test_a_significant_difference_below_the_smallest_effect_is_a_tie() -> None:
+    matchup = scenario(0.102, 0.1, n=20, sigma=0.002)
+    assert matchup.speedup.significant and matchup.speedup.low > 1
+    assert matchup.call is Call.TIE
+
+
+def test_twins_measured_in_turn_are_compared_round_by_round() -> None:
+    matchup = scenario(0.15, 0.1, interleaved=True)
+    assert matchup.speedup.paired and matchup.speedup.pairs == 10
+    assert matchup.speedup.level == 0.99
+    assert matchup.call is Call.FASTER
+    assert matchup.speedup.low < 1.5 < matchup.speedup.high
 
 
 def test_a_clear_difference_names_the_winner_with_its_interval() -> None:
@@ -64,7 +86,7 @@ def test_a_sweep_point_gets_the_fewest_rounds_that_survive_one_stray_round() -> 
     n = rounds_for_verdict()
     assert n == 6
     assert one_round_among_the_others(n).call is Call.FASTER
-    assert one_round_among_the_others(n - 1).call is Call.TIE
+    assert one_round_among_the_others(n - 1).call is Call.CANNOT_TELL
 
 
 def test_cpu_is_compared_only_when_recorded_and_called_only_when_significant() -> None:
