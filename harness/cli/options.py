@@ -7,8 +7,18 @@ from typing import Annotated
 import typer
 
 ProfileOpt = Annotated[str, typer.Option(
-    "--profile", "-p", help="quick (smoke, <1 min) | default (10 rounds) | full (20 rounds, "
-                            "large scenarios).")]
+    "--profile", "-p", help="quick (smoke, <1 min) | default (rounds as the answer needs, "
+                            "3-20) | full (5-40 rounds, large scenarios).")]
+RoundsOpt = Annotated[int | None, typer.Option(
+    "--rounds", metavar="N", help="Time every twin N rounds (3-1000) instead of as many as "
+                                  "the answer needs (the profile's looks and caps).")]
+MinEffectOpt = Annotated[str | None, typer.Option(
+    "--min-effect", metavar="PCT",
+    help="The smallest speedup worth calling (default 5%, or min-effect under "
+         "[tool.twinbench]): a scenario is \"faster\"/\"slower\" only when its whole 95% "
+         "interval lies beyond it, a \"tie\" when the whole interval lies within it, and "
+         "\"cannot tell\" otherwise. Interleaved twins stop their rounds once that verdict "
+         "is settled.")]
 TwinOpt = Annotated[list[str] | None, typer.Option(
     "--twin", "-t", help="Only these twins (repeatable); see `bench list`.")]
 ScenarioOpt = Annotated[list[str] | None, typer.Option(

@@ -8,6 +8,7 @@ log shows progress from the first benchmark on.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +19,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 
 from harness.model.case import Case
 from harness.render.fmt import plain
+from harness.run.estimate import previous_runs, priors, spread
 from harness.run.events import Listener
+from harness.run.profiles import Profile
 
 
 def fmt_duration(seconds: float) -> str:
@@ -34,9 +37,11 @@ def fmt_duration(seconds: float) -> str:
 
 @dataclass
 class Eta:
-    """Time left, from what has run so far: the current benchmark's remaining rounds at its
-    own pace so far, then every benchmark still to come (the rest of this pass, and every later
-    pass) at the mean duration of those that finished."""
+    """Time left. With priors (harness.run.estimate: each benchmark's expected duration, known
+    before it starts), every scenario still ahead at its prior, scaled by how the finished
+    scenarios compared with theirs, and the one running at what is left of its own; the
+    uncertainty is how much those comparisons scatter. Without (the counted phase), the
+    benchmarks still ahead at the mean duration of the finished ones."""
 
     clock: Callable[[], float] = time.monotonic
     passes: int = 1
@@ -44,27 +49,51 @@ class Eta:
     per_pass: int = 0  # benchmarks in a pass
     done_in_pass: int = 0
     durations: list[float] = field(default_factory=list)
-    rounds: int = 0  # of the current benchmark, warm-up included
-    rounds_done: int = 0
     case_started: float | None = None
+    # Scenarios: their cases in run order, each case's prior, and what each took.
+    members: dict[str, list[str]] = field(default_factory=dict)
+    group_of: dict[str, str] = field(default_factory=dict)
+    priors: dict[str, float] = field(default_factory=dict)
+    started: dict[str, float] = field(default_factory=dict)  # group -> when it began
+    ended: dict[str, int] = field(default_factory=dict)  # group -> its cases ended this pass
+    ratios: list[float] = field(default_factory=list)  # actual / prior of finished groups
+    group_times: list[float] = field(default_factory=list)
+
+    def plan(self, cases: list[Case], priors: dict[str, float]) -> None:
+        self.members, self.group_of = {}, {}
+        for case in cases:
+            self.members.setdefault(case.group, []).append(case.id)
+            self.group_of[case.id] = case.group
+        self.priors = dict(priors)
 
     def pass_start(self, index: int, total: int) -> None:
         self.pass_index, self.passes, self.done_in_pass = index, total, 0
+        self.started, self.ended = {}, {}
 
-    def case_start(self, rounds: int) -> None:
-        self.rounds, self.rounds_done, self.case_started = rounds, 0, self.clock()
+    def case_start(self, case_id: str | None = None) -> None:
+        now = self.clock()
+        self.case_started = now
+        if case_id is not None and case_id in self.group_of:
+            self.started.setdefault(self.group_of[case_id], now)
 
-    def round_done(self) -> None:
-        self.rounds_done += 1
-
-    def case_end(self) -> float:
-        """The finished benchmark's duration."""
+    def case_end(self, case_id: str | None = None) -> float:
+        """The finished benchmark's duration (since its own start, or its scenario's)."""
+        now = self.clock()
         took = 0.0
         if self.case_started is not None:  # else skipped before it started: no pace to learn
-            took = self.clock() - self.case_started
+            took = now - self.case_started
             self.durations.append(took)
         self.done_in_pass += 1
         self.case_started = None
+        group = self.group_of.get(case_id or "")
+        if group is not None:
+            self.ended[group] = self.ended.get(group, 0) + 1
+            if self.ended[group] == len(self.members[group]) and group in self.started:
+                actual = now - self.started[group]
+                self.group_times.append(actual)
+                prior = self._prior(group)
+                if prior and actual > 0:
+                    self.ratios.append(actual / prior)
         return took
 
     @property
@@ -75,28 +104,53 @@ class Eta:
     def total(self) -> int:
         return self.passes * self.per_pass
 
+    def _prior(self, group: str) -> float:
+        return sum(self.priors.get(c, 0.0) for c in self.members[group])
+
+    def _scale(self) -> float:
+        """Actual over prior of the scenarios finished so far (1 before any)."""
+        if not self.ratios:
+            return 1.0
+        return math.exp(sum(math.log(r) for r in self.ratios) / len(self.ratios))
+
     def left(self) -> float | None:
-        """Seconds left, or None before anything has been timed."""
-        current = 0.0
-        running = self.case_started is not None
-        if running and self.rounds_done:
-            assert self.case_started is not None
-            pace = (self.clock() - self.case_started) / self.rounds_done
-            current = pace * max(0, self.rounds - self.rounds_done)
-        mean = sum(self.durations) / len(self.durations) if self.durations else None
-        if mean is None and running and self.rounds_done:
-            assert self.case_started is not None
-            mean = (self.clock() - self.case_started) / self.rounds_done * self.rounds
-        if mean is None:
+        """Seconds left, or None before there is anything to go on."""
+        if not self.members or not self.priors:
+            return self._extrapolated()
+        scale, now = self._scale(), self.clock()
+        left = 0.0
+        for group in self.members:
+            if self.ended.get(group, 0) >= len(self.members[group]):
+                continue
+            expected = self._prior(group) * scale
+            if group in self.started:
+                # what is left of the running one, at least a tenth of it: it has not ended
+                expected = max(expected - (now - self.started[group]), 0.1 * expected)
+            left += expected
+        whole = sum(self._prior(g) for g in self.members) * scale
+        return left + (self.passes - self.pass_index) * whole
+
+    def sureness(self) -> str:
+        """How sure the estimate is: the scatter of finished scenarios against their priors."""
+        if not self.members or not self.priors:
+            return ""
+        if len(self.ratios) < 3:
+            return " (rough: learning this machine's pace)"
+        return f" (±{min(spread(self.ratios) / math.sqrt(len(self.ratios)) + 0.05, 9.99):.0%})"
+
+    def _extrapolated(self) -> float | None:
+        if not self.durations:
             return None
-        later = self.total - self.done - (1 if running else 0)
-        return current + max(0, later) * mean
+        mean = sum(self.durations) / len(self.durations)
+        running = self.case_started is not None
+        return max(0, self.total - self.done - (1 if running else 0)) * mean
 
 
 class _Tracking(Listener):
     def __init__(self, console: Console, clock: Callable[[], float] = time.monotonic):
         self.console = console
         self.eta = Eta(clock=clock)
+        self._turns: dict[str, int] = {}
 
     def pass_start(self, index: int, total: int) -> None:
         self.eta.pass_start(index, total)
@@ -104,19 +158,36 @@ class _Tracking(Listener):
     def session_start(self, total: int) -> None:
         self.eta.per_pass = total
 
+    def cases_planned(self, cases: list[Case], profile: Profile) -> None:
+        if not self.eta.members:  # once: later passes plan the same cases
+            known = priors(cases, profile, previous_runs(profile.name))
+            self.eta.plan(cases, {k: p.seconds for k, p in known.items()})
+
     def counting(self, total: int) -> None:
         """The counted phase: its own benchmarks and pace (valgrind's), estimated afresh."""
         self.eta = Eta(clock=self.eta.clock, per_pass=total)
 
+    def group_start(self, cases: list[Case], rounds: int) -> None:
+        self._turns = {c.id: 0 for c in cases}
+
     def case_start(self, case: Case, rounds: int) -> None:
-        self.eta.case_start(rounds)
+        self.eta.case_start(case.id)
 
     def round_done(self, case: Case) -> None:
-        self.eta.round_done()
+        if case.id in self._turns:
+            self._turns[case.id] += 1
+
+    def took(self, case: Case, seconds: float) -> str:
+        """How long a benchmark took: a twin measured in turn with its scenario's others
+        says how many rounds it had (warm-ups included) instead of a time it shared."""
+        if case.id in self._turns:
+            return f"{self._turns.pop(case.id)} rounds in turn"
+        return f"in {seconds:.1f} s"
 
     def time_left(self) -> str:
         left = self.eta.left()
-        return "estimating time left" if left is None else f"~{fmt_duration(left)} left"
+        return ("estimating time left" if left is None
+                else f"~{fmt_duration(left)} left{self.eta.sureness()}")
 
     def __enter__(self) -> _Tracking:
         return self
@@ -144,15 +215,15 @@ class PlainProgress(_Tracking):
                            highlight=False)
 
     def case_end(self, case: Case, outcome: str, detail: str) -> None:
-        took = self.eta.case_end()
+        took = self.eta.case_end(case.id)
         what = outcome
         if detail and outcome != "passed":
             what += (" (as above)" if (outcome, detail) in self._said
                      else f" ({plain(detail, markup=False)})")
             self._said.add((outcome, detail))
         self.console.print(f"[{self.eta.done}/{self.eta.total}] {case.workload.name} · "
-                           f"{case.scenario.name} · {case.twin.name}: {what} in "
-                           f"{took:.1f} s, {self.time_left()}", highlight=False,
+                           f"{case.scenario.name} · {case.twin.name}: {what} "
+                           f"{self.took(case, took)}, {self.time_left()}", highlight=False,
                            markup=False, soft_wrap=True)
 
 
@@ -167,6 +238,7 @@ class RichProgress(_Tracking):
         self.overall: TaskID | None = None
         self.current: TaskID | None = None
         self._said: set[tuple[str, str]] = set()  # a reason shown once (e.g. a dead peer's)
+        self._group: set[str] = set()  # the cases of the scenario measured in turn, if any
 
     def __enter__(self) -> RichProgress:
         self.progress.start()
@@ -199,14 +271,26 @@ class RichProgress(_Tracking):
             self.progress.update(self.overall, description=label, total=total, completed=0)
         self._refresh()
 
-    def case_start(self, case: Case, rounds: int) -> None:
-        super().case_start(case, rounds)
+    def _task(self, description: str, total: int) -> None:
         if self.current is not None:
             self.progress.remove_task(self.current)
-        self.current = self.progress.add_task(
-            escape(f"{case.workload.name} · {case.scenario.name} · {case.twin.name}"),
-            total=rounds, left="")
+        self.current = self.progress.add_task(escape(description), total=total, left="")
         self._refresh()
+
+    def group_start(self, cases: list[Case], rounds: int) -> None:
+        """Twins in turn: one bar for the scenario, a step per twin's round (at most)."""
+        super().group_start(cases, rounds)
+        self._group = {c.id for c in cases}
+        first = cases[0]
+        self._task(f"{first.workload.name} · {first.scenario.name} · {len(cases)} twins in "
+                   f"turn", len(cases) * (rounds + 1))
+
+    def case_start(self, case: Case, rounds: int) -> None:
+        super().case_start(case, rounds)
+        if case.id not in self._group:
+            self._group = set()
+            self._task(f"{case.workload.name} · {case.scenario.name} · {case.twin.name}",
+                       rounds)
 
     def round_done(self, case: Case) -> None:
         super().round_done(case)
@@ -215,8 +299,9 @@ class RichProgress(_Tracking):
         self._refresh()
 
     def case_end(self, case: Case, outcome: str, detail: str) -> None:
-        self.eta.case_end()
-        if self.current is not None:
+        self.eta.case_end(case.id)
+        self._group.discard(case.id)
+        if self.current is not None and not self._group:
             self.progress.remove_task(self.current)
             self.current = None
         if outcome != "passed" and (outcome, detail) not in self._said:

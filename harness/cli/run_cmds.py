@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from harness.analysis.sequential import RoundsPlan
 from harness.cli.clean_cmds import announce_reclaimed
 from harness.cli.console import bad_input_exits, console, err, resolve_run_path
 from harness.cli.options import (
@@ -18,9 +19,11 @@ from harness.cli.options import (
     HtmlOpt,
     JsonOpt,
     LoopOpt,
+    MinEffectOpt,
     MysqlDsnOpt,
     PassesOpt,
     ProfileOpt,
+    RoundsOpt,
     SaveOpt,
     ScenarioOpt,
     StallsOpt,
@@ -32,7 +35,7 @@ from harness.cli.options import (
 )
 from harness.cli.progress import progress_for
 from harness.cli.report_cmds import write_report
-from harness.config import workload_sources
+from harness.config import DEFAULT_MIN_EFFECT, load_config, workload_sources
 from harness.errors import BadInput
 from harness.model.registry import Selection, discover
 from harness.model.workload import ALL_PROFILES, SYNC_KINDS, Twin
@@ -43,7 +46,7 @@ from harness.results.files import Outputs, check_outputs, load_run, save_run
 from harness.results.runfile import Run
 from harness.run.count import check_can_count
 from harness.run.plugin import NOT_COUNTED
-from harness.run.profiles import PROFILES, check_loop, profile_named
+from harness.run.profiles import PROFILES, check_loop, check_rounds, profile_named
 from harness.run.runner import RunRequest, RunResult, check_passes, execute
 
 
@@ -51,14 +54,31 @@ def _request(workloads: list[str], twins: list[str] | None, scenarios: list[str]
              profile: str, loop: str, pg_dsn: str | None, passes: int,
              workload_path: list[str] | None, mysql_dsn: str | None,
              tmpdir: str | None, count: bool = False, stalls: bool = False,
-             stall_threshold_ms: float = 10.0) -> RunRequest:
+             stall_threshold_ms: float = 10.0, rounds: int | None = None,
+             min_effect: str | None = None) -> RunRequest:
     with bad_input_exits():
         sources = workload_sources(workload_path)
         check_stall_threshold(stall_threshold_ms)
+        check_rounds(rounds)
+        effect = load_config(min_effect=min_effect).min_effect
     selection = Selection(tuple(workloads), tuple(twins or ()), tuple(scenarios or ()))
     return RunRequest(selection=selection, profile=profile, loop=loop, pg_dsn=pg_dsn,
                       mysql_dsn=mysql_dsn, tmpdir=tmpdir, passes=passes, sources=sources,
-                      count=count, stalls=stalls, stall_threshold_s=stall_threshold_ms / 1000)
+                      count=count, stalls=stalls, stall_threshold_s=stall_threshold_ms / 1000,
+                      rounds=rounds, min_effect=effect)
+
+
+def rounds_rule(request: RunRequest) -> RoundsPlan | None:
+    """How many rounds interleaved twins get: the profile's looks, stopped by the analysis'
+    rule once the answer is settled (None with `--rounds`: a fixed count)."""
+    if request.rounds is not None:
+        return None
+    profile = profile_named(request.profile)
+    if request.sweep is not None:
+        profile = request.sweep.measured_with(profile)
+    return RoundsPlan(looks=profile.looks, min_effect=request.min_effect or DEFAULT_MIN_EFFECT,
+                      precision=profile.precision, seconds=profile.scenario_seconds,
+                      adaptive=len(profile.looks) > 1)
 
 
 def check_stall_threshold(ms: float) -> None:
@@ -79,7 +99,7 @@ def run_request(request: RunRequest, save: str | None, force: bool, json_path: s
         announce_reclaimed(request.pg_dsn)
         try:
             with progress_for(console, err) as progress:
-                result = execute(request, progress)
+                result = execute(request, progress, rounds_rule=rounds_rule(request))
         except KeyboardInterrupt:
             err.print("[yellow]interrupted; peers stopped[/]")
             raise typer.Exit(130) from None
@@ -185,12 +205,13 @@ def run(
     workload_path: WorkloadsOpt = None, mysql_dsn: MysqlDsnOpt = None,
     tmpdir: TmpdirOpt = None, strict: StrictOpt = False, html: HtmlOpt = None,
     count: CountOpt = False, stalls: StallsOpt = False,
-    stall_threshold: StallThresholdOpt = 10.0,
+    stall_threshold: StallThresholdOpt = 10.0, rounds: RoundsOpt = None,
+    min_effect: MinEffectOpt = None,
 ) -> None:
     """Run the named workloads and print a table per scenario."""
     run_request(_request(workloads, twin, scenario, profile, loop, pg_dsn, passes, workload_path,
-                         mysql_dsn, tmpdir, count, stalls, stall_threshold), save, force,
-                json, strict, html)
+                         mysql_dsn, tmpdir, count, stalls, stall_threshold, rounds,
+                         min_effect), save, force, json, strict, html)
 
 
 def run_all(
@@ -200,12 +221,13 @@ def run_all(
     workload_path: WorkloadsOpt = None, mysql_dsn: MysqlDsnOpt = None,
     tmpdir: TmpdirOpt = None, strict: StrictOpt = False, html: HtmlOpt = None,
     count: CountOpt = False, stalls: StallsOpt = False,
-    stall_threshold: StallThresholdOpt = 10.0,
+    stall_threshold: StallThresholdOpt = 10.0, rounds: RoundsOpt = None,
+    min_effect: MinEffectOpt = None,
 ) -> None:
     """Run every workload (a workload whose peer is unavailable is reported as skipped)."""
     run_request(_request([], twin, scenario, profile, loop, pg_dsn, passes, workload_path,
-                         mysql_dsn, tmpdir, count, stalls, stall_threshold), save, force,
-                json, strict, html)
+                         mysql_dsn, tmpdir, count, stalls, stall_threshold, rounds,
+                         min_effect), save, force, json, strict, html)
 
 
 def show(path: Annotated[str, typer.Argument(help="A run file, or a label under results/.")],

@@ -16,6 +16,7 @@ from harness.cli.options import (
     HtmlOpt,
     JsonOpt,
     LoopOpt,
+    MinEffectOpt,
     PassesOpt,
     ProfileOpt,
     SaveOpt,
@@ -25,11 +26,11 @@ from harness.cli.options import (
 )
 from harness.cli.progress import fmt_duration
 from harness.cli.run_cmds import run_request
-from harness.config import workload_sources
+from harness.config import load_config, workload_sources
 from harness.model.registry import RegistryError, Selection, discover
 from harness.results.files import check_outputs
 from harness.run.count import check_can_count
-from harness.run.profiles import profile_named
+from harness.run.profiles import Profile, profile_named
 from harness.run.runner import RunRequest
 from harness.run.sweep import default_spec, estimate_seconds, parse_vary, plan
 
@@ -50,7 +51,7 @@ def sweep(
     max_points: Annotated[int, typer.Option(
         "--max-points", help="Refuse a grid with more points than this.")] = 100,
     workload_path: WorkloadsOpt = None, strict: StrictOpt = False, html: HtmlOpt = None,
-    count: CountOpt = False,
+    count: CountOpt = False, min_effect: MinEffectOpt = None,
 ) -> None:
     """Measure every point of a grid and draw where async starts (or stops) paying."""
     # Every point is an ordinary benchmark of every selected twin (same fairness rules and
@@ -59,6 +60,7 @@ def sweep(
     with bad_input_exits():
         chosen = profile_named(profile)
         sources = workload_sources(workload_path)
+        effect = load_config(min_effect=min_effect).min_effect
         registry = discover(sources)
         if workload not in registry:
             raise RegistryError(f"unknown workload {workload}; choose from: "
@@ -88,10 +90,18 @@ def sweep(
     err.print(f"sweeping {workload} · {spec.scenario} over {shape}: {len(planned.points)} "
               f"points × {twin_count} twins = {len(planned.points) * twin_count} benchmarks"
               + (f", {len(planned.skipped)} point(s) skipped" if planned.skipped else "")
-              + f", {chosen.rounds} rounds each; about {fmt_duration(seconds)} (a rough "
+              + f", {_rounds(chosen)} each; about {fmt_duration(seconds)} (a rough "
                 "estimate)",
               highlight=False)
     request = RunRequest(selection=Selection((workload,), twins), profile=profile, loop=loop,
                          pg_dsn=pg_dsn, passes=passes, sources=sources, sweep=spec,
-                         count=count)
+                         count=count, min_effect=effect)
     run_request(request, save, force, json, strict, html)
+
+
+def _rounds(profile: Profile) -> str:
+    """How many rounds a point's twins get: client twins as the answer needs."""
+    looks = profile.looks
+    if len(looks) > 1:
+        return f"{looks[0]}-{looks[-1]} rounds (as the answer needs)"
+    return f"{profile.rounds} rounds"

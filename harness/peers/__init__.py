@@ -97,9 +97,22 @@ class PeerPool:
             self._ca = ca
         return self._ca
 
-    def check_alive(self, names: Iterable[str]) -> None:
-        """PeerFailed (remembered) if a started peer among `names` has exited."""
+    def use(self, names: Iterable[str], user: str) -> None:
+        """Benchmark `user` is about to run a round on these peers: PeerFailed if one has
+        died (under whoever used it last), else `user` is who a death is charged to now.
+        Twins measured in turn share the peers round by round."""
+        names = list(names)
+        self.check_alive(names)
         for name in names:
+            if name in self._peers:
+                self._users[name] = user
+
+    def check_alive(self, names: Iterable[str]) -> None:
+        """PeerFailed (remembered: the first detection names the benchmark) if a started peer
+        among `names` has exited."""
+        for name in names:
+            if name in self._unavailable:
+                raise self._unavailable[name]
             exit_code = getattr(self._peers.get(name), "exit_code", None)
             code = exit_code() if exit_code is not None else None
             if code is not None:

@@ -81,6 +81,37 @@ class RoundBracket(Protocol):
     def stop(self, label: str) -> None: ...
 
 
+_TASKS = Path("/proc/self/task")
+
+
+def _thread_ids() -> set[int]:
+    try:
+        return {int(p.name) for p in _TASKS.iterdir() if p.name.isdigit()}
+    except OSError:
+        return set()
+
+
+class ThreadOwners:
+    """Whose threads are whose, when several twins are set up in this process at once
+    (harness.run.interleave): a thread that appears while a twin sets up or runs a round is
+    that twin's, since only one twin acts at a time. A twin's thread count is then the
+    process's own (those before any twin) plus its own live ones, never the idle pools of
+    the twins beside it."""
+
+    def __init__(self) -> None:
+        self.base = _thread_ids()
+        self.owner: dict[int, str] = {}
+
+    def claim(self, case_id: str) -> None:
+        for tid in _thread_ids() - self.base - self.owner.keys():
+            self.owner[tid] = case_id
+
+    def count(self, case_id: str) -> int:
+        self.claim(case_id)
+        live = _thread_ids()
+        return len(live & self.base) + sum(1 for t in live if self.owner.get(t) == case_id)
+
+
 def _voluntary_switches() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_nvcsw
 
@@ -111,6 +142,12 @@ class RoundsMeter:
     counting: RoundCounter | None = None
     profiler: RoundBracket | None = None
     label: str = ""
+    # Twins set up side by side (harness.run.interleave): this twin's threads only, and its
+    # RSS peak over each round's own start (the others' allocations between its rounds are
+    # theirs).
+    threads: Callable[[], int | None] | None = None  # None: the whole process's
+    rss_per_round: bool = False
+    _round_rss: int | None = None
     instructions: list[int] = field(default_factory=list)  # per counted round
     syscalls: list[Counter[str]] = field(default_factory=list)  # per counted round, by name
     io: Counter[str] = field(default_factory=Counter)  # summed over the timed rounds
@@ -151,7 +188,10 @@ class RoundsMeter:
         self._opened += 1
         if self._opened <= self.warmup_rounds:
             return
-        if self.rss_before is None:
+        if self.rss_per_round:
+            self._round_rss = _status("VmRSS")
+            self._hwm_reset = _reset_rss_peak()
+        elif self.rss_before is None:
             self.rss_before = _status("VmRSS")
             self._hwm_reset = _reset_rss_peak()
         io = self.peers.io_counts(self.peer_names)  # outermost: a peer may be asked by query
@@ -186,11 +226,15 @@ class RoundsMeter:
         for name, seconds in peers.items():
             self.peer_cpu.setdefault(name, []).append(
                 max(0.0, seconds - peers_before.get(name, seconds)))
-        threads = _status("Threads")
+        threads = self.threads() if self.threads is not None else _status("Threads")
         if threads is not None:  # pools keep their threads: a round's end sees its peak
             self.threads_peak = max(self.threads_peak or 0, threads)
         rss = _status("VmHWM") if self._hwm_reset else _status("VmRSS")
-        if rss is not None:
+        if rss is not None and self.rss_per_round:
+            if self._round_rss is not None:  # kept as a delta over a zero "before"
+                self.rss_before = 0
+                self.rss_peak = max(self.rss_peak or 0, rss - self._round_rss)
+        elif rss is not None:
             self.rss_peak = max(self.rss_peak or 0, rss)
 
     def busy(self) -> dict[str, float]:

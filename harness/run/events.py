@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness.model.case import Case
+from harness.run.profiles import Profile
 
 
 class Listener:
@@ -17,11 +18,19 @@ class Listener:
     def planned(self, case_ids: list[str]) -> None:
         """The cases this session will measure, in order."""
 
+    def cases_planned(self, cases: list[Case], profile: Profile) -> None:
+        """The same, with what an estimate of their durations needs."""
+
     def before_case(self, case: Case) -> int | None:
         """Before anything of the case runs (peers, set-up). An interleaving coordinator
         (harness.run.ab) blocks here until the other side is idle, and may answer how many
         rounds to time this case instead of the profile's (None: the profile's)."""
         return None
+
+    def group_start(self, cases: list[Case], rounds: int) -> None:
+        """The twins of a scenario are about to be measured in turn (harness.run.interleave),
+        each at most `rounds` timed rounds; each then gets `case_start`, `round_done` and
+        `case_end` as usual, their rounds interleaved."""
 
     def case_start(self, case: Case, rounds: int) -> None: ...
 

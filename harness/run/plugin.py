@@ -31,8 +31,9 @@ from harness.results.runfile import (
     case_info,
 )
 from harness.run.capture import capture
-from harness.run.cost import RoundBracket, RoundCounter, RoundsMeter
+from harness.run.cost import RoundBracket, RoundCounter, RoundsMeter, ThreadOwners
 from harness.run.events import Listener
+from harness.run.interleave import GroupResult, RoundsRule, fixed_rounds, measure_group
 from harness.run.profiles import Profile, counted_params
 
 
@@ -51,8 +52,13 @@ class TwinbenchPlugin:
     # Where an async twin held its loop (harness.drivers.health), and what counts as held.
     stalls: bool = False
     stall_threshold_s: float = STALL_S
+    # Twins of a client scenario take turns round by round (harness.run.interleave), their
+    # rounds as `rounds_rule` decides (None: the profile's, fixed).
+    interleave: bool = True
+    rounds_rule: RoundsRule | None = None
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     _by_nodeid: dict[str, Case] = field(default_factory=dict)
+    _groups: dict[str, GroupResult] = field(default_factory=dict)
 
     # -- collection ----------------------------------------------------------------------------
 
@@ -68,8 +74,9 @@ class TwinbenchPlugin:
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.listener.session_start(len(session.items))
-        self.listener.planned([self._by_nodeid[i.nodeid].id for i in session.items
-                               if i.nodeid in self._by_nodeid])
+        cases = [self._by_nodeid[i.nodeid] for i in session.items if i.nodeid in self._by_nodeid]
+        self.listener.planned([c.id for c in cases])
+        self.listener.cases_planned(cases, self.profile)
 
     @pytest.fixture
     def twinbench(self) -> TwinbenchPlugin:
@@ -134,66 +141,139 @@ class TwinbenchPlugin:
             del benchmark.extra_info["warnings"]
 
     def _measure(self, case: Case, benchmark: Any) -> None:
-        workload = case.workload
         if self.counting is not None and case.twin.side != "client":
             pytest.skip(f"server twins are not counted: {NOT_COUNTED}")
+        if self._interleaved(case):
+            group = self._groups.get(case.group)
+            if group is None:  # the scenario's first item measures all of its twins
+                group = self._groups[case.group] = self._measure_group(case.group, benchmark)
+            group.replay(case, benchmark)
+            return
         rounds_override = self.listener.before_case(case)
+        run = CaseRun(self, case)
+        wanted = rounds_override or self.profile.rounds
+        rounds = min(wanted, case.scenario.max_rounds or wanted)  # a scenario's cap holds
+        benchmark.group = case.group
         try:
-            peers = {name: self.peers.get(name, case.id) for name in workload.peers}
+            run.start(rounds)
+            benchmark.pedantic(run.timed_round, setup=run.reset, teardown=run.after_round,
+                               rounds=rounds, warmup_rounds=run.warmup, iterations=1)
+            extra = run.bench.extra_info()
+        finally:
+            run.teardown()  # drivers tolerate a set-up that failed half-way
+        run.finish(benchmark, extra)
+
+    # -- twins of a scenario measured interleaved (harness.run.interleave) ---------------------
+
+    def _interleaved(self, case: Case) -> bool:
+        """Twins of a scenario with a sibling, in a plain timed run: an A/B side, a counted
+        worker or a profile measures one case at a time."""
+        if not self.interleave or self.counting is not None or self.profiler is not None:
+            return False
+        return sum(c.group == case.group for c in self.cases) > 1
+
+    def _measure_group(self, group: str, benchmark: Any) -> GroupResult:
+        cases = [c for c in self.cases if c.group == group]
+        # A scenario judged by a metric (an open-loop one's p99) has rounds of a fixed
+        # duration, whose times say nothing: it keeps the profile's rounds.
+        rule = ((self.rounds_rule if not cases[0].scenario.judged_by else None)
+                or fixed_rounds(self.profile.rounds))
+        owners = ThreadOwners()
+        return measure_group(
+            [CaseRun(self, c, owners) for c in cases], rule, listener=self.listener,
+            max_rounds=cases[0].scenario.max_rounds,
+            # pytest-benchmark's round runner (its pedantic loop), with its timer and options
+            runner=lambda fn: benchmark._make_runner(fn, (), {}),
+            finish=lambda run, bench, extra: run.finish(bench, extra))
+
+
+class CaseRun:
+    """One case bound to its peers and set up: the callbacks around each of its rounds (warm-ups
+    included), and what its benchmark entry says once its rounds are done. The plugin times
+    its rounds with pytest-benchmark's pedantic mode, or with pytest-benchmark's own round
+    runner when the twins of a scenario take turns (harness.run.interleave)."""
+
+    def __init__(self, plugin: TwinbenchPlugin, case: Case, owners: ThreadOwners | None = None):
+        self.plugin, self.case = plugin, case
+        # Set up beside its scenario's other twins: its own threads and per-round RSS only.
+        self.owners = owners
+        self.warmup = plugin.profile.warmup_rounds
+        self.checksums: list[int] = []
+        self.bench: Any = None
+        self.meter: RoundsMeter | None = None
+        self.twin_cpu: Any = None
+        self.params: dict[str, Any] = {}
+
+    def start(self, rounds: int) -> None:
+        """Peers, parameters, the bound twin and its set-up; pytest.skip/fail when it cannot
+        run (a peer unavailable or dead, CannotRun)."""
+        plugin, case = self.plugin, self.case
+        workload = case.workload
+        try:
+            peers = {name: plugin.peers.get(name, case.id) for name in workload.peers}
         except PeerUnavailable as exc:
             pytest.skip(str(exc))
         except PeerFailed as exc:
             pytest.fail(f"peer failed: {exc}", pytrace=False)
-        params = (counted_params(workload, case.scenario, self.profile)
-                  if self.counting is not None
-                  else workload.params_for(case.scenario, self.profile.scale))
-        ideal = ideal_seconds(params)
-        wanted = rounds_override or self.profile.rounds
-        rounds = min(wanted, case.scenario.max_rounds or wanted)  # a scenario's cap holds
-        warmup = self.profile.warmup_rounds
-        bench = case.twin.bind(BenchContext(
-            params=params, peers=peers, loop=self.loop, warmup_rounds=warmup,
+        self.params = (counted_params(workload, case.scenario, plugin.profile)
+                       if plugin.counting is not None
+                       else workload.params_for(case.scenario, plugin.profile.scale))
+        self.bench = case.twin.bind(BenchContext(
+            params=self.params, peers=peers, loop=plugin.loop, warmup_rounds=self.warmup,
             # valgrind's rounds are ~50x longer: the probe would be ~50x more of their count
-            loop_health=self.counting is None, stalls=self.stalls,
-            stall_threshold_s=self.stall_threshold_s))
-        checksums: list[int] = []
-        twin_cpu = getattr(bench, "twin_cpu_seconds", None)  # a server twin's own process
-        meter = (RoundsMeter(self.peers, warmup, workload.peers, counting=self.counting,
-                             profiler=self.profiler, label=case.id) if twin_cpu is None
-                 else RoundsMeter(self.peers, warmup, workload.peers, twin_cpu=twin_cpu,
-                                  in_process=False))
-        self.listener.case_start(case, rounds + warmup)
-
-        def reset() -> None:  # untimed, before every round
-            self.listener.before_round(case)
-            bench.reset()
-            if self.counting is not None:
-                # Every counted round starts from a collected heap, so the collections its
-                # allocations trigger fall in the same places each time (measured: a round
-                # that a gen-2 collection fell in counted 2.5-4.5% more).
-                gc.collect()
-            meter.open()
-
-        def after_round() -> None:  # untimed, after every round
-            meter.close()
-            self.listener.round_done(case)
-
-        def timed_round() -> None:
-            checksums.append(meter.timed(bench.round))
-
-        benchmark.group = case.group
+            loop_health=plugin.counting is None, stalls=plugin.stalls,
+            stall_threshold_s=plugin.stall_threshold_s))
+        self.twin_cpu = getattr(self.bench, "twin_cpu_seconds", None)  # a server twin's own
+        owners = self.owners
+        self.meter = (RoundsMeter(plugin.peers, self.warmup, workload.peers,
+                                  counting=plugin.counting, profiler=plugin.profiler,
+                                  label=case.id, rss_per_round=owners is not None,
+                                  threads=(None if owners is None
+                                           else lambda: owners.count(case.id)))
+                      if self.twin_cpu is None
+                      else RoundsMeter(plugin.peers, self.warmup, workload.peers,
+                                       twin_cpu=self.twin_cpu, in_process=False))
+        plugin.listener.case_start(case, rounds + self.warmup)
         try:
-            try:
-                bench.setup()
-            except CannotRun as exc:
-                pytest.skip(str(exc))
-            benchmark.pedantic(timed_round, setup=reset, teardown=after_round, rounds=rounds,
-                               warmup_rounds=warmup, iterations=1)
-            extra = bench.extra_info()
-        finally:
-            bench.teardown()  # drivers tolerate a set-up that failed half-way
+            self.bench.setup()
+        except CannotRun as exc:
+            pytest.skip(str(exc))
 
-        extra.update(meter.info(own_process=twin_cpu is None, ops=bench.ops))
+    def reset(self) -> None:  # untimed, before every round
+        assert self.meter is not None
+        self.plugin.listener.before_round(self.case)
+        if self.owners is not None:  # in turn: a peer that died in another twin's round
+            try:
+                self.plugin.peers.use(self.case.workload.peers, self.case.id)
+            except PeerFailed as exc:
+                pytest.fail(f"peer failed: {exc}", pytrace=False)
+        self.bench.reset()
+        if self.plugin.counting is not None:
+            # Every counted round starts from a collected heap, so the collections its
+            # allocations trigger fall in the same places each time (measured: a round
+            # that a gen-2 collection fell in counted 2.5-4.5% more).
+            gc.collect()
+        self.meter.open()
+
+    def after_round(self) -> None:  # untimed, after every round
+        assert self.meter is not None
+        self.meter.close()
+        self.plugin.listener.round_done(self.case)
+
+    def timed_round(self) -> None:
+        assert self.meter is not None
+        self.checksums.append(self.meter.timed(self.bench.round))
+
+    def teardown(self) -> None:
+        if self.bench is not None:
+            self.bench.teardown()
+
+    def finish(self, benchmark: Any, extra: dict[str, Any]) -> None:
+        """The benchmark's extra_info, and the checks of the work it did (pytest.fail)."""
+        case, meter, params = self.case, self.meter, self.params
+        assert meter is not None
+        workload = case.workload
+        extra.update(meter.info(own_process=self.twin_cpu is None, ops=self.bench.ops))
         if case.twin.io_differs:
             extra["io_differs"] = dict(case.twin.io_differs)
         if case.twin.core:
@@ -202,20 +282,21 @@ class TwinbenchPlugin:
             extra["library"] = case.twin.library
         benchmark.extra_info.update(case_info(
             case.key, kind=case.twin.kind, label=case.twin.describe(params),
-            judged_by=case.scenario.judged_by, params=params, ops=bench.ops,
-            checksum=checksums[-1], ideal_s=ideal, median=benchmark.stats.stats.median,
-            loop=bench.loop, peer_busy=meter.busy(), measured=extra,
+            judged_by=case.scenario.judged_by, params=params, ops=self.bench.ops,
+            checksum=self.checksums[-1], ideal_s=ideal_seconds(params),
+            median=benchmark.stats.stats.median, loop=self.bench.loop,
+            peer_busy=meter.busy(), measured=extra,
         ))
-        if len(set(checksums)) != 1:
+        if len(set(self.checksums)) != 1:
             pytest.fail(f"{case.twin.name} returned different checksums across rounds",
                         pytrace=False)
         if workload.expected is not None:
             want = workload.expected(params)
-            if checksums[-1] != want:
-                pytest.fail(f"{case.twin.name} checksum {checksums[-1]:016x} != expected "
-                            f"{want:016x}: the twin did not do the scenario's work",
+            if self.checksums[-1] != want:
+                pytest.fail(f"{case.twin.name} checksum {self.checksums[-1]:016x} != "
+                            f"expected {want:016x}: the twin did not do the scenario's work",
                             pytrace=False)
-        self.listener.measured(case, benchmark_json(case, benchmark))
+        self.plugin.listener.measured(case, benchmark_json(case, benchmark))
 
 
 def loop_warnings(info: Mapping[str, Any]) -> list[WarningJson]:

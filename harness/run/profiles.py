@@ -13,11 +13,18 @@ from harness.model.workload import Scenario, Workload
 @dataclass(frozen=True)
 class Profile:
     name: str
-    rounds: int
+    rounds: int  # fixed rounds: an open-loop scenario, a twin measured alone, an A/B side
     warmup_rounds: int
     scale: float
     capacity_seconds: float
     description: str
+    # Interleaved twins (harness.run.interleave): round counts at which the analysis' rule
+    # looks whether a scenario's answer is settled (the last is the most any twin gets), the
+    # half-width of the speedup's interval that is narrow enough whatever it says, and a cap
+    # on a scenario's rounds in seconds. One look: a fixed count.
+    looks: tuple[int, ...] = (10,)
+    precision: float = 0.02
+    scenario_seconds: float = 90.0
 
 
 PROFILES: dict[str, Profile] = {
@@ -25,13 +32,28 @@ PROFILES: dict[str, Profile] = {
     for p in (
         Profile("quick", rounds=3, warmup_rounds=1, scale=0.1, capacity_seconds=0.5,
                 description="smoke run: 10% of each scenario, 3 rounds, variant twins left "
-                            "out (under a minute)"),
+                            "out (under a minute)", looks=(3,)),
+        # Looks at 3..20 interleaved rounds: an answer plain after 3 stops there, a close one
+        # gets up to 20 (the cap of 90 s per scenario aside).
         Profile("default", rounds=10, warmup_rounds=1, scale=1.0, capacity_seconds=1.0,
-                description="full-size scenarios, 10 rounds: numbers worth reading"),
+                description="full-size scenarios, rounds as the answer needs (3-20 per twin; "
+                            "10 in open-loop scenarios): numbers worth reading",
+                looks=(3, 5, 8, 12, 20), precision=0.02, scenario_seconds=90.0),
         Profile("full", rounds=20, warmup_rounds=2, scale=1.0, capacity_seconds=2.0,
-                description="20 rounds and the large scenarios (e.g. 10k connections)"),
+                description="large scenarios (e.g. 10k connections), 5-40 rounds per twin "
+                            "(20 in open-loop scenarios)",
+                looks=(5, 8, 12, 20, 30, 40), precision=0.01, scenario_seconds=300.0),
     )
 }
+
+
+# `--rounds N`: a fixed count for every twin; fewer than 3 pairs have no interval to speak of.
+MIN_ROUNDS, MAX_ROUNDS = 3, 1000
+
+
+def check_rounds(rounds: int | None) -> None:
+    if rounds is not None and not MIN_ROUNDS <= rounds <= MAX_ROUNDS:
+        raise BadInput(f"--rounds must be between {MIN_ROUNDS} and {MAX_ROUNDS}, not {rounds}")
 
 
 def profile_named(name: str) -> Profile:

@@ -46,6 +46,7 @@ from harness.results.runfile import (
 from harness.run import bench_cases
 from harness.run.cost import RoundBracket, RoundCounter
 from harness.run.events import Listener
+from harness.run.interleave import RoundsRule
 from harness.run.plugin import TwinbenchPlugin, workloads_json
 from harness.run.profiles import check_loop, profile_named
 from harness.run.sweep import SweepSpec, plan
@@ -80,6 +81,11 @@ class RunRequest:
     # and how long a hold makes a stall.
     stalls: bool = False
     stall_threshold_s: float = STALL_S
+    # Twins of a client scenario take turns round by round (harness.run.interleave); an A/B
+    # side, which pairs its rounds with the other version's instead, measures one at a time.
+    interleave: bool = True
+    # The smallest speedup a verdict calls (recorded in the run; analysis.sequential).
+    min_effect: float | None = None
 
 
 @dataclass
@@ -110,11 +116,14 @@ class RunResult:
 def execute(request: RunRequest, listener: Listener | None = None,
             registry: dict[str, Workload] | None = None,
             counting: RoundCounter | None = None,
-            profiler: RoundBracket | None = None) -> RunResult:
+            profiler: RoundBracket | None = None,
+            rounds_rule: RoundsRule | None = None) -> RunResult:
     """Run the selected benchmarks, `request.passes` times over; bad input raises BadInput
     before anything starts. Passes share the peers and merge into one run (harness.passes).
     With `request.count`, the client twins are then counted too (harness.run.count); in a
-    counted worker, `counting` brackets each timed round; `profiler` (bench profile) does too."""
+    counted worker, `counting` brackets each timed round; `profiler` (bench profile) does too.
+    `rounds_rule` decides how many rounds interleaved twins get (the analysis' stopping rule,
+    passed in by the CLI); without it, or with `request.rounds`, the profile's fixed count."""
     profile = profile_named(request.profile)
     if request.rounds is not None or request.warmup_rounds is not None:
         profile = replace(profile, rounds=request.rounds or profile.rounds,
@@ -163,9 +172,11 @@ def execute(request: RunRequest, listener: Listener | None = None,
                 cases=cases, profile=profile, peers=peers, loop=request.loop,
                 listener=listener,
                 metadata=lambda: metadata_block(profile=profile.name, loop=request.loop,
-                                                selection=selection),
+                                                selection=selection,
+                                                min_effect=request.min_effect),
                 counting=counting, profiler=profiler, stalls=request.stalls,
-                stall_threshold_s=request.stall_threshold_s,
+                stall_threshold_s=request.stall_threshold_s, interleave=request.interleave,
+                rounds_rule=rounds_rule if request.rounds is None else None,
             )
             doc, code = _one_pass(plugin)
             outcomes = dict(plugin.outcomes)

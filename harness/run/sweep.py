@@ -49,8 +49,11 @@ class SweepSpec:
     rounds: int | None = None
 
     def measured_with(self, profile: Profile) -> Profile:
-        """The profile this sweep's points are measured with: its rounds, at least."""
-        return replace(profile, rounds=max(profile.rounds, self.rounds or 0))
+        """The profile this sweep's points are measured with: its rounds, at least (interleaved
+        twins: no look before them)."""
+        least = self.rounds or 0
+        return replace(profile, rounds=max(profile.rounds, least),
+                       looks=tuple(sorted({max(n, least) for n in profile.looks})))
 
     def to_json(self) -> dict[str, Any]:
         return {"workload": self.workload, "scenario": self.scenario, "waves": self.waves,
@@ -183,7 +186,7 @@ def plan(workload: Workload, spec: SweepSpec, profile: Profile,
     """Every point of the grid as a scenario; BadInput for names or sizes that cannot be."""
     names = sweepable(workload)
     for axis in spec.axes:
-        if axis.name == CPU_AXIS and not workload.client_side:
+        if axis.name == CPU_AXIS and not workload.client_side and CPU_AXIS not in names:
             raise BadInput(f"--vary {CPU_AXIS}: {workload.name}'s twins are servers; CPU per "
                            "operation applies to client-side workloads")
         if axis.name not in names:
@@ -208,8 +211,11 @@ def plan(workload: Workload, spec: SweepSpec, profile: Profile,
             waves = max(1, round(spec.waves * profile.scale))
             params[workload.size_param] = waves * int(params["concurrency"])
             scaled = False
-        why = _cannot_run(workload.params_for(Scenario("", params, scaled=scaled),
-                                              profile.scale))
+        sized = workload.params_for(Scenario("", params, scaled=scaled), profile.scale)
+        bad = workload.check_params(sized) if workload.check_params is not None else None
+        if bad:  # a value no twin should be asked to run, not a combination that cannot
+            raise BadInput(f"--vary: {point_name(base.name, values)}: {bad}")
+        why = _cannot_run(sized)
         if why:
             skipped.append((values, why))
             continue

@@ -155,7 +155,10 @@ def main() -> None:
         request = request_from_json(command["request"])
         # This side's own [tool.twinbench] workloads (its version of a team's twins), then the
         # user's --workloads, both relative to this side's tree (the worker's cwd).
-        request = replace(request, sources=workload_sources(request.sources))
+        request = replace(request, sources=workload_sources(request.sources),
+                          # A paced side pairs its rounds with the other version's, case by
+                          # case: its own twins one at a time, at the coordinator's gates.
+                          interleave=request.interleave and not listener.paced)
         counting = None
         if command.get("count_dir"):
             from harness.run.callgrind import Counting

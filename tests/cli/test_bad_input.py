@@ -245,7 +245,7 @@ def test_an_interrupted_save_keeps_what_finished_as_partial(
     monkeypatch.chdir(tmp_path)
     run = parse_run(run_doc(benches()))
     monkeypatch.setattr(harness.cli.run_cmds, "execute",
-                        lambda *_: RunResult(run=run, interrupted=True))
+                        lambda *_, **__: RunResult(run=run, interrupted=True))
     result = invoke("run", "http_fetch", "--save", "v1")
     assert result.exit_code == 130, result.stderr
     assert (tmp_path / "results" / "v1.partial.json").is_file()
@@ -287,3 +287,24 @@ def test_the_next_run_reclaims_what_a_killed_run_left_and_says_so(nothing_runs: 
     finally:
         for path in (left, mine):
             shutil.rmtree(path, ignore_errors=True)
+
+
+# -- rounds and the smallest effect (issue 21) ----------------------------------------------------
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["--min-effect", "150%"], "--min-effect must be between 0% and 100%"),
+    (["--min-effect", "-1%"], "--min-effect"),
+    (["--min-effect", "lots"], "is not a fraction"),
+    (["--rounds", "2"], "--rounds must be between 3 and 1000, not 2"),
+    (["--rounds", "100000"], "--rounds must be between 3 and 1000"),
+])
+def test_rounds_and_min_effect_out_of_range(args: list[str], says: str) -> None:
+    assert says in one_line_error(invoke("run", "http_fetch", *args))
+
+
+def test_a_bad_min_effect_in_pyproject_is_one_line(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.twinbench]\nmin-effect = "200%"\n')
+    monkeypatch.chdir(tmp_path)
+    assert "min-effect must be between 0% and 100%" in one_line_error(
+        invoke("all", "--profile", "quick"))

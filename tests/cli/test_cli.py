@@ -51,9 +51,10 @@ def test_quick_run_prints_tables_verdicts_and_peer_capacity(quick_run: tuple[str
         assert f"http_fetch · {scenario}" in stdout
     assert stdout.count("→ ") == 3
     assert "than the best sync twin" in stdout
-    # 3 rounds each: the verdicts say they cannot tell rather than call a winner or a tie,
-    # the headline and what the async model alone buys (curl-cffi both ways) alike.
-    assert stdout.count("3 and 3 rounds cannot show any difference is not noise") == 6
+    # Twins in turn: even 3 rounds each are 3 pairs, whose interval the verdict reads (an
+    # unpaired test of 3 and 3 rounds could never call anything)
+    assert "3 and 3 rounds cannot show" not in stdout
+    assert stdout.count("95% CI") + stdout.count("reaches across the smallest effect") >= 3
     assert stdout.count("With the library held fixed (curl-cffi: curl-cffi-async against "
                         "curl-cffi-threads)") == 3
     assert "HTTP peer capacity at L=0" in stdout

@@ -4,6 +4,7 @@ there is no terminal."""
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 
 import pytest
 from rich.console import Console
@@ -21,24 +22,60 @@ class FakeClock:
         return self.now
 
 
-def test_eta_from_the_current_benchmarks_pace_then_the_mean_of_finished_ones() -> None:
+def cases(n_groups: int, per_group: int) -> list[Case]:
+    """Cases of `n_groups` scenarios of `per_group` twins each (ids and groups are all the
+    estimate reads)."""
+    out = []
+    for g in range(n_groups):
+        scenario = replace(WORKLOAD.scenarios[0], name=f"s{g}")
+        for t in range(per_group):
+            twin = replace(WORKLOAD.twins[0], name=f"t{t}")
+            out.append(Case(WORKLOAD, twin, scenario))
+    return out
+
+
+def test_eta_scales_the_priors_ahead_by_how_the_finished_ones_compared() -> None:
     clock = FakeClock()
     eta = Eta(clock=clock)
-    eta.pass_start(1, 2)
-    eta.per_pass = 3  # 6 benchmarks in all
+    planned = cases(4, 2)
+    # scenario g's twins are expected to take 10 s each: 20 s a scenario, 80 s in all
+    eta.plan(planned, {c.id: 10.0 for c in planned})
+    eta.pass_start(1, 1)
+    eta.per_pass = len(planned)
+    assert eta.left() == pytest.approx(80.0)  # known before anything ran
+    assert "rough" in eta.sureness()
+    for c in planned[:2]:  # the first scenario's twins, in turn
+        eta.case_start(c.id)
+    clock.now = 10.0
+    assert eta.left() == pytest.approx(10.0 + 60.0)  # what is left of it, then the rest
+    clock.now = 30.0  # it took 30 s where 20 were expected: the rest is 1.5x its priors
+    for c in planned[:2]:
+        eta.case_end(c.id)
+    assert eta.left() == pytest.approx(1.5 * 60.0)
+
+
+def test_eta_says_how_sure_it_is_once_scenarios_have_finished() -> None:
+    clock = FakeClock()
+    eta = Eta(clock=clock)
+    planned = cases(5, 1)
+    eta.plan(planned, {c.id: 10.0 for c in planned})
+    eta.pass_start(1, 1)
+    for c, took in zip(planned[:3], (9.0, 11.0, 10.0), strict=True):
+        eta.case_start(c.id)
+        clock.now += took
+        eta.case_end(c.id)
+    assert eta.left() == pytest.approx(20.0, rel=0.02)
+    assert eta.sureness().startswith(" (±")
+
+
+def test_without_priors_the_mean_of_finished_benchmarks() -> None:
+    clock = FakeClock()
+    eta = Eta(clock=clock, per_pass=3)
     assert eta.left() is None  # nothing timed yet
-    eta.case_start(rounds=4)
-    clock.now = 2.0
-    eta.round_done()  # 2 s per round: 6 s left of this one, 5 more like it (8 s each)
-    assert eta.left() == pytest.approx(6.0 + 5 * 8.0)
+    eta.case_start()
     clock.now = 8.0
     assert eta.case_end() == pytest.approx(8.0)
-    assert eta.left() == pytest.approx(5 * 8.0)
-    eta.case_start(rounds=4)
-    clock.now = 10.0
-    for _ in range(4):
-        eta.round_done()
-    assert eta.left() == pytest.approx(4 * 8.0)
+    assert eta.left() == pytest.approx(2 * 8.0)
 
 
 def test_plain_progress_prints_one_line_per_finished_benchmark() -> None:

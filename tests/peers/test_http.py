@@ -85,6 +85,7 @@ def test_serves_the_deterministic_site_with_latency() -> None:
 
 class Fetch:
     opened: ClassVar[list[str]] = []
+    fetched: ClassVar[list[str]] = []  # who ran an op
 
     def open(self, ctx: BenchContext) -> None:
         Fetch.opened.append(type(self).__name__)
@@ -92,6 +93,7 @@ class Fetch:
         self.peer = ctx.peers["http"]
 
     def op(self, item: int) -> int:
+        Fetch.fetched.append(type(self).__name__)
         with urllib.request.urlopen(f"{self.url}/item/{item}?size=8", timeout=5) as response:
             return len(response.read()) + item
 
@@ -110,6 +112,7 @@ class AsyncFetch:
         Fetch.opened.append("AsyncFetch")
 
     async def op(self, item: int) -> int:
+        Fetch.fetched.append("AsyncFetch")
         return 8 + item
 
     async def close(self) -> None: ...
@@ -128,6 +131,7 @@ def test_a_peer_killed_mid_run_is_named_and_its_other_cases_fail_at_once() -> No
                    Scenario("s2", {"n": 10, "concurrency": 2})),
         tiny={"n": 2})
     Fetch.opened.clear()
+    Fetch.fetched.clear()
     result = execute(RunRequest(profile="quick"), registry={"fetch": workload})
     outcomes = {k: (o.outcome, o.detail) for k, o in result.outcomes.items()}
     first = next(iter(outcomes))
@@ -135,7 +139,10 @@ def test_a_peer_killed_mid_run_is_named_and_its_other_cases_fail_at_once() -> No
     assert outcomes[first] == ("failed", died), outcomes
     rest = {k: v for k, v in outcomes.items() if k != first}
     assert len(rest) == 5 and set(rest.values()) == {("failed", f"peer failed: {died}")}
-    assert Fetch.opened == ["KillsThePeer"]  # nothing else ran against the dead peer
+    # s1's twins were set up together (they take turns), but no round ran against the dead
+    # peer, and s2 never started
+    assert Fetch.opened == ["KillsThePeer", "Fetch", "AsyncFetch"]
+    assert set(Fetch.fetched) == {"KillsThePeer"}
     assert "Connection refused" not in repr(outcomes)
     assert result.exit_code == 1
 

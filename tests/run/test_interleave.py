@@ -1,0 +1,134 @@
+"""Twins of a client scenario measured in turn, round by round, as many rounds as needed."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+
+from harness.analysis.matchup import judge
+from harness.analysis.sequential import RoundsPlan
+from harness.analysis.summary import summarize
+from harness.drivers.client import client_twin
+from harness.model.checksum import fold
+from harness.model.registry import Selection
+from harness.model.workload import BenchContext, Scenario, Workload
+from harness.run.runner import RunRequest, execute
+
+LOG: list[str] = []
+
+
+def items(ctx: BenchContext) -> list[int]:
+    return list(range(ctx.params["n"]))
+
+
+class Recorder:
+    """Sleeps per op like I/O would, and logs which twin starts a round (item 0 comes first
+    off every driver's work list) and when its client closes."""
+
+    def __init__(self, name: str, delay_s: float = 0.001, fail_in_round: int | None = None):
+        self.name, self.delay, self.fail_in_round = name, delay_s, fail_in_round
+        self.rounds = 0
+
+    def open(self, ctx: BenchContext) -> None:
+        pass
+
+    def op(self, item: int) -> int:
+        if item == 0:
+            self.rounds += 1
+            LOG.append(self.name)
+            if self.rounds == self.fail_in_round:
+                raise ConnectionError(f"{self.name} lost its peer")
+        time.sleep(self.delay)
+        return item * item
+
+    def close(self) -> None:
+        LOG.append(f"{self.name} closed")
+
+
+class AsyncRecorder(Recorder):
+    async def open(self, ctx: BenchContext) -> None:  # type: ignore[override]
+        pass
+
+    async def op(self, item: int) -> int:  # type: ignore[override]
+        if item == 0:
+            LOG.append(self.name)
+        await asyncio.sleep(self.delay)
+        return item * item
+
+    async def close(self) -> None:  # type: ignore[override]
+        LOG.append(f"{self.name} closed")
+
+
+def workload(*twins: Any) -> Workload:
+    return Workload(
+        name="turns", description="twins that log their turns", twins=tuple(twins),
+        scenarios=(Scenario("s", {"n": 6, "concurrency": 3, "latency_ms": 1}),),
+        tiny={"n": 6}, expected=lambda p: fold(i * i for i in range(p["n"])))
+
+
+def run(w: Workload, rule: Any = None) -> Any:
+    LOG.clear()
+    return execute(RunRequest(selection=Selection(), profile="quick"),
+                   registry={w.name: w}, rounds_rule=rule)
+
+
+def test_round_i_of_every_twin_before_round_i_plus_1_of_any_in_rotated_order() -> None:
+    result = run(workload(
+        client_twin("a", "sync", "a", lambda: Recorder("a"), items),
+        client_twin("b", "threads", "b", lambda: Recorder("b"), items),
+        client_twin("c", "threads", "c", lambda: Recorder("c"), items)))
+    assert result.exit_code == 0
+    # one warm-up turn, then three timed turns (quick), each rotated by one
+    assert LOG == ["a", "b", "c", "a", "b", "c", "b", "c", "a", "c", "a", "b",
+                   "a closed", "b closed", "c closed"]
+    for record in result.run.benchmarks:  # each twin its own entry, with its own rounds
+        assert len(record.data) == 3
+        assert record.extra["interleaved"]["rounds"] == 3
+
+
+def test_the_verdict_pairs_round_i_with_round_i() -> None:
+    result = run(workload(
+        client_twin("a", "sync", "a", lambda: Recorder("a", 0.004), items),
+        client_twin("b", "async", "b", lambda: AsyncRecorder("b", 0.001), items)))
+    (summary,) = summarize(result.run)
+    m = judge(summary)
+    assert m is not None and m.speedup is not None and m.speedup.paired
+    assert m.speedup.pairs == 3
+
+
+def test_a_twin_that_fails_is_torn_down_at_once_and_the_others_go_on() -> None:
+    result = run(workload(
+        client_twin("a", "sync", "a", lambda: Recorder("a"), items),
+        client_twin("b", "threads", "b", lambda: Recorder("b", fail_in_round=2), items),
+        client_twin("c", "threads", "c", lambda: Recorder("c"), items)))
+    assert result.exit_code == 1
+    failed = {o.case_id: o.detail for o in result.failed}
+    assert list(failed) == ["turns-s-b"] and "b lost its peer" in failed["turns-s-b"]
+    # b's first timed round failed: closed there and then, before c's turn of that round
+    assert LOG == ["a", "b", "c", "a", "b", "b closed", "c", "c", "a", "a", "c",
+                   "a closed", "c closed"]
+    assert {r.twin: len(r.data) for r in result.run.benchmarks} == {"a": 3, "c": 3}
+
+
+def test_rounds_as_the_answer_needs_and_a_twin_that_cannot_be_best_stops_early() -> None:
+    rule = RoundsPlan(looks=(3, 6), min_effect=0.05)
+    result = run(workload(
+        client_twin("seq", "sync", "seq", lambda: Recorder("seq", 0.02), items),
+        client_twin("pool", "threads", "pool", lambda: Recorder("pool", 0.001), items),
+        client_twin("tasks", "async", "tasks", lambda: AsyncRecorder("tasks", 0.001), items)),
+        rule)
+    assert result.exit_code == 0
+    rounds = {r.twin: len(r.data) for r in result.run.benchmarks}
+    stopped = {r.twin: r.extra["interleaved"]["stopped"] for r in result.run.benchmarks}
+    # 20x slower than the pool in each of its first two rounds: it stops there
+    assert rounds["seq"] == 2 and stopped["seq"] == "cannot be its side's best"
+    assert rounds["pool"] >= 3 and rounds["pool"] == rounds["tasks"]
+    assert result.run.benchmarks[0].extra["interleaved"]["level"] == pytest.approx(0.975)
+
+
+def test_server_twins_and_lone_twins_are_measured_one_at_a_time() -> None:
+    result = run(workload(client_twin("a", "sync", "a", lambda: Recorder("a"), items)))
+    assert "interleaved" not in result.run.benchmarks[0].extra
