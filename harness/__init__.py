@@ -75,6 +75,9 @@ _EXPORTS: dict[str, str] = {
     "Schedule": "harness.drivers.loadgen",
     "connect_all": "harness.drivers.loadgen",
     "percentile": "harness.drivers.latency",
+    # simulated CPU work (`cpu_us`), the same steps on every side (harness.drivers.cpuwork)
+    "burn": "harness.drivers.cpuwork",
+    "iterations_for": "harness.drivers.cpuwork",
 }
 
 __all__ = [
@@ -103,6 +106,7 @@ __all__ = [
     "__version__",
     "announce",
     "awarm",
+    "burn",
     "child_main",
     "client_twin",
     "clock",
@@ -110,6 +114,7 @@ __all__ = [
     "connect_all",
     "digest",
     "fold",
+    "iterations_for",
     "next_number",
     "payload",
     "percentile",
@@ -147,6 +152,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from harness.drivers.client import client_twin
+    from harness.drivers.cpuwork import burn, iterations_for
     from harness.drivers.latency import percentile
     from harness.drivers.loadgen import (
         Conn,

@@ -14,7 +14,10 @@ The load generator answers one JSON line per command line:
     {"cmd": "stats", "path": F, "skip": K}
                                    write the latencies of every round but the first K to F
                                    (native doubles), so the timed round never ships them;
-                                   reply with each of those rounds' p50 and p99
+                                   reply with each of those rounds' p50 and p99, and the
+                                   pooled p50, p99 and max of every other sample series the
+                                   session keeps (its optional `series`, e.g. a game's
+                                   input-to-visible latency beside its tick lateness)
 Failures are counts in the replies, never exceptions: a server that stops keeping up is a
 result. Every count under "counts" is a failure (refused, timed out, lost, duplicated...).
 
@@ -83,7 +86,11 @@ def run_loop(main: Awaitable[Any], loop_kind: str = "asyncio") -> Any:
 # -- the load generator's command loop ---------------------------------------------------------
 
 class LoadSession(Protocol):
-    """One scenario's load: `run` fills `latencies` (seconds) for the round it ran."""
+    """One scenario's load: `run` fills `latencies` (seconds) for the round it ran.
+
+    A session may also keep `series`, a dict of other samples of the round it ran (name ->
+    seconds), summarised the same way (see `stats`); `series_of` reads it.
+    """
 
     latencies: array[float]
 
@@ -92,6 +99,12 @@ class LoadSession(Protocol):
     async def run(self) -> dict[str, Any]: ...
 
     async def close(self) -> dict[str, Any]: ...
+
+
+def series_of(session: LoadSession) -> dict[str, array[float]]:
+    """The session's extra sample series of the round it just ran (none by default)."""
+    series = getattr(session, "series", None)
+    return {str(k): array("d", v) for k, v in series.items()} if series else {}
 
 
 def command_loop(session: LoadSession) -> None:
@@ -104,7 +117,7 @@ def command_loop(session: LoadSession) -> None:
         loop = new_loop("uvloop")
     except ImportError:
         loop = new_loop("asyncio")
-    rounds: list[array[float]] = []
+    rounds: list[tuple[array[float], dict[str, array[float]]]] = []
     announce(ready=True, pid=os.getpid())
     try:
         for line in sys.stdin:
@@ -123,7 +136,7 @@ def command_loop(session: LoadSession) -> None:
 
 
 def _command(loop: asyncio.AbstractEventLoop, session: LoadSession, cmd: dict[str, Any],
-             rounds: list[array[float]]) -> dict[str, Any]:
+             rounds: list[tuple[array[float], dict[str, array[float]]]]) -> dict[str, Any]:
     op = cmd.get("cmd")
     if op == "connect":
         return loop.run_until_complete(session.connect(int(cmd["port"])))
@@ -132,21 +145,27 @@ def _command(loop: asyncio.AbstractEventLoop, session: LoadSession, cmd: dict[st
         reply = loop.run_until_complete(session.run())
         # Over the same interval, so cpu / wall is how busy the load generator was.
         reply["cpu"], reply["wall"] = time.process_time() - cpu, clock() - wall
-        rounds.append(session.latencies)
+        rounds.append((session.latencies, series_of(session)))
         return reply
     if op == "close":
         return loop.run_until_complete(session.close())
     if op == "stats":
         data: array[float] = array("d")
         per_round: dict[str, list[float | None]] = {"p50_s": [], "p99_s": []}
-        for latencies in rounds[int(cmd.get("skip", 0)):]:
+        pooled: dict[str, list[float]] = {}
+        for latencies, series in rounds[int(cmd.get("skip", 0)):]:
             data.extend(latencies)
             ranked = sorted(latencies)
             per_round["p50_s"].append(percentile(ranked, 50))
             per_round["p99_s"].append(percentile(ranked, 99))
+            for name, values in series.items():
+                pooled.setdefault(name, []).extend(values)
         with open(cmd["path"], "wb") as out:
             data.tofile(out)
-        return {"count": len(data), "per_round": per_round}
+        summaries = {name: {"count": len(values), **{
+            key: percentile(ranked, q) for key, q in (("p50", 50), ("p99", 99), ("max", 100))}}
+            for name, values in pooled.items() for ranked in [sorted(values)]}
+        return {"count": len(data), "per_round": per_round, "series": summaries}
     return {"error": f"load generator: unknown command {op!r}"}
 
 

@@ -12,8 +12,14 @@
   closes them all, waits until the server has released them (`settle_s`), and reconnects.
 - round (timed): the load generator runs the requests; the round returns its checksum.
 - extra_info: requests/s, latency percentiles, failures, server peak RSS and threads, memory
-  per connection. Warm-up rounds (the profile's, passed in BenchContext) are left out of
-  them, as pytest-benchmark leaves them out of the timings.
+  per connection, the server's CPU per operation, and the p50/p99/max of any other sample
+  series the load generator keeps (`{name}_p50_s`...). Warm-up rounds (the profile's, passed
+  in BenchContext) are left out of them, as pytest-benchmark leaves them out of the timings.
+
+CPU work inside a server (`cpu_us`, a scenario's simulated per-operation work) is calibrated
+once, here in the measuring process (harness.drivers.cpuwork), and passed to both children as
+`cpu_steps`: every twin of a run burns the same number of steps, and the load generator can
+check the proof of it.
 
 Checksums and failures. The load generator counts a request that times out, is refused or
 is answered wrongly; it never crashes on the server's account. The round's checksum covers the
@@ -21,7 +27,9 @@ answers that arrived, so one lost answer would make it differ from the other twi
 the workload's `expected`. In an ordinary scenario such a twin fails the benchmark, and the
 round says why in one line (WorkNotDone: "37 of 2,000 operations failed (timeouts 3, unsent
 34)") rather than leaving a bare checksum mismatch: a twin that dropped work must not pass as
-equal. A scenario declared `overload=True` exists to push past what some twin can take; there
+equal. A server that exits during a round (it crashed, or was killed) fails the benchmark with one
+line naming the twin and its exit status. A scenario declared `overload=True` exists to push
+past what some twin can take; there
 the round returns the checksum of the full work provided every answer that did arrive was
 right (a wrong answer is never excused), and the failures are the result, in `errors`,
 `served`, `timeouts`, `refused` and `failures`.
@@ -34,8 +42,10 @@ killed: harness.leftovers).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import statistics
+import subprocess
 import threading
 import time
 from array import array
@@ -43,6 +53,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from harness.drivers.cpuwork import iterations_for
 from harness.drivers.latency import percentile
 from harness.leftovers import owned_dir, remove
 from harness.model.workload import (
@@ -169,6 +180,8 @@ class ServerBench:
         self.module = module
         self.twin = twin
         self.params = dict(ctx.params)
+        if self.params.get("cpu_us"):  # calibrated here once, the same steps for every twin
+            self.params["cpu_steps"] = iterations_for(float(self.params["cpu_us"]))
         self.warmup_rounds = ctx.warmup_rounds
         self.loop = server_loop  # the twin's own event loop, not --loop's
         self.connections = connections
@@ -248,6 +261,7 @@ class ServerBench:
         return not (self.rounds and any(self.rounds[-1].get("counts", {}).values()))
 
     def reset(self) -> None:
+        self._check_alive()
         if self._healthy():
             return  # C clients stay connected across rounds, as on a live server
         if self.connected:
@@ -263,14 +277,30 @@ class ServerBench:
         """The server's CPU so far: what the harness charges a server twin's rounds with."""
         return self.sampler.cpu_seconds() if self.sampler is not None else 0.0
 
+    def _check_alive(self, grace: float = 0.0) -> None:
+        """A server twin that died is the whole story: say so in one line, naming it. `grace`:
+        how long to give a server that may be dying (a round that lost work) to show it."""
+        proc = self.server.proc if self.server is not None else None
+        if grace and proc is not None and proc.poll() is None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(grace)
+        code = self.server.exit_code() if self.server is not None else None
+        if code is not None:
+            how = f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
+            tail = self.server.stderr_tail() if self.server is not None else ""
+            raise WorkNotDone(f"server twin {self.twin} {how} during the run"
+                              + (f": {tail}" if tail and code > 0 else ""))
+
     def round(self) -> int:
         assert self.sampler is not None
+        self._check_alive()
         cpu = self.sampler.cpu_seconds()
         result = self._ask({"cmd": "run"})
         result["server_cpu"] = self.sampler.cpu_seconds() - cpu
         self.rounds.append(result)
         counts = result.get("counts", {})
         lost = int(result["attempted"]) - int(result["ok"]) + int(counts.get("late", 0))
+        self._check_alive(grace=0.5 if lost else 0.0)
         if self.overload and result.get("full_checksum") is not None:
             return int(result["full_checksum"])
         if lost:
@@ -297,15 +327,16 @@ class ServerBench:
 
     # -- measurements ------------------------------------------------------------------------
 
-    def _latencies(self, skip: int) -> tuple[list[float], dict[str, Any]]:
-        """Every kept round's latencies, sorted, and each round's percentiles."""
+    def _latencies(self, skip: int) -> tuple[list[float], dict[str, Any], dict[str, Any]]:
+        """Every kept round's latencies, sorted, each round's percentiles, and the summaries
+        of the load generator's other sample series."""
         assert self.tmp is not None
         path = Path(self.tmp) / "latencies.bin"
         reply = self._ask({"cmd": "stats", "path": str(path), "skip": skip})
         data: array[float] = array("d")
         with path.open("rb") as f:
             data.fromfile(f, int(reply["count"]))
-        return sorted(data), dict(reply.get("per_round") or {})
+        return sorted(data), dict(reply.get("per_round") or {}), dict(reply.get("series") or {})
 
     def extra_info(self) -> dict[str, Any]:
         self._close()  # politely, so stragglers that arrive meanwhile are counted
@@ -313,7 +344,7 @@ class ServerBench:
         skip = min(self.warmup_rounds, len(self.rounds) - 1)
         rounds = self.rounds[skip:]
         connects = self.connects  # connecting is untimed: every attempt informs
-        latencies, per_round = self._latencies(skip)
+        latencies, per_round, series = self._latencies(skip)
         elapsed = sum(r["elapsed"] for r in rounds)  # the traffic itself, for rates
         wall = sum(r["wall"] for r in rounds)  # the whole command, for CPU shares
         ok = sum(r["ok"] for r in rounds)
@@ -352,6 +383,9 @@ class ServerBench:
             # Near 1.0 the load generator, not the server, set the pace: read rates with care.
             "load_busy": sum(r["cpu"] for r in rounds) / wall if wall > 0 else None,
             "server_busy": sum(r["server_cpu"] for r in rounds) / wall if wall > 0 else None,
+            # The server's own CPU per operation (e.g. per tick), over the kept rounds.
+            "server_cpu_per_op": (sum(r["server_cpu"] for r in rounds) / (self.ops * len(rounds))
+                                  if rounds and self.ops > 0 else None),
             "send_lag_p99": max(lags) if lags else None,
             # Replicates for a verdict judged by latency (an open-loop scenario's).
             **{f"{name}_per_round": values for name, values in per_round.items()},
@@ -360,6 +394,10 @@ class ServerBench:
         for record in rounds:
             _add(totals, record.get("totals", {}))
         info.update(totals)  # workload-specific sums (e.g. deliveries), not failures
+        for name, summary in series.items():  # e.g. input_p50_s, input_p99_s, input_max_s
+            for key in ("p50", "p99", "max"):
+                info[f"{name}_{key}_s"] = summary.get(key)
+            info[f"{name}_samples"] = summary.get("count")
         return info
 
 

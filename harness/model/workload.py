@@ -171,7 +171,9 @@ class Workload:
     `expected` optionally gives the checksum every twin must return, computed independently
     of any twin (the strongest check that twins did the work, not merely the same work);
     `metrics` are extra_info keys the report shows as columns after the timing ones;
-    `sweeps` are the maps `bench sweep` draws by default (the first is the default one).
+    `sweeps` are the maps `bench sweep` draws by default (the first is the default one);
+    `check_params` says what is wrong with a set of parameters (one line, e.g. "players must
+    be at least 1"), or None: a sweep refuses a grid point it rejects as bad input.
     """
 
     name: str
@@ -185,6 +187,7 @@ class Workload:
     expected: Callable[[Params], int] | None = None
     metrics: tuple[Metric, ...] = ()
     sweeps: tuple[Sweep, ...] = ()
+    check_params: Callable[[Params], str | None] | None = None
 
     @property
     def client_side(self) -> bool:

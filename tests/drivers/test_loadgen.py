@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from array import array
+from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
-from harness.drivers.loadgen import RequestLoad, Schedule, connect_all
+from harness.drivers.loadgen import (
+    LoadSession,
+    RequestLoad,
+    Schedule,
+    _command,
+    connect_all,
+)
 from harness.model.data import payload
 from harness.procs import nofile_shortfall
 from workloads.tcp_server import answer
@@ -90,3 +98,31 @@ def test_nofile_shortfall_is_one_line() -> None:
     if problem is None:
         pytest.skip("no finite hard RLIMIT_NOFILE here")
     assert "RLIMIT_NOFILE" in problem and "\n" not in problem
+
+
+def test_stats_summarise_other_sample_series_over_the_kept_rounds(tmp_path: Path) -> None:
+    """A session's extra `series` (e.g. a game's input-to-visible latency beside its tick
+    lateness) is pooled over the rounds kept, like the latencies, and summarised."""
+    class Session:
+        def __init__(self) -> None:
+            self.round = 0
+            self.latencies: array[float] = array("d")
+            self.series: dict[str, array[float]] = {}
+
+        async def run(self) -> dict[str, Any]:
+            self.round += 1
+            self.latencies = array("d", [0.001 * self.round])
+            self.series = {"input": array("d", [self.round * 1.0, self.round * 2.0])}
+            return {}
+
+    loop, session = asyncio.new_event_loop(), Session()
+    rounds: list[Any] = []
+    try:
+        for _ in range(3):
+            _command(loop, cast(LoadSession, session), {"cmd": "run"}, rounds)
+        reply = _command(loop, cast(LoadSession, session),
+                         {"cmd": "stats", "path": str(tmp_path / "lat.bin"), "skip": 1}, rounds)
+    finally:
+        loop.close()
+    assert reply["count"] == 2  # the first round is a warm-up
+    assert reply["series"] == {"input": {"count": 4, "p50": 3.0, "p99": 6.0, "max": 6.0}}
