@@ -57,6 +57,10 @@ class Eta:
     started: dict[str, float] = field(default_factory=dict)  # group -> when it began
     ended: dict[str, int] = field(default_factory=dict)  # group -> its cases ended this pass
     ratios: list[float] = field(default_factory=list)  # actual / prior of finished groups
+    # The same by workload: workloads differ in how far physics is from the truth (a file
+    # system's, a server's start-up), scenarios of one workload much less.
+    by_workload: dict[str, list[float]] = field(default_factory=dict)
+    workload_of: dict[str, str] = field(default_factory=dict)
     group_times: list[float] = field(default_factory=list)
 
     def plan(self, cases: list[Case], priors: dict[str, float]) -> None:
@@ -64,6 +68,7 @@ class Eta:
         for case in cases:
             self.members.setdefault(case.group, []).append(case.id)
             self.group_of[case.id] = case.group
+            self.workload_of[case.group] = case.workload.name
         self.priors = dict(priors)
 
     def pass_start(self, index: int, total: int) -> None:
@@ -94,6 +99,8 @@ class Eta:
                 prior = self._prior(group)
                 if prior and actual > 0:
                     self.ratios.append(actual / prior)
+                    self.by_workload.setdefault(self.workload_of[group], []).append(
+                        actual / prior)
         return took
 
     @property
@@ -107,27 +114,32 @@ class Eta:
     def _prior(self, group: str) -> float:
         return sum(self.priors.get(c, 0.0) for c in self.members[group])
 
-    def _scale(self) -> float:
-        """Actual over prior of the scenarios finished so far (1 before any)."""
+    def _scale(self, group: str) -> float:
+        """Actual over prior of the finished scenarios of the group's workload, else the
+        median over every finished scenario (1 before any)."""
+        mine = self.by_workload.get(self.workload_of.get(group, ""))
+        if mine:
+            return math.exp(sum(math.log(r) for r in mine) / len(mine))
         if not self.ratios:
             return 1.0
-        return math.exp(sum(math.log(r) for r in self.ratios) / len(self.ratios))
+        ordered = sorted(self.ratios)
+        return ordered[len(ordered) // 2]
 
     def left(self) -> float | None:
         """Seconds left, or None before there is anything to go on."""
         if not self.members or not self.priors:
             return self._extrapolated()
-        scale, now = self._scale(), self.clock()
+        now = self.clock()
         left = 0.0
         for group in self.members:
             if self.ended.get(group, 0) >= len(self.members[group]):
                 continue
-            expected = self._prior(group) * scale
+            expected = self._prior(group) * self._scale(group)
             if group in self.started:
                 # what is left of the running one, at least a tenth of it: it has not ended
                 expected = max(expected - (now - self.started[group]), 0.1 * expected)
             left += expected
-        whole = sum(self._prior(g) for g in self.members) * scale
+        whole = sum(self._prior(g) * self._scale(g) for g in self.members)
         return left + (self.passes - self.pass_index) * whole
 
     def sureness(self) -> str:
@@ -136,7 +148,14 @@ class Eta:
             return ""
         if len(self.ratios) < 3:
             return " (rough: learning this machine's pace)"
-        return f" (±{min(spread(self.ratios) / math.sqrt(len(self.ratios)) + 0.05, 9.99):.0%})"
+        # How far a finished scenario was from its own workload's scale: the error to expect
+        # of one scenario still ahead; the sum of many errs less.
+        residuals = [r / math.exp(sum(math.log(x) for x in mine) / len(mine))
+                     for mine in self.by_workload.values() if len(mine) > 1 for r in mine]
+        ahead = sum(1 for g in self.members if self.ended.get(g, 0) < len(self.members[g]))
+        if len(residuals) < 3 or not ahead:
+            return " (rough: learning this machine's pace)"
+        return f" (±{min(spread(residuals) / math.sqrt(ahead) + 0.05, 9.99):.0%})"
 
     def _extrapolated(self) -> float | None:
         if not self.durations:

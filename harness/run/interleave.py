@@ -117,6 +117,9 @@ class CaseOutcome:
     extra: dict[str, Any] | None = None  # the bench's extra_info, once its rounds are done
     error: BaseException | None = None  # what its item raises instead of recording
     stopped: str = ""  # why its rounds stopped
+    # Its set-up failed while other twins were set up beside it (e.g. a server's connection
+    # limit, taken by their pools): its item measures it alone instead.
+    crowded: bool = False
 
 
 @dataclass
@@ -126,6 +129,13 @@ class GroupResult:
     outcomes: dict[str, CaseOutcome]
     rule: dict[str, object]
     finish: Callable[[Any, Any, dict[str, Any]], None]
+
+    def alone(self, case: Case) -> str | None:
+        """Why `case` must be measured alone (its set-up failed beside the others), or None."""
+        out = self.outcomes[case.id]
+        if out.crowded and out.error is not None:
+            return f"{type(out.error).__name__}: {out.error}".splitlines()[0]
+        return None
 
     def replay(self, case: Case, benchmark: Any) -> None:
         """Record `case`'s rounds in its own benchmark entry, or raise what stopped it."""
@@ -187,6 +197,7 @@ def measure_group(runs: Sequence[Any], rule: RoundsRule, *, runner: Runner,
             listener.before_case(r.case)
             live.append(r)
             if not _guarded(out, partial(r.start, most)):
+                out.crowded = (len(live) > 1 and not isinstance(out.error, pytest.skip.Exception))
                 _retire(r, live, out)  # drivers tolerate a set-up that failed half-way
             _claim(r)
         warmup = max((r.warmup for r in runs), default=0)

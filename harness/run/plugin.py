@@ -10,6 +10,7 @@ writes what it measured.
 from __future__ import annotations
 
 import gc
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -147,8 +148,12 @@ class TwinbenchPlugin:
             group = self._groups.get(case.group)
             if group is None:  # the scenario's first item measures all of its twins
                 group = self._groups[case.group] = self._measure_group(case.group, benchmark)
-            group.replay(case, benchmark)
-            return
+            why = group.alone(case)
+            if why is None:
+                group.replay(case, benchmark)
+                return
+            warnings.warn(f"set up beside its scenario's other twins it failed ({why}); "
+                          "measured alone, after them", RuntimeWarning, stacklevel=1)
         rounds_override = self.listener.before_case(case)
         run = CaseRun(self, case)
         wanted = rounds_override or self.profile.rounds

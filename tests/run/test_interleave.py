@@ -132,3 +132,34 @@ def test_rounds_as_the_answer_needs_and_a_twin_that_cannot_be_best_stops_early()
 def test_server_twins_and_lone_twins_are_measured_one_at_a_time() -> None:
     result = run(workload(client_twin("a", "sync", "a", lambda: Recorder("a"), items)))
     assert "interleaved" not in result.run.benchmarks[0].extra
+
+
+class OneAtATime(Recorder):
+    """A client of a server that takes one client at a time (a connection limit)."""
+
+    open_now = 0
+
+    def open(self, ctx: BenchContext) -> None:
+        if OneAtATime.open_now:
+            raise ConnectionError("sorry, too many clients already")
+        OneAtATime.open_now += 1
+        self.opened = True
+
+    def close(self) -> None:  # also called after an open that failed: close what it got to
+        if getattr(self, "opened", False):
+            OneAtATime.open_now -= 1
+        super().close()
+
+
+def test_a_twin_that_cannot_be_set_up_beside_the_others_is_measured_alone() -> None:
+    OneAtATime.open_now = 0
+    result = run(workload(
+        client_twin("a", "sync", "a", lambda: OneAtATime("a"), items),
+        client_twin("b", "threads", "b", lambda: OneAtATime("b"), items)))
+    assert result.exit_code == 0
+    records = {r.twin: r for r in result.run.benchmarks}
+    assert len(records["b"].data) == 3 and "interleaved" not in records["b"].extra
+    (warning,) = records["b"].warnings
+    assert "too many clients already" in warning["message"]
+    assert "measured alone" in warning["message"]
+    assert "interleaved" in records["a"].extra

@@ -56,13 +56,13 @@ START_TIMEOUT_ENV = "TWINBENCH_PG_START_TIMEOUT"
 
 # Throwaway-server settings, recorded in the results. Durability is off, as usual for a bench
 # database that is deleted afterwards: the measurement is driver and I/O-model overhead, not the
-# disk. 100 connections covers every twin's pool at once (pools are C <= 20) plus the reset and
-# admin connections.
+# disk. 300 connections: the twins of a scenario are set up together (harness.run.interleave),
+# six pools of C <= 20 at once, plus the reset and admin connections.
 BENCH_SETTINGS: dict[str, str] = {
     "fsync": "off",
     "synchronous_commit": "off",
     "full_page_writes": "off",
-    "max_connections": "100",
+    "max_connections": "300",
 }
 
 
