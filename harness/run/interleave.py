@@ -28,6 +28,7 @@ mode) and recorded in that twin's own pytest-benchmark entry when its item runs.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence, Set
@@ -190,6 +191,7 @@ def measure_group(runs: Sequence[Any], rule: RoundsRule, *, runner: Runner,
     most = min(rule.max_rounds, max_rounds or rule.max_rounds)
     sync = {r.case.id for r in runs if r.case.twin.kind in SYNC_KINDS}
     live: list[Any] = []
+    frozen = False
     listener.group_start([r.case for r in runs], most)
     try:
         for r in runs:
@@ -200,19 +202,23 @@ def measure_group(runs: Sequence[Any], rule: RoundsRule, *, runner: Runner,
                 out.crowded = (len(live) > 1 and not isinstance(out.error, pytest.skip.Exception))
                 _retire(r, live, out)  # drivers tolerate a set-up that failed half-way
             _claim(r)
+        # The heap as set-up left it is frozen (gc.freeze): a collection in any twin's round
+        # then traverses only what the rounds made, never the pools and clients of the twins
+        # beside it, and the collection that ends every step is cheap.
+        frozen = _freeze()
         warmup = max((r.warmup for r in runs), default=0)
         for i in range(warmup):
             for r in _turn(live, i):
                 out = outcomes[r.case.id]
                 if not _guarded(out, partial(_untimed, r)):
-                    _retire(r, live, out)
+                    _thawed(partial(_retire, r, live, out))
         started = clock()
         turn = 0
         while live:
             for r in _turn(live, turn):
                 out = outcomes[r.case.id]
                 if not _guarded(out, partial(_timed, r, out, runner)):
-                    _retire(r, live, out)
+                    _thawed(partial(_retire, r, live, out))
             turn += 1
             active = {r.case.id for r in live}
             rounds = {cid: o.durations for cid, o in outcomes.items() if o.error is None}
@@ -226,13 +232,38 @@ def measure_group(runs: Sequence[Any], rule: RoundsRule, *, runner: Runner,
             for r in [r for r in live if r.case.id in decision.drop]:
                 out = outcomes[r.case.id]
                 out.stopped = "cannot be its side's best"
-                _done(r, live, out)
+                _thawed(partial(_done, r, live, out))
+        frozen = _thaw(frozen)
         for r in list(live):
             _done(r, live, outcomes[r.case.id])
     finally:
+        _thaw(frozen)
         for r in live:  # after Ctrl-C or an error of the harness: nothing left running
             r.teardown()
     return GroupResult(outcomes, rule.to_json(), finish)
+
+
+def _freeze() -> bool:
+    """Collect, then freeze the heap as it stands (see measure_group)."""
+    gc.collect()
+    gc.freeze()
+    return True
+
+
+def _thaw(frozen: bool) -> bool:
+    if frozen:
+        gc.unfreeze()
+    return False
+
+
+def _thawed(step: Callable[[], None]) -> None:
+    """A twin torn down between rounds: with the heap unfrozen, so what it leaves in cycles is
+    collected (and warns) in its own step, then frozen again without it."""
+    gc.unfreeze()
+    try:
+        step()
+    finally:
+        _freeze()
 
 
 def _turn(live: list[Any], index: int) -> list[Any]:
