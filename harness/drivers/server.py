@@ -4,7 +4,8 @@
 - setup (untimed): starts the server (`python -m MODULE serve --twin NAME`, 127.0.0.1, port
   0, one JSON ready line) and the load generator (`python -m MODULE load`, a third process,
   so client CPU is never charged to the server), records the idle server's RSS and threads,
-  and starts a sampler thread polling the server's RSS and thread count every 20 ms.
+  and starts a sampler thread polling the server's RSS and thread count every 20 ms of its
+  rounds.
   The sampler lives here because this process is idle while the load runs elsewhere.
 - reset (untimed, before every round): the load generator opens C connections, which stay
   open across rounds as on a live server; the server's RSS and threads are sampled once all
@@ -124,6 +125,10 @@ class Sampler(threading.Thread):
         self.peak_threads = 0
         self._stopped = threading.Event()
         self._lock = threading.Lock()
+        # Polls only while its twin's round runs: between rounds (and while the other twins
+        # of an interleaved scenario run theirs) its server is idle and the poll would be
+        # charged to them.
+        self.active = threading.Event()
 
     def sample(self) -> tuple[int, int] | None:
         import psutil
@@ -158,8 +163,10 @@ class Sampler(threading.Thread):
         return times.user + times.system
 
     def run(self) -> None:
-        while not self._stopped.wait(self.interval):
-            self.sample()
+        while not self._stopped.is_set():
+            if self.active.wait(self.interval) and not self._stopped.is_set():
+                self.sample()
+                self._stopped.wait(self.interval)
 
     def stop(self) -> None:
         self._stopped.set()
@@ -295,7 +302,12 @@ class ServerBench:
         assert self.sampler is not None
         self._check_alive()
         cpu = self.sampler.cpu_seconds()
-        result = self._ask({"cmd": "run"})
+        self.sampler.active.set()
+        try:
+            result = self._ask({"cmd": "run"})
+        finally:
+            self.sampler.active.clear()
+        self.sampler.sample()  # a round shorter than the poll still has its peak threads
         result["server_cpu"] = self.sampler.cpu_seconds() - cpu
         self.rounds.append(result)
         counts = result.get("counts", {})
