@@ -85,6 +85,15 @@ def score_spread(record: BenchRecord, judged_by: str | None
     return value, low, high
 
 
+BEHIND = "cannot be its side's best"
+
+
+def stopped_behind(record: BenchRecord) -> bool:
+    """The twin stopped its rounds early, behind its side's best (harness.run.interleave)."""
+    info = record.extra.get("interleaved")
+    return isinstance(info, dict) and info.get("stopped") == BEHIND
+
+
 def did_all_the_work(record: BenchRecord) -> bool:
     """Overload scenarios record dropped work as a result; such a twin cannot be "best",
     since failing fast looks quick."""
@@ -146,7 +155,11 @@ def _summarize_group(records: list[BenchRecord], unpaired: tuple[str, ...] = (),
 
     def best(candidates: list[BenchRecord]) -> BenchRecord | None:
         complete = [r for r in candidates if did_all_the_work(r)]
-        return min(complete, key=lambda r: score(r, judged_by)) if complete else None
+        # A twin measured in turn that stopped early because it could not be its side's best
+        # (analysis.sequential) stays out: the machine may slow down later in the scenario,
+        # and its few early rounds must not then pass for the best twin's.
+        contenders = [r for r in complete if not stopped_behind(r)] or complete
+        return min(contenders, key=lambda r: score(r, judged_by)) if contenders else None
 
     sequential = next((r for r in records if r.kind == "sync"), None)
     best_sync = best([r for r in records if r.kind in SYNC_KINDS])

@@ -159,3 +159,18 @@ def test_no_model_figure_without_a_pair_and_the_missing_side_is_named() -> None:
                                 "curl-async skipped (curl is not installed)",)
     # a twin not selected for this scenario (no outcome, no record) is no missing side
     assert library_run(twins).unpaired == ()
+
+
+def test_a_twin_that_stopped_behind_its_sides_best_is_never_called_best() -> None:
+    """Measured: a sequential twin stopped after 2 rounds (twice as slow as the pool then);
+    the machine slowed later and the pool's median over 8 rounds ended above the sequential
+    twin's 2-round median. The headline must stay the pool's, not a 2-round twin's."""
+    doc = run_doc([("wl", "s", "seq", "sync", [0.40, 0.40]),
+                   ("wl", "s", "threads", "threads", [0.15, 0.15, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]),
+                   ("wl", "s", "tasks", "async", [0.1] * 8)])
+    for bench in doc["benchmarks"]:
+        twin = bench["extra_info"]["twin"]
+        bench["extra_info"]["interleaved"] = {
+            "level": 0.99, "stopped": "cannot be its side's best" if twin == "seq" else "decided"}
+    (summary,) = summarize(parse_run(doc))
+    assert summary.best_sync is not None and summary.best_sync.twin == "threads"
