@@ -77,7 +77,8 @@ def test_the_declared_map_sizes_points_in_waves_and_names_them() -> None:
     assert "concurrency 16 > N 8" in planned.skipped[0][1]
 
 
-@pytest.mark.parametrize("name", [n for n, w in REGISTRY.items() if w.sweeps])
+@pytest.mark.parametrize("name", [n for n, w in REGISTRY.items()
+                                  if w.sweeps and any(s.waves for s in w.sweeps)])
 def test_a_profile_scales_the_waves_so_every_declared_point_runs(name: str) -> None:
     """quick's 10% of pg_queries' 8 waves was 0.8 of a wave, N < C: 15 of 25 points were
     skipped. The profile scales the waves, to at least one, and N is not scaled again."""
