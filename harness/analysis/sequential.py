@@ -33,6 +33,7 @@ import math
 from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 
+from harness.analysis.stats import median  # pure Python; scipy only inside its tests
 from harness.config import DEFAULT_MIN_EFFECT
 
 __all__ = ["DEFAULT_MIN_EFFECT", "Call", "Decision", "RoundsPlan", "call_of", "paired_speedup",
@@ -229,10 +230,4 @@ def _leader(rounds: Mapping[str, Sequence[float]], twins: list[str]) -> str | No
     """The twin with the lowest median round so far (what the summary will call best)."""
     if not twins:
         return None
-    return min(twins, key=lambda t: _median(rounds[t]))
-
-
-def _median(xs: Sequence[float]) -> float:
-    s = sorted(xs)
-    mid = len(s) // 2
-    return s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
+    return min(twins, key=lambda t: median(rounds[t]))

@@ -119,7 +119,7 @@ class Eta:
         median over every finished scenario (1 before any)."""
         mine = self.by_workload.get(self.workload_of.get(group, ""))
         if mine:
-            return math.exp(sum(math.log(r) for r in mine) / len(mine))
+            return _geometric_mean(mine)
         if not self.ratios:
             return 1.0
         ordered = sorted(self.ratios)
@@ -150,7 +150,7 @@ class Eta:
             return " (rough: learning this machine's pace)"
         # How far a finished scenario was from its own workload's scale: the error to expect
         # of one scenario still ahead; the sum of many errs less.
-        residuals = [r / math.exp(sum(math.log(x) for x in mine) / len(mine))
+        residuals = [r / _geometric_mean(mine)
                      for mine in self.by_workload.values() if len(mine) > 1 for r in mine]
         ahead = sum(1 for g in self.members if self.ended.get(g, 0) < len(self.members[g]))
         if len(residuals) < 3 or not ahead:
@@ -163,6 +163,10 @@ class Eta:
         mean = sum(self.durations) / len(self.durations)
         running = self.case_started is not None
         return max(0, self.total - self.done - (1 if running else 0)) * mean
+
+
+def _geometric_mean(xs: list[float]) -> float:
+    return math.exp(sum(math.log(x) for x in xs) / len(xs))
 
 
 class _Tracking(Listener):
