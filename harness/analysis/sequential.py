@@ -40,8 +40,9 @@ __all__ = ["DEFAULT_MIN_EFFECT", "Call", "Decision", "RoundsPlan", "call_of", "p
            "t_critical"]
 
 CONFIDENCE = 0.95
-# A twin this many times slower than its side's best in each of its first two rounds (or
-# more) stops: it cannot become the best, and waiting for the first look costs its rounds.
+# A twin this many times slower than its side's best in its warm-up and every timed round so
+# far (two at least, one of them timed) stops: it cannot become the best, and waiting for the
+# first look costs its rounds.
 FAR_BEHIND = 2.0
 
 
@@ -175,12 +176,18 @@ class RoundsPlan:
         return self.looks[0]
 
     def decide(self, rounds: Mapping[str, Sequence[float]], sync: Set[str], *,
-               elapsed: float, active: Set[str]) -> Decision:
-        """At a look: `rounds` are every twin's timed rounds so far (in order), `sync` the
-        twins of the sync side, `active` those still being measured."""
+               elapsed: float, active: Set[str],
+               warmups: Mapping[str, Sequence[float]] | None = None) -> Decision:
+        """After every turn: `rounds` are every twin's timed rounds so far (in order; times, or
+        the metric the scenario is judged by), `sync` the twins of the sync side, `active`
+        those still being measured, `warmups` the same of their warm-up rounds (all twins'
+        the same share of a round, so comparable with each other)."""
         n = max((len(rounds[t]) for t in active), default=0)
+        # The time cap holds from the first look on: a scenario whose slowest twins fill the
+        # cap in one round still gets the fewest rounds an interval is worth having from.
         capped = ("max rounds" if n >= self.max_rounds
-                  else "time cap" if elapsed >= self.seconds else "")
+                  else "time cap" if elapsed >= self.seconds and n >= self.min_rounds
+                  else "")
         if not self.adaptive:  # a fixed count: no look before the last, no time cap
             return Decision(n >= self.max_rounds, "fixed rounds")
         looking = n in self.looks or bool(capped)
@@ -191,10 +198,12 @@ class RoundsPlan:
             leader = leaders[twin in sync]
             if leader is None or twin == leader:
                 continue
-            pairs = list(zip(rounds[twin], rounds[leader], strict=False))
-            # Far behind in every round so far: round-to-round noise here is 8-30%, so
-            # FAR_BEHIND twice over is no accident (the sequential twin of a latency-bound
-            # scenario, a pool ten times slower than the best one).
+            warm = warmups or {}
+            pairs = [*zip(warm.get(twin, ()), warm.get(leader, ()), strict=False),
+                     *zip(rounds[twin], rounds[leader], strict=False)]
+            # Far behind in its warm-up and every round so far: round-to-round noise here is
+            # 8-30%, so FAR_BEHIND twice over is no accident (the sequential twin of a
+            # latency-bound scenario, a pool ten times slower than the best one).
             if len(pairs) >= 2 and all(t > FAR_BEHIND * lead for t, lead in pairs):
                 drop.add(twin)
                 continue

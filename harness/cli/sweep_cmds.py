@@ -100,7 +100,7 @@ def sweep(
 
 
 def _rounds(profile: Profile) -> str:
-    """How many rounds a point's twins get: client twins as the answer needs."""
+    """How many rounds a point's twins get."""
     looks = profile.looks
     if len(looks) > 1:
         return f"{looks[0]}-{looks[-1]} rounds (as the answer needs)"

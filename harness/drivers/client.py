@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -100,6 +101,27 @@ class _ClientBench:
         if observed and self._resets > self.ctx.warmup_rounds:
             for key, value in observed.items():
                 self._observed.setdefault(key, []).append(float(value))
+
+    def round(self) -> int:
+        raise NotImplementedError
+
+    def warmup_round(self, share: float) -> None:
+        """An untimed round over the head of the work list: `share` of it, and at least two
+        waves of the concurrency, so every worker has opened its connection and been through
+        the op's first-call paths before the timed rounds (a crawl has no head to take: it
+        warms up on a whole round). Its checksum is nobody's: only whole rounds are checked."""
+        if self.crawl:
+            self.round()
+            return
+        waves = 2 * int(self.ctx.params.get("concurrency") or 1)
+        head = min(len(self.items), max(math.ceil(share * len(self.items)), waves))
+        items, proofs = self.items, len(self.proofs)
+        self.items = items[:head]
+        try:
+            self.round()
+        finally:
+            self.items = items
+            del self.proofs[proofs:]
 
     def _crawled(self, frontier: _Frontier) -> None:
         self.ops = len(frontier.seen) * self.per_item

@@ -63,18 +63,18 @@ def previous_runs(profile: str, results_dir: Path = RESULTS_DIR, limit: int = 20
 def priors(cases: Iterable[Case], profile: Profile,
            previous: Mapping[str, tuple[float, int]]) -> dict[str, Prior]:
     """A prior for every case: its previous run's rounds at its previous pace, else physics
-    at the rounds the profile expects (the middle look; an open-loop scenario's fixed
-    rounds)."""
+    at the rounds the profile expects (the middle look); warm-ups at the share of a round a
+    client twin's take."""
     looks = profile.looks
     expected = looks[len(looks) // 2] if len(looks) > 1 else looks[0]
     out = {}
     for case in cases:
         side = case.twin.side
         setup = SETUP_S.get(side, 0.3)
+        warmups = profile.warmup_rounds * (profile.warmup_share if side == "client" else 1.0)
         if case.id in previous:
             median, rounds = previous[case.id]
-            out[case.id] = Prior(median * (rounds + profile.warmup_rounds) + setup,
-                                 "previous run")
+            out[case.id] = Prior(median * (rounds + warmups) + setup, "previous run")
             continue
         params = case.workload.params_for(case.scenario, profile.scale)
         n = int(params.get("n") or 1)
@@ -82,10 +82,10 @@ def priors(cases: Iterable[Case], profile: Profile,
         ideal = n * latency if case.twin.kind == "sync" else (ideal_seconds(params) or 0.0)
         cpu = float(params.get("cpu_us") or 0) / 1e6
         per_round = ideal + n * (cpu + (SERVER_OP_S if side == "server" else CLIENT_OP_S))
-        rounds = profile.rounds if case.scenario.judged_by else expected
+        rounds = expected
         if case.scenario.max_rounds:
             rounds = min(rounds, case.scenario.max_rounds)
-        out[case.id] = Prior(per_round * (rounds + profile.warmup_rounds) + setup, "physics")
+        out[case.id] = Prior(per_round * (rounds + warmups) + setup, "physics")
     return out
 
 

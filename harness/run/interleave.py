@@ -20,7 +20,11 @@ only during its own rounds. A twin that fails is torn down at once and the other
 
 How many rounds: a `RoundsRule` (the analysis' `RoundsPlan`, passed in by the CLI; fixed
 rounds otherwise) is asked after every full turn whether the scenario has enough, and which
-twins cannot become their side's best and may stop.
+twins cannot become their side's best and may stop. It compares each round's score: its time,
+or for a scenario judged by a metric (an open-loop one's p99) that round's value of it. The
+warm-ups are scored too (a client twin's warm-up is the profile's share of a round, the same
+share for every twin), so a twin far behind in its warm-up and first timed round stops there.
+Its time cap counts the rounds of the twins still in contention.
 
 Each twin's rounds are timed by pytest-benchmark's own round runner (the loop of its pedantic
 mode) and recorded in that twin's own pytest-benchmark entry when its item runs.
@@ -59,7 +63,8 @@ class RoundsRule(Protocol):
     def max_rounds(self) -> int: ...
 
     def decide(self, rounds: Mapping[str, Sequence[float]], sync: Set[str], *,
-               elapsed: float, active: Set[str]) -> Decision: ...
+               elapsed: float, active: Set[str],
+               warmups: Mapping[str, Sequence[float]] | None = None) -> Decision: ...
 
     def to_json(self) -> dict[str, object]: ...
 
@@ -82,7 +87,8 @@ class FixedRounds:
         return self.rounds
 
     def decide(self, rounds: Mapping[str, Sequence[float]], sync: Set[str], *,
-               elapsed: float, active: Set[str]) -> Decision:
+               elapsed: float, active: Set[str],
+               warmups: Mapping[str, Sequence[float]] | None = None) -> Decision:
         n = max((len(rounds[t]) for t in active), default=0)
         return _Stop(n >= self.rounds, "fixed rounds")
 
@@ -102,8 +108,10 @@ class Run(Protocol):
 
     def start(self, rounds: int) -> None: ...
     def reset(self) -> None: ...
+    def warmup_round(self) -> None: ...
     def timed_round(self) -> None: ...
     def after_round(self) -> None: ...
+    def score(self, seconds: float) -> float: ...
     def teardown(self) -> None: ...
 
 
@@ -114,6 +122,12 @@ Runner = Callable[[Callable[[], None]], Callable[[Any], tuple[float, Any]]]
 class CaseOutcome:
     run: Any
     durations: list[float] = field(default_factory=list)
+    # What the rule compares, round by round: the durations, or the metric an open-loop
+    # scenario is judged by (Run.score); and the same of its warm-ups (what shows early that
+    # a twin is far behind).
+    scores: list[float] = field(default_factory=list)
+    warmups: list[float] = field(default_factory=list)
+    spent: float = 0.0  # seconds its timed rounds took, resets and collections included
     info: dict[str, Any] = field(default_factory=dict)  # warnings captured meanwhile
     extra: dict[str, Any] | None = None  # the bench's extra_info, once its rounds are done
     error: BaseException | None = None  # what its item raises instead of recording
@@ -210,21 +224,26 @@ def measure_group(runs: Sequence[Any], rule: RoundsRule, *, runner: Runner,
         for i in range(warmup):
             for r in _turn(live, i):
                 out = outcomes[r.case.id]
-                if not _guarded(out, partial(_untimed, r)):
+                if not _guarded(out, partial(_untimed, r, out, runner)):
                     _thawed(partial(_retire, r, live, out))
-        started = clock()
         turn = 0
         while live:
             for r in _turn(live, turn):
                 out = outcomes[r.case.id]
+                began = clock()
                 if not _guarded(out, partial(_timed, r, out, runner)):
                     _thawed(partial(_retire, r, live, out))
+                out.spent += clock() - began
             turn += 1
             active = {r.case.id for r in live}
-            rounds = {cid: o.durations for cid, o in outcomes.items() if o.error is None}
+            ok = {cid: o for cid, o in outcomes.items() if o.error is None}
+            # The time cap counts the rounds of the twins still in contention: what the twins
+            # that stopped behind took is spent whatever the answer needs.
+            elapsed = sum(outcomes[cid].spent for cid in active)
             decision = (_Stop(True, "max rounds") if turn >= most else
-                        rule.decide(rounds, sync & active, elapsed=clock() - started,
-                                    active=active))
+                        rule.decide({cid: o.scores for cid, o in ok.items()}, sync & active,
+                                    elapsed=elapsed, active=active,
+                                    warmups={cid: o.warmups for cid, o in ok.items()}))
             if decision.stop:
                 for r in live:
                     outcomes[r.case.id].stopped = decision.why
@@ -274,10 +293,12 @@ def _turn(live: list[Any], index: int) -> list[Any]:
     return live[k:] + live[:k]
 
 
-def _untimed(r: Any) -> None:
+def _untimed(r: Any, out: CaseOutcome, runner: Runner) -> None:
+    """A warm-up round: not recorded, but its score is early evidence of a twin far behind."""
     r.reset()
-    r.timed_round()
+    duration, _ = runner(r.warmup_round)(None)
     r.after_round()
+    out.warmups.append(r.score(duration))
     _claim(r)
 
 
@@ -286,6 +307,7 @@ def _timed(r: Any, out: CaseOutcome, runner: Runner) -> None:
     duration, _ = runner(r.timed_round)(None)
     out.durations.append(duration)
     r.after_round()
+    out.scores.append(r.score(duration))
     _claim(r)
 
 

@@ -10,6 +10,7 @@ writes what it measured.
 from __future__ import annotations
 
 import gc
+import math
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -179,10 +180,12 @@ class TwinbenchPlugin:
 
     def _measure_group(self, group: str, benchmark: Any) -> GroupResult:
         cases = [c for c in self.cases if c.group == group]
-        # A scenario judged by a metric (an open-loop one's p99) has rounds of a fixed
-        # duration, whose times say nothing: it keeps the profile's rounds.
-        rule = ((self.rounds_rule if not cases[0].scenario.judged_by else None)
-                or fixed_rounds(self.profile.rounds))
+        # A scenario judged by a metric (an open-loop one's p99) is decided on that metric,
+        # round by round (CaseRun.score), by the same rule, where its twins report it per
+        # round (server twins); else on the profile's fixed rounds.
+        judged = cases[0].scenario.judged_by is not None
+        scored = not judged or all(c.twin.side == "server" for c in cases)
+        rule = (self.rounds_rule if scored else None) or fixed_rounds(self.profile.rounds)
         owners = ThreadOwners()
         return measure_group(
             [CaseRun(self, c, owners) for c in cases], rule, listener=self.listener,
@@ -268,6 +271,26 @@ class CaseRun:
     def timed_round(self) -> None:
         assert self.meter is not None
         self.checksums.append(self.meter.timed(self.bench.round))
+
+    def warmup_round(self) -> None:
+        """Untimed and unchecked: the profile's share of a round where the twin's driver can
+        run one (a client twin: the head of its work list, harness.drivers.client), else a
+        whole round."""
+        share = self.plugin.profile.warmup_share
+        partial_round = getattr(self.bench, "warmup_round", None)
+        if partial_round is not None and share < 1:
+            partial_round(share)
+        else:
+            self.bench.round()
+
+    def score(self, seconds: float) -> float:
+        """What the last round is judged by: its time, or the scenario's metric (an open-loop
+        scenario's p99 of that round); a round without it scores infinitely badly."""
+        metric = self.case.scenario.judged_by
+        if metric is None:
+            return seconds
+        value = self.bench.round_score(metric)
+        return math.inf if value is None else value
 
     def teardown(self) -> None:
         if self.bench is not None:

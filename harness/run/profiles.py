@@ -25,6 +25,11 @@ class Profile:
     looks: tuple[int, ...] = (10,)
     precision: float = 0.02
     scenario_seconds: float = 90.0
+    # A client twin's warm-up rounds in turn run this share of a round's work list (at least
+    # two waves of its concurrency): enough to open its connections and go through every
+    # first-call path, at a tenth of the cost (harness.drivers.client). Server twins and
+    # twins measured alone warm up on whole rounds.
+    warmup_share: float = 1.0
 
 
 PROFILES: dict[str, Profile] = {
@@ -32,17 +37,20 @@ PROFILES: dict[str, Profile] = {
     for p in (
         Profile("quick", rounds=3, warmup_rounds=1, scale=0.1, capacity_seconds=0.5,
                 description="smoke run: 10% of each scenario, 3 rounds, variant twins left "
-                            "out (under a minute)", looks=(3,)),
+                            "out (under a minute)", looks=(3,), warmup_share=0.1),
         # Looks at 3..20 interleaved rounds: an answer plain after 3 stops there, a close one
-        # gets up to 20 (the cap of 90 s per scenario aside).
+        # gets up to 20 or 30 s of rounds, whichever comes first (a close call that needs more
+        # is "cannot tell" here and worth `--profile full`).
         Profile("default", rounds=10, warmup_rounds=1, scale=1.0, capacity_seconds=1.0,
-                description="full-size scenarios, rounds as the answer needs (3-20 per twin; "
-                            "10 in open-loop scenarios): numbers worth reading",
-                looks=(3, 5, 8, 12, 20), precision=0.02, scenario_seconds=90.0),
+                description="full-size scenarios, rounds as the answer needs (3-20 per twin, "
+                            "at most 30 s of rounds per scenario): numbers worth reading",
+                looks=(3, 5, 8, 12, 20), precision=0.02, scenario_seconds=30.0,
+                warmup_share=0.1),
         Profile("full", rounds=20, warmup_rounds=2, scale=1.0, capacity_seconds=2.0,
                 description="large scenarios (e.g. 10k connections), 5-40 rounds per twin "
-                            "(20 in open-loop scenarios)",
-                looks=(5, 8, 12, 20, 30, 40), precision=0.01, scenario_seconds=300.0),
+                            "(at most 300 s of rounds per scenario)",
+                looks=(5, 8, 12, 20, 30, 40), precision=0.01, scenario_seconds=300.0,
+                warmup_share=0.25),
     )
 }
 

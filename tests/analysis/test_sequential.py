@@ -89,11 +89,29 @@ def test_a_twin_twice_as_slow_in_each_of_two_rounds_stops_before_the_first_look(
                            active={"seq", "threads", "aio"}).drop
 
 
+def test_a_warm_up_far_behind_and_one_timed_round_far_behind_stop_a_twin() -> None:
+    plan = RoundsPlan(looks=(3, 5, 8))
+    active = {"seq", "threads", "aio"}
+    warmups = {"seq": [1.0], "threads": [0.1], "aio": [0.09]}
+    rounds = {"seq": [10.0], "threads": [1.0], "aio": [0.9]}
+    decision = plan.decide(rounds, {"seq", "threads"}, elapsed=1.0, active=active,
+                           warmups=warmups)
+    assert decision.drop == {"seq"}
+    # a warm-up within FAR_BEHIND keeps it waiting for a second timed round
+    warmups["seq"] = [0.15]
+    assert not plan.decide(rounds, {"seq", "threads"}, elapsed=1.0, active=active,
+                           warmups=warmups).drop
+
+
 def test_caps_stop_an_undecided_scenario() -> None:
     plan = RoundsPlan(looks=(3, 5, 8), seconds=10.0)
     rounds = _rounds(random.Random(4), {"threads": 1.0, "aio": 1.04}, 5, 0.2)
     assert plan.decide(rounds, {"threads"}, elapsed=11.0,
                        active={"threads", "aio"}).why == "time cap"
+    # the cap waits for the first look: fewer rounds have no interval worth the time
+    early = {twin: values[:2] for twin, values in rounds.items()}
+    assert not plan.decide(early, {"threads"}, elapsed=11.0,
+                           active={"threads", "aio"}).stop
     rounds = _rounds(random.Random(4), {"threads": 1.0, "aio": 1.04}, 8, 0.2)
     assert plan.decide(rounds, {"threads"}, elapsed=1.0,
                        active={"threads", "aio"}).why == "max rounds"

@@ -142,3 +142,52 @@ def test_what_reset_observes_is_reported_as_the_mean_of_the_timed_rounds() -> No
         assert bench.extra_info() == {"cached": pytest.approx(0.75)}  # (0.5 + 1.0 + 0.75) / 3
     finally:
         bench.teardown()
+
+
+class Counting:
+    """Counts the ops it served; with `cpu_us`, the driver's CPU proof is kept per round."""
+
+    served = 0
+
+    def open(self, ctx: BenchContext) -> None:
+        pass
+
+    def op(self, item: int) -> int:
+        Counting.served += 1
+        return item
+
+    def close(self) -> None:
+        pass
+
+
+class AsyncCounting(Counting):
+    async def open(self, ctx: BenchContext) -> None:  # type: ignore[override]
+        pass
+
+    async def op(self, item: int) -> int:  # type: ignore[override]
+        Counting.served += 1
+        return item
+
+    async def close(self) -> None:  # type: ignore[override]
+        pass
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(("n", "share", "head"), [(200, 0.1, 20), (20, 0.1, 8), (5, 0.5, 5)])
+def test_a_warm_up_runs_the_head_of_the_work_list_and_leaves_whole_rounds_alike(
+        kind: str, n: int, share: float, head: int) -> None:
+    client = AsyncCounting if kind == "async" else Counting
+    twin = client_twin(f"count-{kind}", kind, kind, client, lambda ctx: list(range(n)))  # type: ignore[arg-type]
+    # C=4: at least two waves (8 ops), at most the whole list
+    bench = twin.bind(BenchContext(params={"concurrency": 4, "cpu_us": 1}, peers={}))
+    bench.setup()
+    try:
+        Counting.served = 0
+        bench.warmup_round(share)
+        assert Counting.served == head
+        whole = [bench.round(), bench.round()]
+    finally:
+        bench.teardown()
+    assert Counting.served == head + 2 * n
+    assert whole[0] == whole[1] and bench.ops == n
+    bench.extra_info()  # the CPU proofs of whole rounds agree: the warm-up's is not among them

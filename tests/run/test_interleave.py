@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -15,6 +16,8 @@ from harness.drivers.client import client_twin
 from harness.model.checksum import fold
 from harness.model.registry import Selection
 from harness.model.workload import BenchContext, Scenario, Workload
+from harness.run.events import Listener
+from harness.run.interleave import measure_group
 from harness.run.runner import RunRequest, execute
 
 LOG: list[str] = []
@@ -123,8 +126,8 @@ def test_rounds_as_the_answer_needs_and_a_twin_that_cannot_be_best_stops_early()
     assert result.exit_code == 0
     rounds = {r.twin: len(r.data) for r in result.run.benchmarks}
     stopped = {r.twin: r.extra["interleaved"]["stopped"] for r in result.run.benchmarks}
-    # 20x slower than the pool in each of its first two rounds: it stops there
-    assert rounds["seq"] == 2 and stopped["seq"] == "cannot be its side's best"
+    # 20x slower than the pool in its warm-up and its first timed round: it stops there
+    assert rounds["seq"] == 1 and stopped["seq"] == "cannot be its side's best"
     assert rounds["pool"] >= 3 and rounds["pool"] == rounds["tasks"]
     assert result.run.benchmarks[0].extra["interleaved"]["level"] == pytest.approx(0.975)
 
@@ -163,3 +166,60 @@ def test_a_twin_that_cannot_be_set_up_beside_the_others_is_measured_alone() -> N
     assert "too many clients already" in warning["message"]
     assert "measured alone" in warning["message"]
     assert "interleaved" in records["a"].extra
+
+
+class FakeRun:
+    """A case for the scheduler alone: its rounds take the times given, on a fake clock."""
+
+    def __init__(self, name: str, kind: str, times: list[float], clock: list[float]):
+        self.case = SimpleNamespace(id=name, twin=SimpleNamespace(kind=kind))
+        self.warmup, self.times, self.clock = 1, iter(times), clock
+        self.bench = SimpleNamespace(extra_info=dict)
+        self.last = 0.0
+
+    def start(self, rounds: int) -> None:
+        pass
+
+    def reset(self) -> None:
+        pass
+
+    def warmup_round(self) -> None:
+        self.last = next(self.times)
+        self.clock[0] += self.last
+
+    timed_round = warmup_round
+
+    def after_round(self) -> None:
+        pass
+
+    def score(self, seconds: float) -> float:
+        return seconds
+
+    def teardown(self) -> None:
+        pass
+
+
+def _fake_runner(fn: Any) -> Any:
+    """pytest-benchmark's runner, timing on the fake clock: a round takes what its run says."""
+    def run(_: Any) -> tuple[float, None]:
+        fn()
+        return fn.__self__.last, None
+    return run
+
+
+def test_the_time_cap_counts_the_rounds_of_the_twins_still_in_contention() -> None:
+    clock = [0.0]
+    noisy = [1.0, 1.3, 0.8, 1.25, 0.85, 1.2, 0.9, 1.3, 0.8, 1.1]  # never settles
+    runs = [FakeRun("seq", "sync", [10.0] * 11, clock),  # far behind from its warm-up on
+            FakeRun("pool", "threads", [1.0] * 11, clock),
+            FakeRun("aio", "async", [1.0, *noisy], clock)]
+    result = measure_group(
+        runs, RoundsPlan(looks=(3, 5, 8, 10), seconds=12.0),
+        runner=_fake_runner, finish=lambda *a: None, listener=Listener(),
+        clock=lambda: clock[0])
+    rounds = {cid: len(o.durations) for cid, o in result.outcomes.items()}
+    # seq's 10 s round is spent whatever happens; pool and aio take 2 s a turn, so the cap of
+    # 12 s stops them after 6 turns, not at the first look (where 3 turns with seq's round
+    # counted would already be past it)
+    assert rounds == {"seq": 1, "pool": 6, "aio": 6}
+    assert result.outcomes["pool"].stopped == "time cap"
