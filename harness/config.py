@@ -36,6 +36,10 @@ DEFAULT_INSTRUCTIONS_THRESHOLD = 0.01
 # A scenario's verdict calls a speedup only beyond this (harness.analysis.sequential): a 1%
 # difference is real to a test given enough rounds, and nobody ports code for it.
 DEFAULT_MIN_EFFECT = 0.05
+# Twins in turn: one this many times behind its side's best in its warm-up and every timed
+# round so far stops (harness.analysis.sequential); the progress estimate expects it
+# (harness.run.estimate).
+FAR_BEHIND = 2.0
 
 
 def parse_fraction(text: str | float, what: str = "--max-regression") -> float:

@@ -34,16 +34,15 @@ from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 
 from harness.analysis.stats import median  # pure Python; scipy only inside its tests
-from harness.config import DEFAULT_MIN_EFFECT
+from harness.config import DEFAULT_MIN_EFFECT, FAR_BEHIND
 
 __all__ = ["DEFAULT_MIN_EFFECT", "Call", "Decision", "RoundsPlan", "call_of", "paired_speedup",
            "t_critical"]
 
 CONFIDENCE = 0.95
-# A twin this many times slower than its side's best in its warm-up and every timed round so
+# A twin FAR_BEHIND times slower than its side's best in its warm-up and every timed round so
 # far (two at least, one of them timed) stops: it cannot become the best, and waiting for the
 # first look costs its rounds.
-FAR_BEHIND = 2.0
 
 
 class Call(enum.StrEnum):

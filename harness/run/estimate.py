@@ -16,8 +16,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.config import FAR_BEHIND
 from harness.model.case import Case
 from harness.model.physics import ideal_seconds
+from harness.model.workload import SYNC_KINDS
 from harness.results.files import RESULTS_DIR, load_run
 from harness.results.runfile import RunFileError
 from harness.run.profiles import Profile
@@ -63,30 +65,61 @@ def previous_runs(profile: str, results_dir: Path = RESULTS_DIR, limit: int = 20
 def priors(cases: Iterable[Case], profile: Profile,
            previous: Mapping[str, tuple[float, int]]) -> dict[str, Prior]:
     """A prior for every case: its previous run's rounds at its previous pace, else physics
-    at the rounds the profile expects (the middle look); warm-ups at the share of a round a
-    client twin's take."""
+    (`round_physics`) at the rounds the profile expects: the middle look, one for a twin the
+    physics puts FAR_BEHIND its side's best (it stops after its first), and no more than its
+    share of the scenario's time cap. Warm-ups at the share of a round a client twin's take."""
     looks = profile.looks
     expected = looks[len(looks) // 2] if len(looks) > 1 else looks[0]
-    out = {}
+    adaptive = len(looks) > 1
+    by_group: dict[str, list[Case]] = {}
     for case in cases:
-        side = case.twin.side
-        setup = SETUP_S.get(side, 0.3)
-        warmups = profile.warmup_rounds * (profile.warmup_share if side == "client" else 1.0)
-        if case.id in previous:
-            median, rounds = previous[case.id]
-            out[case.id] = Prior(median * (rounds + warmups) + setup, "previous run")
-            continue
-        params = case.workload.params_for(case.scenario, profile.scale)
-        n = int(params.get("n") or 1)
-        latency = float(params.get("latency_ms") or 0) / 1000
-        ideal = n * latency if case.twin.kind == "sync" else (ideal_seconds(params) or 0.0)
-        cpu = float(params.get("cpu_us") or 0) / 1e6
-        per_round = ideal + n * (cpu + (SERVER_OP_S if side == "server" else CLIENT_OP_S))
-        rounds = expected
-        if case.scenario.max_rounds:
-            rounds = min(rounds, case.scenario.max_rounds)
-        out[case.id] = Prior(per_round * (rounds + warmups) + setup, "physics")
+        by_group.setdefault(case.group, []).append(case)
+    out = {}
+    for group in by_group.values():
+        physics = {c.id: round_physics(c, profile) for c in group}
+        best = {side: min((physics[c.id] for c in group if _sync(c) == side), default=0.0)
+                for side in (True, False)}
+        behind = {c.id for c in group if adaptive and len(group) > 1
+                  and physics[c.id] > FAR_BEHIND * best[_sync(c)] > 0}
+        contenders = max(len(group) - len(behind), 1)
+        for case in group:
+            side = case.twin.side
+            setup = SETUP_S.get(side, 0.3)
+            warmups = profile.warmup_rounds * (profile.warmup_share if side == "client" else 1)
+            if case.id in previous:
+                median, rounds = previous[case.id]
+                out[case.id] = Prior(median * (rounds + warmups) + setup, "previous run")
+                continue
+            per_round = physics[case.id]
+            rounds = 1 if case.id in behind else expected
+            if case.scenario.max_rounds:
+                rounds = min(rounds, case.scenario.max_rounds)
+            timed = per_round * rounds
+            if adaptive and case.id not in behind:  # the cap, from the first look on
+                timed = min(timed, max(profile.scenario_seconds / contenders,
+                                       per_round * looks[0]))
+            out[case.id] = Prior(timed + per_round * warmups + setup, "physics")
     return out
+
+
+def round_physics(case: Case, profile: Profile) -> float:
+    """A round's seconds by physics: a fixed duration (a game's), N requests on an open-loop
+    schedule (N / rate), else N·L sequentially and ceil(N/C)·L otherwise; plus CPU work and a
+    per-operation overhead."""
+    params = case.workload.params_for(case.scenario, profile.scale)
+    n = int(params.get("n") or 1)
+    if params.get("duration_ms"):
+        return float(params["duration_ms"]) / 1000
+    if params.get("rate"):
+        return n / float(params["rate"])
+    latency = float(params.get("latency_ms") or 0) / 1000
+    ideal = n * latency if case.twin.kind == "sync" else (ideal_seconds(params) or 0.0)
+    cpu = float(params.get("cpu_us") or 0) / 1e6
+    return ideal + n * (cpu + (SERVER_OP_S if case.twin.side == "server" else CLIENT_OP_S))
+
+
+def _sync(case: Case) -> bool:
+    return case.twin.kind in SYNC_KINDS
 
 
 def spread(ratios: list[float]) -> float:

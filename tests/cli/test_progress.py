@@ -11,6 +11,9 @@ from rich.console import Console
 
 from harness.cli.progress import Eta, PlainProgress, fmt_duration, progress_for
 from harness.model.case import Case
+from harness.model.registry import Selection, discover, select
+from harness.run.estimate import priors, round_physics
+from harness.run.profiles import profile_named
 from tests.run.test_cost import WORKLOAD
 
 
@@ -103,3 +106,23 @@ def test_no_terminal_means_plain_lines_on_the_log_console() -> None:
 @pytest.mark.parametrize(("seconds", "text"), [(4.4, "4s"), (75, "1m15s"), (3725, "1h02m")])
 def test_durations(seconds: float, text: str) -> None:
     assert fmt_duration(seconds) == text
+
+
+def test_physics_priors_expect_what_the_rounds_rule_will_do() -> None:
+    default = profile_named("default")
+    registry = discover()
+    http = {c.twin.name: c for c in select(registry, Selection(("http_fetch",)), "default")
+            if c.scenario.name == "latency-bound"}
+    known = priors(http.values(), default, {})
+    seq, pool = http["requests"], http["requests-threads"]
+    # the sequential twin is N·L, far behind its side's pool: its warm-up share and one round
+    assert known[seq.id].seconds == pytest.approx(
+        round_physics(seq, default) * (1 + default.warmup_share) + 0.3)
+    # the pool: the middle look's rounds, at most its share of the scenario's time cap
+    contenders = len(http) - 1
+    assert known[pool.id].seconds <= default.scenario_seconds / contenders + 0.3 + 1e-9 + (
+        round_physics(pool, default) * default.warmup_share)
+    # a game's rounds last their duration, whatever its N; server twins warm up whole
+    (game,) = [c for c in select(registry, Selection(("game_server",), ("threaded",)),
+                                 "default") if c.scenario.name == "small-room"]
+    assert round_physics(game, default) == pytest.approx(1.5)
