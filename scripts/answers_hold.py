@@ -2,6 +2,7 @@
 
     python scripts/answers_hold.py coverage /tmp/runs/cov-*.json [--markdown OUT]
     python scripts/answers_hold.py agree results/adaptive.json results/fixed20.json
+    python scripts/answers_hold.py reference /tmp/fixed20.json [WORKLOAD...] [--rounds 20]
     python scripts/answers_hold.py isolation /tmp/together.json /tmp/alone-*.json
 
 `coverage`: the runs are independent runs of the same selection (e.g. 5 × `bench run
@@ -30,9 +31,13 @@ from rich.console import Console
 from rich.table import Table
 
 from harness.analysis.matchup import Matchup, judge
+from harness.analysis.sequential import RoundsPlan
 from harness.analysis.summary import summarize
-from harness.results.files import load_run
+from harness.cli.progress import progress_for
+from harness.model.registry import Selection
+from harness.results.files import load_run, save_run
 from harness.results.runfile import BenchRecord
+from harness.run.runner import RunRequest, execute
 
 app = typer.Typer(add_completion=False)
 console = Console(width=160)
@@ -110,6 +115,23 @@ def agree(first: Path, second: Path) -> None:
                       "yes" if match else "NO")
     console.print(table)
     console.print(f"the same verdict in {same}/{both} scenarios ({same / max(both, 1):.0%})")
+
+
+@app.command()
+def reference(out: Path, workloads: Annotated[list[str] | None, typer.Argument()] = None,
+              rounds: Annotated[int, typer.Option(help="Rounds for every contender")] = 20
+              ) -> None:
+    """Measure the selection (default: every workload) as `bench all` does, but with ROUNDS
+    rounds for every twin that is not FAR_BEHIND its side's best (those stop after their first,
+    as they do in any run): the verdicts a long fixed run gives, to hold adaptive runs against
+    (`agree`) without paying 20 rounds of twins that cannot be best."""
+    rule = RoundsPlan(looks=(rounds,), seconds=1e9, precision=0.0)  # no cap: JSON has no inf
+    request = RunRequest(selection=Selection(tuple(workloads or ())), profile="default")
+    with progress_for(console, console) as progress:
+        result = execute(request, progress, rounds_rule=rule)
+    assert result.run is not None
+    save_run(result.run.doc, out, force=True)
+    console.print(f"wrote {out}")
 
 
 @app.command()
