@@ -126,7 +126,9 @@ def execute(request: RunRequest, listener: Listener | None = None,
     passed in by the CLI); without it, or with `request.rounds`, the profile's fixed count."""
     profile = profile_named(request.profile)
     if request.rounds is not None or request.warmup_rounds is not None:
+        # `--rounds N`: N for every twin, one look (what the progress estimate reads too)
         profile = replace(profile, rounds=request.rounds or profile.rounds,
+                          looks=(request.rounds,) if request.rounds else profile.looks,
                           warmup_rounds=(profile.warmup_rounds if request.warmup_rounds is None
                                          else request.warmup_rounds))
 
