@@ -56,6 +56,8 @@ class Decision(Protocol):
     def why(self) -> str: ...
     @property
     def drop(self) -> frozenset[str]: ...
+    @property
+    def level(self) -> float | None: ...  # the confidence of the interval it stops on
 
 
 class RoundsRule(Protocol):
@@ -74,6 +76,7 @@ class _Stop:
     stop: bool
     why: str = ""
     drop: frozenset[str] = frozenset()
+    level: float | None = None
 
 
 @dataclass(frozen=True)
@@ -227,6 +230,7 @@ def measure_group(runs: Sequence[Any], rule: RoundsRule, *, runner: Runner,
                 if not _guarded(out, partial(_untimed, r, out, runner)):
                     _thawed(partial(_retire, r, live, out))
         turn = 0
+        level: float | None = None  # the confidence of the look the scenario stopped at
         while live:
             for r in _turn(live, turn):
                 out = outcomes[r.case.id]
@@ -240,11 +244,13 @@ def measure_group(runs: Sequence[Any], rule: RoundsRule, *, runner: Runner,
             # The time cap counts the rounds of the twins still in contention: what the twins
             # that stopped behind took is spent whatever the answer needs.
             elapsed = sum(outcomes[cid].spent for cid in active)
-            decision = (_Stop(True, "max rounds") if turn >= most else
-                        rule.decide({cid: o.scores for cid, o in ok.items()}, sync & active,
-                                    elapsed=elapsed, active=active,
-                                    warmups={cid: o.warmups for cid, o in ok.items()}))
+            decision = rule.decide({cid: o.scores for cid, o in ok.items()}, sync & active,
+                                   elapsed=elapsed, active=active,
+                                   warmups={cid: o.warmups for cid, o in ok.items()})
+            if turn >= most and not decision.stop:  # the scenario's own most rounds
+                decision = _Stop(True, "max rounds", decision.drop, getattr(rule, "level", None))
             if decision.stop:
+                level = decision.level
                 for r in live:
                     outcomes[r.case.id].stopped = decision.why
                 break
@@ -259,7 +265,8 @@ def measure_group(runs: Sequence[Any], rule: RoundsRule, *, runner: Runner,
         _thaw(frozen)
         for r in live:  # after Ctrl-C or an error of the harness: nothing left running
             r.teardown()
-    return GroupResult(outcomes, rule.to_json(), finish)
+    return GroupResult(outcomes, {**rule.to_json(), **({"level": level} if level else {})},
+                       finish)
 
 
 def _freeze() -> bool:

@@ -134,9 +134,11 @@ def _sequential_run(rng: random.Random, plan: RoundsPlan, true: float, sd: float
         drift = rng.lognormvariate(0, 0.2)  # shared by the pair: cancels
         rounds["threads"].append(true * drift * rng.lognormvariate(0, sd))
         rounds["aio"].append(drift * rng.lognormvariate(0, sd))
-        if plan.decide(rounds, {"threads"}, elapsed=0.0, active={"threads", "aio"}).stop:
+        decision = plan.decide(rounds, {"threads"}, elapsed=0.0, active={"threads", "aio"})
+        if decision.stop:
             break
-    s = paired_speedup([rounds["threads"]], [rounds["aio"]], plan.level)
+    assert decision.level is not None
+    s = paired_speedup([rounds["threads"]], [rounds["aio"]], decision.level)
     assert s is not None
     return s.low, s.high
 
@@ -144,12 +146,32 @@ def _sequential_run(rng: random.Random, plan: RoundsPlan, true: float, sd: float
 @pytest.mark.parametrize("true", [1.0, 1.05, 1.2])
 def test_stopping_when_the_answer_is_settled_keeps_95_percent_coverage(true: float) -> None:
     """Optional stopping with a 95% interval at every look would cover less; the Bonferroni
-    level of the looks keeps the interval the run stops on at 95% or more."""
+    split of the 5% between the looks keeps the interval the run stops on at 95% or more."""
     rng = random.Random(6)
     plan = RoundsPlan(looks=(3, 5, 8, 12, 20))
     covered = sum(low <= true <= high
                   for low, high in (_sequential_run(rng, plan, true, 0.08) for _ in range(400)))
     assert covered / 400 >= 0.94
+
+
+def test_interim_looks_spend_little_and_the_last_look_what_is_left() -> None:
+    plan = RoundsPlan(looks=(3, 5, 8, 12, 20), seconds=10.0)
+    assert plan.level_at(1, last=False) == pytest.approx(0.995)
+    assert plan.level_at(5, last=True) == pytest.approx(0.97) == plan.level
+    # all five looks together: 4 x 0.5% + 3% = 5%
+    assert 4 * (1 - plan.level_at(2, last=False)) + (1 - plan.level) == pytest.approx(0.05)
+    rng = random.Random(8)
+    close = _rounds(rng, {"threads": 1.0, "aio": 1.04}, 5, 0.2)
+    # a look that is not the last: the interim level, whatever it decides
+    early = plan.decide({k: v[:3] for k, v in close.items()}, {"threads"}, elapsed=1.0,
+                        active={"threads", "aio"})
+    assert not early.stop
+    # the time cap makes the second look the last: it spends what the first left (4.5%)
+    capped = plan.decide(close, {"threads"}, elapsed=11.0, active={"threads", "aio"})
+    assert capped.stop and capped.level == pytest.approx(0.955)
+    # six looks or more: the interim looks never spend more than half of it together
+    many = RoundsPlan(looks=tuple(range(3, 40, 2)))
+    assert many.level > 0.974
 
 
 def test_fixed_plans_take_exactly_their_rounds() -> None:
