@@ -147,12 +147,9 @@ def _matchup(summary: ScenarioSummary, sync: BenchRecord, async_: BenchRecord) -
     metric = summary.judged_by
     speedup: Interval | None = None
     reason = ""
-    a, b = _samples(sync, metric), _samples(async_, metric)
-    if _paired(sync, async_) and a is not None and b is not None:
-        # Measured in turn: round i against round i, times or the judged metric alike (an
-        # open-loop round's p99), as the rule that decided the rounds compared them.
+    if metric is None and _paired(sync, async_):
         level = float(sync.extra["interleaved"].get("level") or CONFIDENCE)
-        paired = paired_speedup(a, b, level)
+        paired = paired_speedup(sync.passes, async_.passes, level)
         if paired is None:
             call, reason = Call.CANNOT_TELL, "fewer than two paired rounds"
         else:
@@ -162,6 +159,7 @@ def _matchup(summary: ScenarioSummary, sync: BenchRecord, async_: BenchRecord) -
             point = speedup.value
             call = call_of(speedup.low, speedup.high, summary.min_effect)
     else:
+        a, b = _samples(sync, metric), _samples(async_, metric)
         if a is None or b is None:
             call, reason = Call.CANNOT_TELL, "one value per run: nothing to test it against"
         else:

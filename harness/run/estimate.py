@@ -67,7 +67,8 @@ def priors(cases: Iterable[Case], profile: Profile,
     """A prior for every case: its previous run's rounds at its previous pace, else physics
     (`round_physics`) at the rounds the profile expects: the middle look, one for a twin the
     physics puts FAR_BEHIND its side's best (it stops after its first), and no more than its
-    share of the scenario's time cap. Warm-ups at the share of a round a client twin's take."""
+    share of the scenario's time cap (an open-loop scenario: the profile's fixed rounds).
+    Warm-ups at the share of a round a client twin's take."""
     looks = profile.looks
     expected = looks[len(looks) // 2] if len(looks) > 1 else looks[0]
     adaptive = len(looks) > 1
@@ -91,11 +92,12 @@ def priors(cases: Iterable[Case], profile: Profile,
                 out[case.id] = Prior(median * (rounds + warmups) + setup, "previous run")
                 continue
             per_round = physics[case.id]
-            rounds = 1 if case.id in behind else expected
+            judged = case.scenario.judged_by is not None  # the profile's fixed rounds
+            rounds = (profile.rounds if judged else 1 if case.id in behind else expected)
             if case.scenario.max_rounds:
                 rounds = min(rounds, case.scenario.max_rounds)
             timed = per_round * rounds
-            if adaptive and case.id not in behind:  # the cap, from the first look on
+            if adaptive and not judged and case.id not in behind:  # the cap, from a look on
                 timed = min(timed, max(profile.scenario_seconds / contenders,
                                        per_round * looks[0]))
             out[case.id] = Prior(timed + per_round * warmups + setup, "physics")

@@ -20,11 +20,10 @@ only during its own rounds. A twin that fails is torn down at once and the other
 
 How many rounds: a `RoundsRule` (the analysis' `RoundsPlan`, passed in by the CLI; fixed
 rounds otherwise) is asked after every full turn whether the scenario has enough, and which
-twins cannot become their side's best and may stop. It compares each round's score: its time,
-or for a scenario judged by a metric (an open-loop one's p99) that round's value of it. The
-warm-ups are scored too (a client twin's warm-up is the profile's share of a round, the same
-share for every twin), so a twin far behind in its warm-up and first timed round stops there.
-Its time cap counts the rounds of the twins still in contention.
+twins cannot become their side's best and may stop. The warm-ups are timed too (a client
+twin's warm-up is the profile's share of a round, the same share for every twin), so a twin
+far behind in its warm-up and first timed round stops there. Its time cap counts the rounds of
+the twins still in contention.
 
 Each twin's rounds are timed by pytest-benchmark's own round runner (the loop of its pedantic
 mode) and recorded in that twin's own pytest-benchmark entry when its item runs.
@@ -114,7 +113,6 @@ class Run(Protocol):
     def warmup_round(self) -> None: ...
     def timed_round(self) -> None: ...
     def after_round(self) -> None: ...
-    def score(self, seconds: float) -> float: ...
     def teardown(self) -> None: ...
 
 
@@ -125,11 +123,7 @@ Runner = Callable[[Callable[[], None]], Callable[[Any], tuple[float, Any]]]
 class CaseOutcome:
     run: Any
     durations: list[float] = field(default_factory=list)
-    # What the rule compares, round by round: the durations, or the metric an open-loop
-    # scenario is judged by (Run.score); and the same of its warm-ups (what shows early that
-    # a twin is far behind).
-    scores: list[float] = field(default_factory=list)
-    warmups: list[float] = field(default_factory=list)
+    warmups: list[float] = field(default_factory=list)  # what shows early a twin far behind
     spent: float = 0.0  # seconds its timed rounds took, resets and collections included
     info: dict[str, Any] = field(default_factory=dict)  # warnings captured meanwhile
     extra: dict[str, Any] | None = None  # the bench's extra_info, once its rounds are done
@@ -244,7 +238,7 @@ def measure_group(runs: Sequence[Any], rule: RoundsRule, *, runner: Runner,
             # The time cap counts the rounds of the twins still in contention: what the twins
             # that stopped behind took is spent whatever the answer needs.
             elapsed = sum(outcomes[cid].spent for cid in active)
-            decision = rule.decide({cid: o.scores for cid, o in ok.items()}, sync & active,
+            decision = rule.decide({cid: o.durations for cid, o in ok.items()}, sync & active,
                                    elapsed=elapsed, active=active,
                                    warmups={cid: o.warmups for cid, o in ok.items()})
             if turn >= most and not decision.stop:  # the scenario's own most rounds
@@ -301,11 +295,11 @@ def _turn(live: list[Any], index: int) -> list[Any]:
 
 
 def _untimed(r: Any, out: CaseOutcome, runner: Runner) -> None:
-    """A warm-up round: not recorded, but its score is early evidence of a twin far behind."""
+    """A warm-up round: not recorded, but its time is early evidence of a twin far behind."""
     r.reset()
     duration, _ = runner(r.warmup_round)(None)
     r.after_round()
-    out.warmups.append(r.score(duration))
+    out.warmups.append(duration)
     _claim(r)
 
 
@@ -314,7 +308,6 @@ def _timed(r: Any, out: CaseOutcome, runner: Runner) -> None:
     duration, _ = runner(r.timed_round)(None)
     out.durations.append(duration)
     r.after_round()
-    out.scores.append(r.score(duration))
     _claim(r)
 
 
