@@ -57,6 +57,23 @@ def test_eta_scales_the_priors_ahead_by_how_the_finished_ones_compared() -> None
     assert eta.left() == pytest.approx(1.5 * 60.0)
 
 
+def test_a_workload_not_yet_seen_takes_the_pace_of_the_others_shrunk_towards_physics() -> None:
+    clock = FakeClock()
+    eta = Eta(clock=clock)
+    other = replace(WORKLOAD, name="other")
+    first = cases(1, 2)
+    later = [Case(other, c.twin, c.scenario) for c in cases(1, 2)]
+    eta.plan([*first, *later], {c.id: 10.0 for c in [*first, *later]})
+    eta.pass_start(1, 1)
+    for c in first:
+        eta.case_start(c.id)
+    clock.now = 10.0  # half its 20 s: its workload's pace is 0.5
+    for c in first:
+        eta.case_end(c.id)
+    # one workload at half its physics says little of the next: 0.5 ** (1 / 3), not 0.5
+    assert eta.left() == pytest.approx(20.0 * 0.5 ** (1 / 3))
+
+
 def test_eta_says_how_sure_it_is_once_scenarios_have_finished() -> None:
     clock = FakeClock()
     eta = Eta(clock=clock)
