@@ -9,11 +9,14 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 import pytest
 
+from tests.helpers.cli import invoke, one_line_error
 from tests.helpers.procs import cmdline
 from tests.run.test_ab import TWINS
 
@@ -33,10 +36,8 @@ def git(repo: Path, *args: str) -> str:
                           text=True).stdout.strip()
 
 
-@pytest.fixture
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def make_repo(root: Path) -> Path:
     """A team's repository: a first commit without the project, then the twins."""
-    root = tmp_path / "repo"
     root.mkdir()
     git(root, "init", "-q", "-b", "main")
     git(root, "config", "user.email", "t@example.com")
@@ -48,8 +49,33 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     write_twins(root, nap_ms=2)
     git(root, "add", ".")
     git(root, "commit", "-qm", "twins")
-    monkeypatch.setenv("TWINBENCH_CACHE", str(tmp_path / "cache"))
     return root
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("TWINBENCH_CACHE", str(tmp_path / "cache"))
+    return make_repo(tmp_path / "repo")
+
+
+@dataclass(frozen=True)
+class Checked:
+    repo: Path
+    cache: Path
+    first: subprocess.CompletedProcess[str]  # `bench check --against HEAD` of that tree
+
+
+@pytest.fixture(scope="module")
+def checked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Checked]:
+    """A team's repository that one `bench check --against HEAD` of its unchanged tree has
+    been run in (it made the REF side's worktree in the cache): shared by the tests that
+    need such a check to have run, at about 4 s each. Neither relies on what the other
+    leaves: the slower tree is checked afresh, the cache is emptied by the other."""
+    where = tmp_path_factory.mktemp("against")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TWINBENCH_CACHE", str(where / "cache"))
+        root = make_repo(where / "repo")
+        yield Checked(root, where / "cache", bench(*CHECK, cwd=root))
 
 
 def write_twins(root: Path, nap_ms: float) -> None:
@@ -62,19 +88,13 @@ def bench(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedPr
                           timeout=timeout, stdin=subprocess.DEVNULL, env=dict(os.environ))
 
 
-def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 2, result.stdout + result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    return lines[0]
-
-
 CHECK = ("check", "naps", "--against", "HEAD", "--pairs", "8", "--confirm", "0", "--format",
          "json")
 
 
-def test_an_unchanged_tree_passes_and_a_slower_one_fails(repo: Path, tmp_path: Path) -> None:
-    same = bench(*CHECK, cwd=repo)
+def test_an_unchanged_tree_passes_and_a_slower_one_fails(checked: Checked, tmp_path: Path
+                                                         ) -> None:
+    repo, same = checked.repo, checked.first
     assert same.returncode == 0, same.stdout + same.stderr
     doc = json.loads(same.stdout)
     assert doc["paired"] is True and doc["gate"]["passed"] is True
@@ -92,36 +112,40 @@ def test_an_unchanged_tree_passes_and_a_slower_one_fails(repo: Path, tmp_path: P
     compared = bench("compare", str(base), str(cur), "--format", "json", cwd=repo)
     assert json.loads(compared.stdout)["paired"] is True
     # The REF side ran from a worktree in the cache, reused by the next check.
-    cache = tmp_path / "cache" / "worktrees"
+    cache = checked.cache / "worktrees"
     (tree,) = [p for p in cache.glob("*/*") if p.is_dir()]
     assert (tree / "naps.py").exists() and git(repo, "rev-parse", "HEAD") == tree.name
 
 
-def test_bad_refs_are_one_line(repo: Path, tmp_path: Path) -> None:
+def test_bad_refs_are_one_line(repo: Path, tmp_path: Path,
+                               monkeypatch: pytest.MonkeyPatch) -> None:
     assert "no such revision" in one_line_error(bench("check", "--against", "nope", cwd=repo))
+    # the rest in this process (a child's start-up each is most of their time), in the repo
+    monkeypatch.chdir(repo)
     first = git(repo, "rev-list", "--max-parents=0", "HEAD")
     assert "does not hold the project (no pyproject.toml)" in one_line_error(
-        bench("check", "--against", first, cwd=repo))
+        invoke("check", "--against", first))
+    assert "check against one thing" in one_line_error(
+        invoke("check", "--against", "HEAD", "--baseline", "x.json"))
+    assert "--against-requirements 'aiohttp=='" in one_line_error(
+        invoke("check", "--against-requirements", "aiohttp=="))
+    assert "--pairs must be 8 to 1000, not 5" in one_line_error(
+        invoke("check", "--against", "HEAD", "--pairs", "5"))
+    assert "--extend must be 0 to 3600 seconds, not -1" in one_line_error(
+        invoke("check", "--against", "HEAD", "--extend=-1"))
+    assert "--extend go with --against" in one_line_error(
+        invoke("check", "--baseline", "x.json", "--extend", "5"))
     elsewhere = tmp_path / "plain"
     elsewhere.mkdir()
-    assert "not in a git repository" in one_line_error(
-        bench("check", "--against", "HEAD", cwd=elsewhere))
-    assert "check against one thing" in one_line_error(
-        bench("check", "--against", "HEAD", "--baseline", "x.json", cwd=repo))
-    assert "--against-requirements 'aiohttp=='" in one_line_error(
-        bench("check", "--against-requirements", "aiohttp==", cwd=repo))
-    assert "--pairs must be 8 to 1000, not 5" in one_line_error(
-        bench("check", "--against", "HEAD", "--pairs", "5", cwd=repo))
-    assert "--extend must be 0 to 3600 seconds, not -1" in one_line_error(
-        bench("check", "--against", "HEAD", "--extend=-1", cwd=repo))
-    assert "--extend go with --against" in one_line_error(
-        bench("check", "--baseline", "x.json", "--extend", "5", cwd=repo))
+    monkeypatch.chdir(elsewhere)
+    assert "not in a git repository" in one_line_error(invoke("check", "--against", "HEAD"))
 
 
-def test_a_dirty_cache_worktree_is_refused_and_clean_cache_empties_it(repo: Path,
-                                                                      tmp_path: Path) -> None:
-    assert bench(*CHECK, cwd=repo).returncode == 0
-    (tree,) = [p for p in (tmp_path / "cache" / "worktrees").glob("*/*") if p.is_dir()]
+def test_a_dirty_cache_worktree_is_refused_and_clean_cache_empties_it(checked: Checked
+                                                                      ) -> None:
+    repo = checked.repo
+    assert checked.first.returncode == 0, checked.first.stdout + checked.first.stderr
+    (tree,) = [p for p in (checked.cache / "worktrees").glob("*/*") if p.is_dir()]
     (tree / "naps.py").write_text("# edited by hand\n")
     assert "has local changes" in one_line_error(bench(*CHECK, cwd=repo))
     cleaned = bench("check", "--clean-cache", cwd=repo)

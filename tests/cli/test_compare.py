@@ -7,7 +7,6 @@ import copy
 import importlib.util
 import json
 import math
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -219,17 +218,11 @@ def test_a_malformed_benchmark_entry_is_refused(runs: tuple[Path, Path, Path],
 
 # -- end to end on a real run -----------------------------------------------------------------
 
-REAL_ARGS = ("run", "http_fetch", "--profile", "quick", "--scenario", "overhead",
-             "--twin", "requests", "--twin", "aiohttp")
-
-
-def test_real_quick_runs_compare_and_check(tmp_path: Path,
+def test_real_quick_runs_compare_and_check(saved_run: Path, tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    """Two real runs against the real HTTP peer, then compare and check (also measuring now)."""
-    base = tmp_path / "base.json"
-    made = subprocess.run([sys.executable, "-m", "harness", *REAL_ARGS, "--json", str(base)],
-                          capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL)
-    assert made.returncode == 0, made.stdout + made.stderr
+    """Two real runs against the real HTTP peer, then compare and check (also measuring now).
+    The first is `bench run` of tests.helpers.cli.QUICK_OVERHEAD (the saved_run fixture)."""
+    base = saved_run
     monkeypatch.chdir(tmp_path)
     for fmt in ("table", "markdown", "json"):
         result = invoke("compare", str(base), str(base), "--format", fmt)

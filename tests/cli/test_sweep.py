@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from tests.helpers.cli import Swept, bench
+from tests.helpers.cli import Swept, bench, invoke
 
 
 def test_the_map_and_the_crossover_lines(swept: Swept) -> None:
@@ -80,7 +80,7 @@ def test_show_draws_a_saved_sweep_and_compare_goes_point_by_point(swept: Swept) 
 ])
 def test_bad_input_is_one_line_before_anything_runs(args: tuple[str, ...], message: str
                                                     ) -> None:
-    result = bench(*args, timeout=60)
-    assert result.returncode == 2, result.stdout + result.stderr
+    result = invoke(*args)  # in this process: test_cli checks the command's own refusal
+    assert result.exit_code == 2, result.stdout + result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.stderr
