@@ -160,10 +160,17 @@ def _wait_gone(tag: str, exclude: int, seconds: float = 10) -> list[psutil.Proce
     return left
 
 
+# Of the quick profile's server scenarios, those of a kind the others are not (each costs about
+# 3 s here): tcp_server's c10 is c1000 with fewer connections, ws_chat's room-100 is the room
+# of room-100-open without the schedule; every scenario runs at tiny size in test_workloads.
+QUICK_SCENARIOS = ("c1000", "backend-1ms", "open-loop", "room-100-open")
+
+
 def test_quick_run_passes_and_leaves_no_process(tmp_path: Path) -> None:
     tag, out = uuid.uuid4().hex, tmp_path / "run.json"
-    done = subprocess.run(_bench(["--json", str(out)], tag), env=_env(tag), cwd=tmp_path,
-                          capture_output=True, text=True, timeout=300)
+    scenarios = [arg for name in QUICK_SCENARIOS for arg in ("-s", name)]
+    done = subprocess.run(_bench([*scenarios, "--json", str(out)], tag), env=_env(tag),
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert not _wait_gone(tag, exclude=-1)
     doc = json.loads(out.read_text())
@@ -174,6 +181,7 @@ def test_quick_run_passes_and_leaves_no_process(tmp_path: Path) -> None:
         by_group[bench["group"]].add(bench["extra_info"]["checksum"])
         assert bench["extra_info"]["errors"] == 0, bench["name"]
     assert {g.split(":")[0] for g in by_group} == {"tcp_server", "ws_chat"}
+    assert {g.split(":")[1] for g in by_group} == set(QUICK_SCENARIOS)
     assert all(len(sums) == 1 for sums in by_group.values()), by_group
 
 
