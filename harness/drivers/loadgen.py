@@ -10,8 +10,6 @@ The load generator answers one JSON line per command line:
     {"cmd": "connect", "port": P}  open the C connections (untimed; they serve every round
                                    until a round loses some)
     {"cmd": "run"}                 one timed round of requests; latencies kept per round
-    {"cmd": "score"}               the last round's p50 and p99 (untimed: asked after the
-                                   round, for the harness to decide whether it needs more)
     {"cmd": "close"}               close the connections (untimed)
     {"cmd": "stats", "path": F, "skip": K}
                                    write the latencies of every round but the first K to F
@@ -151,9 +149,6 @@ def _command(loop: asyncio.AbstractEventLoop, session: LoadSession, cmd: dict[st
         return reply
     if op == "close":
         return loop.run_until_complete(session.close())
-    if op == "score":  # the last round's percentiles, asked for after it (untimed)
-        ranked = sorted(rounds[-1][0]) if rounds else []
-        return {"p50_s": percentile(ranked, 50), "p99_s": percentile(ranked, 99)}
     if op == "stats":
         data: array[float] = array("d")
         per_round: dict[str, list[float | None]] = {"p50_s": [], "p99_s": []}

@@ -323,12 +323,6 @@ class ServerBench:
                               f"result")
         return int(result["checksum"])
 
-    def round_score(self, metric: str) -> float | None:
-        """The last round's `metric` (p50_s or p99_s), as its share of `extra_info`'s
-        `{metric}_per_round` will say: what an open-loop scenario's rounds are judged by."""
-        value = self._ask({"cmd": "score"}).get(metric)
-        return None if value is None else float(value)
-
     def teardown(self) -> None:
         # No polite close here (extra_info did it): after a failure or Ctrl-C, stopping the
         # process groups is quicker and just as final. Shielded: a Ctrl-C landing here must

@@ -117,17 +117,12 @@ def test_stats_summarise_other_sample_series_over_the_kept_rounds(tmp_path: Path
 
     loop, session = asyncio.new_event_loop(), Session()
     rounds: list[Any] = []
-    scores = []
     try:
         for _ in range(3):
             _command(loop, cast(LoadSession, session), {"cmd": "run"}, rounds)
-            scores.append(_command(loop, cast(LoadSession, session), {"cmd": "score"}, rounds))
         reply = _command(loop, cast(LoadSession, session),
                          {"cmd": "stats", "path": str(tmp_path / "lat.bin"), "skip": 1}, rounds)
     finally:
         loop.close()
     assert reply["count"] == 2  # the first round is a warm-up
-    # what each round scored as it ended is what the stats say of it afterwards
-    assert [s["p99_s"] for s in scores[1:]] == reply["per_round"]["p99_s"]
-    assert scores[0] == {"p50_s": 0.001, "p99_s": 0.001}
     assert reply["series"] == {"input": {"count": 4, "p50": 3.0, "p99": 6.0, "max": 6.0}}

@@ -195,9 +195,6 @@ class FakeRun:
     def after_round(self) -> None:
         pass
 
-    def score(self, seconds: float) -> float:
-        return seconds
-
     def teardown(self) -> None:
         pass
 
