@@ -42,9 +42,6 @@ __all__ = ["DEFAULT_MIN_EFFECT", "Call", "Decision", "RoundsPlan", "call_of", "p
            "t_critical"]
 
 CONFIDENCE = 0.95
-# A twin FAR_BEHIND times slower than its side's best in its warm-up and every timed round so
-# far (two at least, one of them timed) stops: it cannot become the best, and waiting for the
-# first look costs its rounds.
 
 
 class Call(enum.StrEnum):
@@ -201,10 +198,12 @@ class RoundsPlan:
     def decide(self, rounds: Mapping[str, Sequence[float]], sync: Set[str], *,
                elapsed: float, active: Set[str],
                warmups: Mapping[str, Sequence[float]] | None = None) -> Decision:
-        """After every turn: `rounds` are every twin's timed rounds so far (in order; times, or
-        the metric the scenario is judged by), `sync` the twins of the sync side, `active`
-        those still being measured, `warmups` the same of their warm-up rounds (all twins'
-        the same share of a round, so comparable with each other)."""
+        """After every turn: `rounds` are every twin's timed rounds so far (in order), `sync`
+        the twins of the sync side, `active` those still being measured, `warmups` the times
+        of their warm-up rounds (all twins' the same share of a round, so comparable with
+        each other). A twin FAR_BEHIND its side's best in its warm-up and every timed round so
+        far (two at least) stops: it cannot become the best, and waiting for the first look
+        would cost its rounds."""
         n = max((len(rounds[t]) for t in active), default=0)
         # The time cap holds from the first look on: a scenario whose slowest twins fill the
         # cap in one round still gets the fewest rounds an interval is worth having from.

@@ -15,7 +15,7 @@ from harness.analysis.sequential import DEFAULT_MIN_EFFECT
 from harness.analysis.stats import quartiles
 from harness.model.case import CaseKey
 from harness.model.workload import SYNC_KINDS
-from harness.results.runfile import BenchRecord, Run
+from harness.results.runfile import STOPPED_BEHIND, BenchRecord, Run
 
 
 @dataclass(frozen=True)
@@ -85,13 +85,10 @@ def score_spread(record: BenchRecord, judged_by: str | None
     return value, low, high
 
 
-BEHIND = "cannot be its side's best"
-
-
 def stopped_behind(record: BenchRecord) -> bool:
     """The twin stopped its rounds early, behind its side's best (harness.run.interleave)."""
     info = record.extra.get("interleaved")
-    return isinstance(info, dict) and info.get("stopped") == BEHIND
+    return isinstance(info, dict) and info.get("stopped") == STOPPED_BEHIND
 
 
 def did_all_the_work(record: BenchRecord) -> bool:

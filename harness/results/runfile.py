@@ -88,6 +88,10 @@ SCHEMA_VERSION = 4
 MAX_FILE_BYTES = 64 * 2**20  # a `bench all --passes 10` file is ~2 MB
 MAX_DEPTH = 32  # the deepest a run file nests is ~8 (peers, params, failures)
 MAX_INT = 2**63  # counts and bytes fit; a float can carry anything below
+# `extra_info.interleaved.stopped` of a twin measured in turn that stopped its rounds early
+# because it could not become its side's best (written by harness.run.interleave, read by
+# harness.analysis.summary).
+STOPPED_BEHIND = "cannot be its side's best"
 
 OutcomeName = Literal["passed", "failed", "skipped"]
 KindName = Literal["sync", "threads", "async"]

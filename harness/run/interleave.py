@@ -43,7 +43,7 @@ import pytest
 
 from harness.model.case import Case
 from harness.model.workload import SYNC_KINDS
-from harness.results.runfile import WarningJson, warnings_json
+from harness.results.runfile import STOPPED_BEHIND, WarningJson, warnings_json
 from harness.run.capture import capture
 from harness.run.events import Listener
 
@@ -62,6 +62,8 @@ class Decision(Protocol):
 class RoundsRule(Protocol):
     @property
     def max_rounds(self) -> int: ...
+    @property
+    def level(self) -> float | None: ...  # the last look's confidence (None: not its to say)
 
     def decide(self, rounds: Mapping[str, Sequence[float]], sync: Set[str], *,
                elapsed: float, active: Set[str],
@@ -83,6 +85,7 @@ class FixedRounds:
     """Every twin the same rounds (`--rounds N`, the A/B gate, tests)."""
 
     rounds: int
+    level: float | None = None
 
     @property
     def max_rounds(self) -> int:
@@ -242,7 +245,7 @@ def measure_group(runs: Sequence[Any], rule: RoundsRule, *, runner: Runner,
                                    elapsed=elapsed, active=active,
                                    warmups={cid: o.warmups for cid, o in ok.items()})
             if turn >= most and not decision.stop:  # the scenario's own most rounds
-                decision = _Stop(True, "max rounds", decision.drop, getattr(rule, "level", None))
+                decision = _Stop(True, "max rounds", decision.drop, rule.level)
             if decision.stop:
                 level = decision.level
                 for r in live:
@@ -250,7 +253,7 @@ def measure_group(runs: Sequence[Any], rule: RoundsRule, *, runner: Runner,
                 break
             for r in [r for r in live if r.case.id in decision.drop]:
                 out = outcomes[r.case.id]
-                out.stopped = "cannot be its side's best"
+                out.stopped = STOPPED_BEHIND
                 _thawed(partial(_done, r, live, out))
         frozen = _thaw(frozen)
         for r in list(live):
